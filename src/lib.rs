@@ -1,0 +1,8 @@
+//! `ibci`: Neuron Campaign for Initialization (Mao et al., CIKM 2021) in Rust.
+//!
+//! This facade re-exports the workspace's library crates under one name, for users who want
+//! a single dependency and for the workspace's top-level integration tests and benches.
+//!
+//! - [`idx`]: IDX/MNIST loading ([`ibci_idx`]).
+
+pub use ibci_idx as idx;
