@@ -1,0 +1,178 @@
+//! The `ibci` binary as a user runs it: output, exit status, and error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ibci(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args(args)
+        .output()
+        .expect("run ibci")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn mnist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist")
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ibci-cli-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// A raw u8 IDX file.
+fn idx_u8(dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn data_check_passes_on_the_shipped_mnist() {
+    let o = ibci(&["data", "check", mnist().to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert_eq!(out.matches("OK (known MNIST digest)").count(), 4, "{out}");
+    assert!(out.contains("train: 60000 images of 28x28"), "{out}");
+    assert!(out.contains("test : 10000 images of 28x28"), "{out}");
+    assert!(out.contains("0:980 1:1135"), "{out}");
+}
+
+#[test]
+fn data_info_shows_header_histogram_and_pixel_stats() {
+    let labels = mnist().join("t10k-labels-idx1-ubyte.gz");
+    let o = ibci(&["data", "info", labels.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for want in [
+        "encoding:  gzip",
+        "magic:     00 00 08 01",
+        "type:      u8 (0x08)",
+        "shape:     10000",
+        "histogram: 0:980 1:1135 2:1032 3:1010 4:982 5:892 6:958 7:1028 8:974 9:1009",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    let images = mnist().join("t10k-images-idx3-ubyte.gz");
+    let (out, _) = text(&ibci(&["data", "info", images.to_str().unwrap()]));
+    assert!(out.contains("shape:     10000 x 28 x 28"), "{out}");
+    // The test set's pixel mean on [0, 1] is 0.1325.
+    assert!(out.contains("pixels:    mean 0.1325"), "{out}");
+}
+
+#[test]
+fn data_info_on_a_float_file_and_on_garbage() {
+    let dir = tempdir("info");
+    let mut f = vec![0, 0, 0x0D, 1, 0, 0, 0, 3];
+    for v in [1.0f32, 2.0, 6.0] {
+        f.extend(v.to_be_bytes());
+    }
+    std::fs::write(dir.join("floats.idx"), &f).unwrap();
+    std::fs::write(dir.join("junk.idx"), b"definitely not idx").unwrap();
+    let (out, _) = text(&ibci(&[
+        "data",
+        "info",
+        dir.join("floats.idx").to_str().unwrap(),
+    ]));
+    assert!(out.contains("type:      f32 (0x0d)"), "{out}");
+    assert!(out.contains("floats, mean 3.000000"), "{out}");
+    let o = ibci(&["data", "info", dir.join("junk.idx").to_str().unwrap()]);
+    let (_, err) = text(&o);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("junk.idx") && err.contains("not an IDX file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn data_check_fails_with_the_typed_error() {
+    let dir = tempdir("check");
+    let o = ibci(&["data", "check", dir.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("missing data file") && err.contains("HINT"),
+        "{err}"
+    );
+
+    // A custom data set: rejected against MNIST's digests, accepted with --digests none,
+    // rejected again when a label exceeds --classes.
+    for (prefix, n) in [("train", 4u8), ("t10k", 2)] {
+        let pixels: Vec<u8> = (0..n * 4).collect();
+        let labels: Vec<u8> = (0..n).map(|i| i % 2).collect();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx_u8(&[n.into(), 2, 2], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_u8(&[n.into()], &labels),
+        )
+        .unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    let o = ibci(&["data", "check", d]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("SHA-256 mismatch") && err.contains("--digests"),
+        "{err}"
+    );
+    let o = ibci(&["data", "check", d, "--digests", "none", "--classes", "2"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("train: 4 images of 2x2, classes 0:2 1:2"),
+        "{out}"
+    );
+    let o = ibci(&["data", "check", d, "--digests", "none", "--classes", "1"]);
+    let (_, err) = text(&o);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("label 1 at index 1 is out of range, expected < 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_flags_and_subcommands_exit_2_with_usage() {
+    for args in [
+        &["data", "check", "--bogus", "x"][..],
+        &["data", "chek", "x"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let o = ibci(args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("Usage:"), "{args:?}: {err}");
+    }
+    // A bad value names the flag and what it accepts.
+    for (args, want) in [
+        (
+            &["data", "check", "x", "--digests", "md5"],
+            "[possible values: mnist, sums, none]",
+        ),
+        (&["data", "check", "x", "--classes", "0"], "1..=256"),
+    ] {
+        let o = ibci(args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(args[3]) && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+}
