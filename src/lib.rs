@@ -4,5 +4,7 @@
 //! a single dependency and for the workspace's top-level integration tests and benches.
 //!
 //! - [`idx`]: IDX/MNIST loading ([`ibci_idx`]).
+//! - [`kernels`]: matrices, GEMM and the other numeric kernels ([`ibci_kernels`]).
 
 pub use ibci_idx as idx;
+pub use ibci_kernels as kernels;

@@ -1,0 +1,169 @@
+//! ibci-kernels benches: GEMM GFLOP/s, hand-written vs `matrixmultiply` in the same run, 1 and
+//! 2 threads, on the shapes ibci needs; achieved/peak from the FMA probe.
+//!
+//! Run: `cargo bench -p ibci-kernels` (all), or `cargo bench -p ibci-kernels -- summary` for
+//! the summary table alone. These machines are noisy: compare within one run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use ibci_kernels::probe::fma_peak_gflops;
+use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, Par};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const SEED: u64 = 7;
+
+/// (name, M, K, N, A transposed, B transposed)
+const SHAPES: [(&str, usize, usize, usize, bool, bool); 7] = [
+    ("XW 100x784x100", 100, 784, 100, false, false),
+    ("XtdY 784x100x100", 784, 100, 100, true, false),
+    ("dYWt 100x100x784", 100, 100, 784, false, true),
+    ("out 100x100x10", 100, 100, 10, false, false),
+    ("outT 100x10x100", 100, 10, 100, false, false),
+    ("campaign 60000x784x1000", 60000, 784, 1000, false, false),
+    ("square 1024^3", 1024, 1024, 1024, false, false),
+];
+
+struct Operands {
+    a: Mat,
+    b: Mat,
+    c: Mat,
+    at: bool,
+    bt: bool,
+}
+
+fn operands(m: usize, k: usize, n: usize, at: bool, bt: bool) -> Operands {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut rnd = |r: usize, c: usize| {
+        Mat::from_fn(r, c, |_, _| {
+            (rng.next_u32() >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+    };
+    let a = if at { rnd(k, m) } else { rnd(m, k) };
+    let b = if bt { rnd(n, k) } else { rnd(k, n) };
+    Operands {
+        a,
+        b,
+        c: Mat::zeros(m, n),
+        at,
+        bt,
+    }
+}
+
+fn run(backend: Backend, o: &mut Operands, par: Par) {
+    let a = if o.at { o.a.as_ref().t() } else { o.a.as_ref() };
+    let b = if o.bt { o.b.as_ref().t() } else { o.b.as_ref() };
+    gemm_with(
+        backend,
+        o.c.as_mut(),
+        black_box(a),
+        black_box(b),
+        1.0,
+        0.0,
+        par,
+    );
+}
+
+fn seconds(f: &mut dyn FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+/// Median seconds per call of each backend, interleaved so both see the same machine state.
+fn race(o: &mut Operands, par: Par, path: KernelPath) -> (f64, f64) {
+    let once = seconds(&mut || run(Backend::Ibci(path), o, par));
+    let reps = ((0.15 / once.max(1e-7)) as usize).clamp(1, 20_000);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        ours.push(
+            seconds(&mut || (0..reps).for_each(|_| run(Backend::Ibci(path), o, par))) / reps as f64,
+        );
+        theirs.push(
+            seconds(&mut || (0..reps).for_each(|_| run(Backend::MatrixMultiply, o, par)))
+                / reps as f64,
+        );
+    }
+    ours.sort_by(f64::total_cmp);
+    theirs.sort_by(f64::total_cmp);
+    (ours[3], theirs[3])
+}
+
+fn summary() {
+    let path = KernelPath::detect();
+    let peak = fma_peak_gflops(path, 0.5).unwrap_or(f64::NAN);
+    println!("\n## ibci-kernels GEMM summary");
+    println!("path {path}; FMA probe peak {peak:.1} GFLOP/s per core (register-only loop)");
+    for (p, name) in KernelPath::ALL.iter().map(|p| (p, p.name())) {
+        if !p.supported() {
+            println!("path {name}: SKIPPED (not supported by this CPU)");
+        }
+    }
+    println!(
+        "\n| shape (M,K,N) | threads | ibci GFLOP/s | matrixmultiply GFLOP/s | ratio | ibci/peak |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut log_ratios = Vec::new();
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        for (name, m, k, n, at, bt) in SHAPES {
+            let mut o = operands(m, k, n, at, bt);
+            let (ours, theirs) = pool.install(|| race(&mut o, par, path));
+            let flops = 2.0 * (m * k * n) as f64;
+            let (g1, g2) = (flops / ours / 1e9, flops / theirs / 1e9);
+            log_ratios.push((theirs / ours).ln());
+            println!(
+                "| {name} | {threads} | {g1:.1} | {g2:.1} | {:.2} | {:.0}% |",
+                theirs / ours,
+                100.0 * g1 / (peak * threads as f64)
+            );
+        }
+    }
+    let geo = (log_ratios.iter().sum::<f64>() / log_ratios.len() as f64).exp();
+    println!("\ngeometric mean speed ratio ibci/matrixmultiply: {geo:.2} (target >= 1.3)\n");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let only_summary = args.iter().any(|a| a == "summary");
+    if !args.iter().any(|a| a == "--list" || a == "--test") {
+        summary();
+    }
+    if only_summary {
+        return;
+    }
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let path = KernelPath::detect();
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        let mut g = c.benchmark_group(format!("gemm_flops_{threads}t"));
+        for (name, m, k, n, at, bt) in SHAPES {
+            let mut o = operands(m, k, n, at, bt);
+            g.throughput(Throughput::Elements(2 * (m * k * n) as u64));
+            for (label, backend) in [
+                ("ibci", Backend::Ibci(path)),
+                ("matrixmultiply", Backend::MatrixMultiply),
+            ] {
+                g.bench_function(format!("{label}/{name}"), |bch| {
+                    pool.install(|| bch.iter(|| run(backend, &mut o, par)))
+                });
+            }
+        }
+        g.finish();
+    }
+    c.final_summary();
+}

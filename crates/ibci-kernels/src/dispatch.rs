@@ -1,0 +1,168 @@
+//! Which code path runs: what was built, what the host has, and the knob that forces one.
+//!
+//! The crate is compiled for the workspace's one CPU level (x86-64-v2, `.cargo/config.toml`);
+//! `wide`'s portable SIMD runs at that level. The GEMM has three paths:
+//!
+//! | path | instructions | chosen when |
+//! |---|---|---|
+//! | [`KernelPath::Portable`] | baseline; `f32::mul_add` (software FMA without hardware FMA) | always available |
+//! | [`KernelPath::Avx2Fma`] | AVX2 + FMA, `#[target_feature]` | detected at run time |
+//! | [`KernelPath::Avx512`] | AVX-512F, `#[target_feature]` | detected at run time |
+//!
+//! All three give bit-identical results (see the crate docs), so the choice changes speed,
+//! never numbers. The default is the widest path the host supports. The environment variable
+//! `IBCI_KERNEL_PATH` (`portable`, `avx2`, `avx512`) forces one; forcing a path the host lacks
+//! is an error ([`KernelPath::from_env`]), never a silent fallback.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// A GEMM code path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelPath {
+    /// Baseline instructions only.
+    Portable,
+    /// AVX2 with FMA3.
+    Avx2Fma,
+    /// AVX-512 Foundation.
+    Avx512,
+}
+
+/// The environment variable that forces a path.
+pub const PATH_ENV: &str = "IBCI_KERNEL_PATH";
+
+/// An invalid or unsupported `IBCI_KERNEL_PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    /// The value of the variable.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PATH_ENV}={:?}: {}", self.value, self.reason)
+    }
+}
+
+impl std::error::Error for PathError {}
+
+impl KernelPath {
+    /// All paths, narrowest first.
+    pub const ALL: [KernelPath; 3] = [
+        KernelPath::Portable,
+        KernelPath::Avx2Fma,
+        KernelPath::Avx512,
+    ];
+
+    /// The name used by `IBCI_KERNEL_PATH` and in run manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelPath::Portable => "portable",
+            KernelPath::Avx2Fma => "avx2",
+            KernelPath::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a path name.
+    pub fn parse(s: &str) -> Option<KernelPath> {
+        KernelPath::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Whether this host can run the path.
+    pub fn supported(self) -> bool {
+        match self {
+            KernelPath::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2Fma => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The widest path this host supports.
+    pub fn detect() -> KernelPath {
+        [KernelPath::Avx512, KernelPath::Avx2Fma]
+            .into_iter()
+            .find(|p| p.supported())
+            .unwrap_or(KernelPath::Portable)
+    }
+
+    /// The path `IBCI_KERNEL_PATH` asks for, or the detected one when it is unset.
+    ///
+    /// An unknown name, or a path this host does not support, is an error.
+    pub fn from_env() -> Result<KernelPath, PathError> {
+        match std::env::var(PATH_ENV) {
+            Err(_) => Ok(KernelPath::detect()),
+            Ok(v) => {
+                let p = KernelPath::parse(&v).ok_or_else(|| PathError {
+                    value: v.clone(),
+                    reason: "expected one of portable, avx2, avx512".into(),
+                })?;
+                if p.supported() {
+                    Ok(p)
+                } else {
+                    Err(PathError {
+                        value: v,
+                        reason: format!("this CPU does not support the {} path", p.name()),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The process-wide default path: [`KernelPath::from_env`], read once.
+    ///
+    /// # Panics
+    /// If `IBCI_KERNEL_PATH` is invalid or names a path this host lacks. Binaries call
+    /// [`KernelPath::from_env`] at start-up to report that as an error instead.
+    pub fn default_path() -> KernelPath {
+        static PATH: OnceLock<Result<KernelPath, PathError>> = OnceLock::new();
+        match PATH.get_or_init(KernelPath::from_env) {
+            Ok(p) => *p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+impl fmt::Display for KernelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a run manifest records about the kernels: the build's SIMD level and the paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// Target features compiled in (from `cfg(target_feature)`), e.g. `sse4.2`.
+    pub compiled: Vec<&'static str>,
+    /// Paths the host supports.
+    pub supported: Vec<KernelPath>,
+    /// The path the GEMM uses by default.
+    pub selected: KernelPath,
+}
+
+/// Facts about this build and host, for run manifests.
+pub fn build_info() -> BuildInfo {
+    let flags = [
+        ("sse4.2", cfg!(target_feature = "sse4.2")),
+        ("avx", cfg!(target_feature = "avx")),
+        ("avx2", cfg!(target_feature = "avx2")),
+        ("fma", cfg!(target_feature = "fma")),
+        ("avx512f", cfg!(target_feature = "avx512f")),
+    ];
+    BuildInfo {
+        compiled: flags.iter().filter(|f| f.1).map(|f| f.0).collect(),
+        supported: KernelPath::ALL
+            .into_iter()
+            .filter(|p| p.supported())
+            .collect(),
+        selected: KernelPath::default_path(),
+    }
+}

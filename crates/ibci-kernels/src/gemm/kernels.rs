@@ -1,0 +1,180 @@
+//! GEMM micro-kernels: `tile (MR x NR) <- [tile +] sum_p a_panel[p] (x) b_panel[p]`.
+//!
+//! Packed layouts: `a` holds `kc` columns of MR floats (`a[p*MR + r]`), `b` holds `kc` rows
+//! of NR floats (`b[p*NR + j]`), `tile` is MR rows of NR floats. Every accumulator lane is
+//! one output element whose sum runs over `p` in order, one fused multiply-add per step; the
+//! three paths differ only in how many elements run side by side.
+//!
+//! ```text
+//!            b[p, 0..NR]  ->  NV vectors of LANES floats
+//! a[p, 0]  x  acc[0][0..NV]
+//! a[p, 1]  x  acc[1][0..NV]      acc[r][v] = fma(broadcast(a[p, r]), b_vec[v], acc[r][v])
+//!   ...
+//! a[p, MR-1] x acc[MR-1][0..NV]
+//! ```
+
+use crate::dispatch::KernelPath;
+
+/// A micro-kernel: `kc` steps, packed `a` and `b`, the `mr x nr` tile; `load` continues the
+/// running sums stored in the tile (k blocking), otherwise they start at zero.
+pub(super) type KernelFn =
+    unsafe fn(kc: usize, a: *const f32, b: *const f32, tile: *mut f32, load: bool);
+
+/// A path's micro-kernel and its tile shape.
+#[derive(Clone, Copy)]
+pub(super) struct Spec {
+    pub mr: usize,
+    pub nr: usize,
+    pub kernel: KernelFn,
+}
+
+/// Largest tile of any path (AVX-512: 12 x 32).
+const MAX_TILE: usize = 12 * 32;
+
+/// A tile buffer aligned for the widest vectors.
+#[repr(C, align(64))]
+pub(super) struct Tile(pub [f32; MAX_TILE]);
+
+impl Tile {
+    pub fn new() -> Tile {
+        Tile([0.0; MAX_TILE])
+    }
+}
+
+/// The micro-kernel of a path. The caller checks that the path is supported.
+pub(super) fn spec(path: KernelPath) -> Spec {
+    match path {
+        KernelPath::Portable => Spec {
+            mr: PORTABLE_MR,
+            nr: PORTABLE_NR,
+            kernel: portable,
+        },
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx2Fma => Spec {
+            mr: 6,
+            nr: 16,
+            kernel: x86::avx2_6x16,
+        },
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx512 => Spec {
+            mr: 12,
+            nr: 32,
+            kernel: x86::avx512_12x32,
+        },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("only the portable path exists off x86-64"),
+    }
+}
+
+const PORTABLE_MR: usize = 4;
+const PORTABLE_NR: usize = 8;
+
+/// Portable micro-kernel: `f32::mul_add` rounds exactly as a hardware FMA (in software when
+/// the build level has no FMA: slow, but bit-identical to the SIMD paths).
+///
+/// # Safety
+/// `a` holds `kc * 4` floats, `b` holds `kc * 8`, `tile` holds 32 (read when `load`).
+unsafe fn portable(kc: usize, a: *const f32, b: *const f32, tile: *mut f32, load: bool) {
+    const MR: usize = PORTABLE_MR;
+    const NR: usize = PORTABLE_NR;
+    let mut acc = [[0f32; NR]; MR];
+    // SAFETY: all reads and writes stay within the sizes the caller guarantees.
+    unsafe {
+        if load {
+            for (r, row) in acc.iter_mut().enumerate() {
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = *tile.add(r * NR + j);
+                }
+            }
+        }
+        for p in 0..kc {
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = *a.add(p * MR + r);
+                for (j, x) in row.iter_mut().enumerate() {
+                    *x = av.mul_add(*b.add(p * NR + j), *x);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (j, x) in row.iter().enumerate() {
+                *tile.add(r * NR + j) = *x;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Generates an MR x (NV * LANES) micro-kernel for one instruction set.
+    macro_rules! simd_kernel {
+        ($(#[$doc:meta])* $name:ident, $feat:literal, $mr:literal, $nv:literal, $lanes:literal,
+         $vt:ty, $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// The CPU supports the target features; `a` holds `kc * MR` floats, `b` holds
+            /// `kc * NV * LANES`, `tile` holds `MR * NV * LANES` (read when `load`); `b` and
+            /// `tile` are aligned to `LANES * 4` bytes (aligned loads are never split).
+            #[target_feature(enable = $feat)]
+            pub(super) unsafe fn $name(
+                kc: usize,
+                a: *const f32,
+                b: *const f32,
+                tile: *mut f32,
+                load: bool,
+            ) {
+                const MR: usize = $mr;
+                const NV: usize = $nv;
+                const NR: usize = $nv * $lanes;
+                let mut acc: [[$vt; NV]; MR] = [[$zero(); NV]; MR];
+                // SAFETY: every pointer offset stays inside the sizes the caller guarantees
+                // (p < kc, r < MR, v < NV); vector accesses to `b` and `tile` are at multiples
+                // of LANES floats from pointers the caller aligned to LANES * 4 bytes.
+                unsafe {
+                    if load {
+                        for r in 0..MR {
+                            for v in 0..NV {
+                                acc[r][v] = $load(tile.add(r * NR + v * $lanes));
+                            }
+                        }
+                    }
+                    let mut ap = a;
+                    let mut bp = b;
+                    for _ in 0..kc {
+                        let mut bv: [$vt; NV] = [$zero(); NV];
+                        for v in 0..NV {
+                            bv[v] = $load(bp.add(v * $lanes));
+                        }
+                        for r in 0..MR {
+                            let av = $set1(*ap.add(r));
+                            for v in 0..NV {
+                                acc[r][v] = $fma(av, bv[v], acc[r][v]);
+                            }
+                        }
+                        ap = ap.add(MR);
+                        bp = bp.add(NR);
+                    }
+                    for r in 0..MR {
+                        for v in 0..NV {
+                            $store(tile.add(r * NR + v * $lanes), acc[r][v]);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    simd_kernel!(
+        /// AVX2 + FMA3: 6 x 16 tile, 12 ymm accumulators.
+        avx2_6x16, "avx2,fma", 6, 2, 8, __m256,
+        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_set1_ps, _mm256_fmadd_ps
+    );
+
+    simd_kernel!(
+        /// AVX-512F: 12 x 32 tile, 24 zmm accumulators.
+        avx512_12x32, "avx512f", 12, 2, 16, __m512,
+        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_set1_ps, _mm512_fmadd_ps
+    );
+}

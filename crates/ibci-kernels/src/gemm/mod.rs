@@ -1,0 +1,378 @@
+//! GEMM: `C <- alpha * A * B + beta * C`, f32, any strides.
+//!
+//! Shapes: A is `m x k`, B is `k x n`, C is `m x n`. `op(A) = A^T` is the view `a.t()`, so
+//! the three products of MLP training are `gemm(y, x, w, ..)` (X W), `gemm(dw, x.t(), dy, ..)`
+//! (X^T dY) and `gemm(dx, dy, w.t(), ..)` (dY W^T).
+//!
+//! # What is computed, exactly (the reproducibility contract)
+//!
+//! For every element, on every path and for every thread count:
+//!
+//! ```text
+//! s = 0;  for p in 0..k (in order):  s = fma(a[i,p], b[p,j], s)     -- one rounding per step
+//! c[i,j] = alpha * s                      if beta == 0 (C is not read: NaN in C is ignored)
+//! c[i,j] = alpha * s + beta * c[i,j]      otherwise (three roundings: two products, one sum)
+//! ```
+//!
+//! The micro-kernels keep one element's `s` in one SIMD lane, so the vector width decides how
+//! many `j` run side by side, never the order over `p`; blocking over `k` carries `s` through
+//! a tile buffer unchanged (an f32 store and load are exact); threads split the output into
+//! disjoint tiles. Hence bit-identical results across [`KernelPath`]s and thread counts.
+//! `matrixmultiply` ([`Backend::MatrixMultiply`]) is a yardstick and does not follow this
+//! contract.
+//!
+//! # Layout of the hand-written backend (BLIS-style)
+//!
+//! ```text
+//! pack B once:   ceil(n/NR) panels, each k x NR (row p holds b[p, jNR..jNR+NR], zero-padded)
+//! tasks:         (ic, jc) blocks of MC x NC outputs, run by rayon or in order
+//!   for pc in 0..k step KC:                      -- k blocking; s lives in the tile buffer
+//!     pack A:    MC x KC into MR-row panels (column p holds a[iMR..iMR+MR, pc+p])
+//!     for jr:    B micro-panel (KC x NR, stays in L1)
+//!       for ir:  micro-kernel: MR x NR accumulators in registers, KC fused multiply-adds
+//!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded)
+//! ```
+//!
+//! | path | MR x NR | registers |
+//! |---|---|---|
+//! | portable | 4 x 8 | scalar `f32::mul_add` |
+//! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast |
+//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast |
+
+mod aligned;
+mod kernels;
+
+use aligned::AlignedBuf;
+
+use rayon::prelude::*;
+
+use crate::dispatch::KernelPath;
+use crate::mat::{MatMut, MatRef};
+
+/// Which implementation computes the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// ibci's packed, register-blocked kernels on the given path.
+    Ibci(KernelPath),
+    /// `matrixmultiply::sgemm`, the yardstick (and a fallback).
+    MatrixMultiply,
+}
+
+/// Parallelism of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Par {
+    /// The calling thread only.
+    Seq,
+    /// Rayon's current pool (install a pool to choose the thread count).
+    Rayon,
+}
+
+/// Blocking: MC rows x NC columns of C per task, KC steps of k per packed block.
+const KC: usize = 256;
+const MC: usize = 72;
+const NC: usize = 512;
+
+/// `C <- alpha * A * B + beta * C` on the process-wide default path
+/// ([`KernelPath::default_path`]).
+///
+/// # Panics
+/// If `a.rows() != c.rows()`, `b.cols() != c.cols()` or `a.cols() != b.rows()`; or if
+/// `IBCI_KERNEL_PATH` is invalid (see [`KernelPath::default_path`]).
+#[track_caller]
+pub fn gemm(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, alpha: f32, beta: f32, par: Par) {
+    gemm_with(
+        Backend::Ibci(KernelPath::default_path()),
+        c,
+        a,
+        b,
+        alpha,
+        beta,
+        par,
+    );
+}
+
+/// `C <- alpha * A * B + beta * C` with an explicit backend.
+///
+/// # Panics
+/// If `a.rows() != c.rows()`, `b.cols() != c.cols()` or `a.cols() != b.rows()`, or if the
+/// backend is an ibci path this host does not support.
+#[track_caller]
+pub fn gemm_with(
+    backend: Backend,
+    c: MatMut<'_>,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    alpha: f32,
+    beta: f32,
+    par: Par,
+) {
+    assert!(
+        a.rows() == c.rows() && b.cols() == c.cols() && a.cols() == b.rows(),
+        "gemm: shapes do not match: C is {} x {}, A is {} x {}, B is {} x {} \
+         (need A rows = C rows, B cols = C cols, A cols = B rows)",
+        c.rows(),
+        c.cols(),
+        a.rows(),
+        a.cols(),
+        b.rows(),
+        b.cols()
+    );
+    match backend {
+        Backend::Ibci(path) => {
+            assert!(
+                path.supported(),
+                "gemm: the {path} path is not supported by this CPU"
+            );
+            packed_gemm(kernels::spec(path), c, a, b, alpha, beta, par);
+        }
+        Backend::MatrixMultiply => mm_gemm(c, a, b, alpha, beta, par),
+    }
+}
+
+/// A raw pointer that may cross threads; the driver guarantees disjoint use.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the driver hands each task a disjoint set of C elements to write, so moving the
+// pointer to another thread creates no data race.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above; tasks only write through it to elements they own.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the `Send` wrapper, not the raw field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+fn div_ceil(a: usize, b: usize) -> usize {
+    a.div_ceil(b)
+}
+
+fn round_up(a: usize, b: usize) -> usize {
+    div_ceil(a, b) * b
+}
+
+/// The hand-written backend: shapes already checked, path supported.
+fn packed_gemm(
+    spec: kernels::Spec,
+    mut c: MatMut<'_>,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    alpha: f32,
+    beta: f32,
+    par: Par,
+) {
+    let (m, n, k) = (c.rows(), c.cols(), a.cols());
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (rs_c, cs_c) = (c.row_stride(), c.col_stride());
+    let cptr = SendPtr(c.as_mut_ptr());
+    let (mr, nr) = (spec.mr, spec.nr);
+
+    // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded.
+    let panels = div_ceil(n, nr);
+    let mut bp_buf = AlignedBuf::zeros(panels * k * nr);
+    let bp = bp_buf.as_mut_slice();
+    let pack_panel = |(q, dst): (usize, &mut [f32])| {
+        let j0 = q * nr;
+        let w = nr.min(n - j0);
+        for p in 0..k {
+            let row = &mut dst[p * nr..p * nr + w];
+            for (jj, d) in row.iter_mut().enumerate() {
+                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
+                *d = unsafe { b.get_unchecked(p, j0 + jj) };
+            }
+        }
+    };
+    if k > 0 {
+        match par {
+            Par::Seq => bp.chunks_mut(k * nr).enumerate().for_each(pack_panel),
+            Par::Rayon => bp.par_chunks_mut(k * nr).enumerate().for_each(pack_panel),
+        }
+    }
+
+    // Task blocks: shrink them until there is work for every thread (speed only: the
+    // numbers do not depend on the blocking).
+    let threads = match par {
+        Par::Seq => 1,
+        Par::Rayon => rayon::current_num_threads(),
+    };
+    let (mut mc, mut nc) = (round_up(MC.min(m), mr), round_up(NC.min(n), nr));
+    while div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && threads > 1 {
+        if nc > 2 * nr {
+            nc = round_up(nc / 2, nr);
+        } else if mc > mr {
+            mc = round_up(mc / 2, mr);
+        } else {
+            break;
+        }
+    }
+    let tasks: Vec<(usize, usize)> = (0..div_ceil(m, mc))
+        .flat_map(|ti| (0..div_ceil(n, nc)).map(move |tj| (ti * mc, tj * nc)))
+        .collect();
+
+    let bp = &*bp;
+    let run = |&(i0, j0): &(usize, usize)| {
+        let mcur = mc.min(m - i0);
+        let ncur = nc.min(n - j0);
+        let ipanels = div_ceil(mcur, mr);
+        let jpanels = div_ceil(ncur, nr);
+        let kc_max = KC.min(k.max(1));
+        let mut ap = AlignedBuf::zeros(ipanels * mr * kc_max);
+        let ap = ap.as_mut_slice();
+        // Running sums between k blocks: one MR x NR tile per (ir, jr); only when k > KC.
+        let mut tiles = AlignedBuf::zeros(if k > KC {
+            ipanels * jpanels * mr * nr
+        } else {
+            0
+        });
+        let tiles = tiles.as_mut_slice();
+        let mut local = kernels::Tile::new();
+        let mut pc = 0;
+        loop {
+            let kc = KC.min(k - pc);
+            let (first, last) = (pc == 0, pc + kc == k);
+            pack_a(a, i0, mcur, pc, kc, mr, ap);
+            for jp in 0..jpanels {
+                let q = j0 / nr + jp;
+                // Panel q < panels and pc + kc <= k, so the micro-panel q*k*nr + pc*nr ..
+                // + kc*nr lies inside bp. Its offset is a multiple of nr floats (64 bytes for
+                // NR = 16, 128 for 32) from bp's 64-byte-aligned start: aligned for the
+                // kernels' vector loads.
+                let bptr = bp[q * k * nr + pc * nr..].as_ptr();
+                for ip in 0..ipanels {
+                    let tile: *mut f32 = if k > KC {
+                        tiles[(ip * jpanels + jp) * mr * nr..].as_mut_ptr()
+                    } else {
+                        local.0.as_mut_ptr()
+                    };
+                    // SAFETY: the A panel holds kc columns of mr floats at ip*mr*kc, the B
+                    // micro-panel kc rows of nr floats, the tile mr*nr floats (tiles sit at
+                    // multiples of mr*nr floats from a 64-byte boundary: aligned); the path was
+                    // checked to be supported by this CPU in gemm_with.
+                    unsafe {
+                        (spec.kernel)(kc, ap.as_ptr().add(ip * mr * kc), bptr, tile, !first);
+                    }
+                    if last {
+                        let (ri, cj) = (i0 + ip * mr, j0 + jp * nr);
+                        let (mt, nt) = (mr.min(m - ri), nr.min(n - cj));
+                        // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
+                        // task is the only one writing this block of C.
+                        unsafe {
+                            let cp = cptr.get().add(ri * rs_c + cj * cs_c);
+                            epilogue(tile, nr, cp, rs_c, cs_c, mt, nt, alpha, beta);
+                        }
+                    }
+                }
+            }
+            pc += kc;
+            if last {
+                break;
+            }
+        }
+    };
+    match par {
+        Par::Seq => tasks.iter().for_each(run),
+        Par::Rayon => tasks.par_iter().for_each(run),
+    }
+}
+
+/// Packs rows `i0..i0+mcur`, columns `pc..pc+kc` of A into MR-row panels: panel `ip` holds,
+/// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`).
+fn pack_a(a: MatRef<'_>, i0: usize, mcur: usize, pc: usize, kc: usize, mr: usize, ap: &mut [f32]) {
+    let ipanels = div_ceil(mcur, mr);
+    for ip in 0..ipanels {
+        let panel = &mut ap[ip * mr * kc..(ip + 1) * mr * kc];
+        for r in 0..mr {
+            let i = ip * mr + r;
+            if i < mcur {
+                for p in 0..kc {
+                    // SAFETY: i0 + i < i0 + mcur <= m = a.rows(); pc + p < pc + kc <= k.
+                    panel[p * mr + r] = unsafe { a.get_unchecked(i0 + i, pc + p) };
+                }
+            } else {
+                for p in 0..kc {
+                    panel[p * mr + r] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the valid `mt x nt` part of a tile into C: `alpha*s` or `alpha*s + beta*c`.
+///
+/// # Safety
+/// `tile` holds `mt` rows of `ld` floats; `c + i*rs + j*cs` is valid for writes (and reads
+/// when `beta != 0`) for `i < mt`, `j < nt`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn epilogue(
+    tile: *const f32,
+    ld: usize,
+    c: *mut f32,
+    rs: usize,
+    cs: usize,
+    mt: usize,
+    nt: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    for i in 0..mt {
+        for j in 0..nt {
+            // SAFETY: in range by the caller's contract.
+            unsafe {
+                let s = *tile.add(i * ld + j);
+                let dst = c.add(i * rs + j * cs);
+                *dst = if beta == 0.0 {
+                    alpha * s
+                } else {
+                    alpha * s + beta * *dst
+                };
+            }
+        }
+    }
+}
+
+/// The matrixmultiply yardstick; with [`Par::Rayon`] the rows of C are split over the pool.
+fn mm_gemm(mut c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, alpha: f32, beta: f32, par: Par) {
+    let (m, n, k) = (c.rows(), c.cols(), a.cols());
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (rs_c, cs_c) = (c.row_stride(), c.col_stride());
+    let cptr = SendPtr(c.as_mut_ptr());
+    let block = |i0: usize, rows: usize| {
+        // SAFETY: rows i0..i0+rows of A and C lie inside their views (shapes were checked);
+        // strides are those of the views; each block writes only its own rows of C.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                n,
+                alpha,
+                a.ptr_at(i0, 0),
+                a.row_stride() as isize,
+                a.col_stride() as isize,
+                b.ptr_at(0, 0),
+                b.row_stride() as isize,
+                b.col_stride() as isize,
+                beta,
+                cptr.get().add(i0 * rs_c),
+                rs_c as isize,
+                cs_c as isize,
+            );
+        }
+    };
+    match par {
+        Par::Seq => block(0, m),
+        Par::Rayon => {
+            let t = rayon::current_num_threads().max(1);
+            let rows = round_up(div_ceil(m, t), 8).max(8);
+            (0..div_ceil(m, rows))
+                .into_par_iter()
+                .for_each(|bi| block(bi * rows, rows.min(m - bi * rows)));
+        }
+    }
+}

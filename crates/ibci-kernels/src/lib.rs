@@ -1,0 +1,34 @@
+//! ibci-kernels: the f32 kernels everything numeric in ibci runs on.
+//!
+//! - [`mat`]: row-major matrices and strided views ([`Mat`], [`MatRef`], [`MatMut`]).
+//! - [`gemm`]: `C <- alpha * A * B + beta * C`, hand-written (portable, AVX2+FMA, AVX-512)
+//!   with `matrixmultiply` as the yardstick.
+//! - [`dispatch`]: which path runs, detection, and the `IBCI_KERNEL_PATH` knob.
+//! - [`reference`]: naive references kept forever for the tests.
+//! - [`tolerance`]: the one [`Tolerance`] type for numeric comparisons.
+//!
+//! # Reproducibility contract
+//!
+//! Every kernel returns bit-identical results for any thread count and on every code path
+//! (portable, AVX2+FMA, AVX-512): the order of every floating-point reduction is fixed by the
+//! algorithm, never by the vector width or by how rayon splits the work. Concretely:
+//!
+//! - GEMM: each output is one sequential chain of fused multiply-adds over `k` (see
+//!   [`gemm`]); the paths differ in how many outputs they compute side by side.
+//! - Shapes are checked once, at the public function (`#[track_caller]`, `# Panics`).
+//!
+//! The tests force each path and thread counts 1, 2, 3 and 8, on edge sizes and realistic
+//! ones, with outputs pre-filled with NaN, and compare bits; paths the host lacks are
+//! reported as skipped, by name.
+
+pub mod dispatch;
+pub mod gemm;
+pub mod mat;
+pub mod probe;
+pub mod reference;
+pub mod tolerance;
+
+pub use dispatch::KernelPath;
+pub use gemm::{gemm, gemm_with, Backend, Par};
+pub use mat::{Mat, MatMut, MatRef};
+pub use tolerance::Tolerance;
