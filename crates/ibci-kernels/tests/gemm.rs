@@ -315,6 +315,38 @@ fn edge_sizes_k_across_the_block_size() {
 }
 
 #[test]
+fn threaded_sizes_with_remainders() {
+    // Large enough to be split over threads (small products run on one thread), with
+    // remainders in every dimension and k split into blocks.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 4);
+    for (m, k, n) in [
+        (129, 257, 97),
+        (200, 300, 129),
+        (61, 513, 250),
+        (1000, 33, 17),
+    ] {
+        for (at, bt, c) in [
+            (false, false, CLayout::RowMajor),
+            (true, true, CLayout::ColMajor),
+        ] {
+            check(
+                Case {
+                    m,
+                    k,
+                    n,
+                    at,
+                    bt,
+                    c,
+                    alpha: 0.5,
+                    beta: 0.25,
+                },
+                &mut rng,
+            );
+        }
+    }
+}
+
+#[test]
 fn mlp_shapes_every_layout() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 2);
     // (m, k, n, A transposed, B transposed): X W, X^T dY, dY W^T of MLP-2 with batch 100,

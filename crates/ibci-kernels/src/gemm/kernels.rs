@@ -15,10 +15,26 @@
 
 use crate::dispatch::KernelPath;
 
+/// Where a finished full tile goes: `c[r*rs + j] = alpha*s (+ beta*c)` for the whole
+/// `mr x nr` tile (unit column stride), with the contract's roundings.
+pub(super) struct Dst {
+    pub c: *mut f32,
+    pub rs: usize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
 /// A micro-kernel: `kc` steps, packed `a` and `b`, the `mr x nr` tile; `load` continues the
-/// running sums stored in the tile (k blocking), otherwise they start at zero.
-pub(super) type KernelFn =
-    unsafe fn(kc: usize, a: *const f32, b: *const f32, tile: *mut f32, load: bool);
+/// running sums stored in the tile (k blocking), otherwise they start at zero. The sums go
+/// back to the tile, or with `dst` straight into C.
+pub(super) type KernelFn = unsafe fn(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    tile: *mut f32,
+    load: bool,
+    dst: Option<&Dst>,
+);
 
 /// A path's micro-kernel and its tile shape.
 #[derive(Clone, Copy)]
@@ -73,8 +89,16 @@ const PORTABLE_NR: usize = 8;
 /// the build level has no FMA: slow, but bit-identical to the SIMD paths).
 ///
 /// # Safety
-/// `a` holds `kc * 4` floats, `b` holds `kc * 8`, `tile` holds 32 (read when `load`).
-unsafe fn portable(kc: usize, a: *const f32, b: *const f32, tile: *mut f32, load: bool) {
+/// `a` holds `kc * 4` floats, `b` holds `kc * 8`, `tile` holds 32 (read when `load`); a `dst`
+/// is valid for a 4 x 8 tile at row stride `rs`.
+unsafe fn portable(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    tile: *mut f32,
+    load: bool,
+    dst: Option<&Dst>,
+) {
     const MR: usize = PORTABLE_MR;
     const NR: usize = PORTABLE_NR;
     let mut acc = [[0f32; NR]; MR];
@@ -96,8 +120,18 @@ unsafe fn portable(kc: usize, a: *const f32, b: *const f32, tile: *mut f32, load
             }
         }
         for (r, row) in acc.iter().enumerate() {
-            for (j, x) in row.iter().enumerate() {
-                *tile.add(r * NR + j) = *x;
+            for (j, &x) in row.iter().enumerate() {
+                match dst {
+                    None => *tile.add(r * NR + j) = x,
+                    Some(d) => {
+                        let c = d.c.add(r * d.rs + j);
+                        *c = if d.beta == 0.0 {
+                            d.alpha * x
+                        } else {
+                            d.alpha * x + d.beta * *c
+                        };
+                    }
+                }
             }
         }
     }
@@ -110,13 +144,15 @@ mod x86 {
     /// Generates an MR x (NV * LANES) micro-kernel for one instruction set.
     macro_rules! simd_kernel {
         ($(#[$doc:meta])* $name:ident, $feat:literal, $mr:literal, $nv:literal, $lanes:literal,
-         $vt:ty, $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident) => {
+         $vt:ty, $zero:ident, $load:ident, $store:ident, $loadu:ident, $storeu:ident,
+         $set1:ident, $fma:ident, $mul:ident, $add:ident) => {
             $(#[$doc])*
             ///
             /// # Safety
             /// The CPU supports the target features; `a` holds `kc * MR` floats, `b` holds
             /// `kc * NV * LANES`, `tile` holds `MR * NV * LANES` (read when `load`); `b` and
-            /// `tile` are aligned to `LANES * 4` bytes (aligned loads are never split).
+            /// `tile` are aligned to `LANES * 4` bytes (aligned loads are never split); a `dst`
+            /// is valid for an `MR x NR` tile at row stride `rs` (any alignment).
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name(
                 kc: usize,
@@ -124,6 +160,7 @@ mod x86 {
                 b: *const f32,
                 tile: *mut f32,
                 load: bool,
+                dst: Option<&super::Dst>,
             ) {
                 const MR: usize = $mr;
                 const NV: usize = $nv;
@@ -156,9 +193,32 @@ mod x86 {
                         ap = ap.add(MR);
                         bp = bp.add(NR);
                     }
-                    for r in 0..MR {
-                        for v in 0..NV {
-                            $store(tile.add(r * NR + v * $lanes), acc[r][v]);
+                    match dst {
+                        None => {
+                            for r in 0..MR {
+                                for v in 0..NV {
+                                    $store(tile.add(r * NR + v * $lanes), acc[r][v]);
+                                }
+                            }
+                        }
+                        // alpha*s, or alpha*s + beta*c: two products and a sum, each rounded,
+                        // exactly as the scalar epilogue.
+                        Some(d) if d.beta == 0.0 => {
+                            let va = $set1(d.alpha);
+                            for r in 0..MR {
+                                for v in 0..NV {
+                                    $storeu(d.c.add(r * d.rs + v * $lanes), $mul(va, acc[r][v]));
+                                }
+                            }
+                        }
+                        Some(d) => {
+                            let (va, vb) = ($set1(d.alpha), $set1(d.beta));
+                            for r in 0..MR {
+                                for v in 0..NV {
+                                    let p = d.c.add(r * d.rs + v * $lanes);
+                                    $storeu(p, $add($mul(va, acc[r][v]), $mul(vb, $loadu(p))));
+                                }
+                            }
                         }
                     }
                 }
@@ -169,12 +229,14 @@ mod x86 {
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 16 tile, 12 ymm accumulators.
         avx2_6x16, "avx2,fma", 6, 2, 8, __m256,
-        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_set1_ps, _mm256_fmadd_ps
+        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
     );
 
     simd_kernel!(
         /// AVX-512F: 12 x 32 tile, 24 zmm accumulators.
         avx512_12x32, "avx512f", 12, 2, 16, __m512,
-        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_set1_ps, _mm512_fmadd_ps
+        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+        _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
     );
 }

@@ -42,7 +42,7 @@
 mod aligned;
 mod kernels;
 
-use aligned::AlignedBuf;
+use aligned::{with_scratch, Scratch};
 
 use rayon::prelude::*;
 
@@ -70,7 +70,11 @@ pub enum Par {
 /// Blocking: MC rows x NC columns of C per task, KC steps of k per packed block.
 const KC: usize = 256;
 const MC: usize = 72;
-const NC: usize = 512;
+const NC: usize = 4096;
+/// Below this many FLOPs a product runs on the calling thread alone.
+const SEQ_FLOPS: f64 = 2e6;
+/// Below this many elements B is packed on the calling thread.
+const PAR_PACK_ELEMS: usize = 1 << 18;
 
 /// `C <- alpha * A * B + beta * C` on the process-wide default path
 /// ([`KernelPath::default_path`]).
@@ -171,111 +175,203 @@ fn packed_gemm(
     let cptr = SendPtr(c.as_mut_ptr());
     let (mr, nr) = (spec.mr, spec.nr);
 
-    // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded.
+    // Products this small finish before rayon could hand out the work.
+    let par = if 2.0 * ((m * n * k) as f64) < SEQ_FLOPS {
+        Par::Seq
+    } else {
+        par
+    };
     let panels = div_ceil(n, nr);
-    let mut bp_buf = AlignedBuf::zeros(panels * k * nr);
-    let bp = bp_buf.as_mut_slice();
-    let pack_panel = |(q, dst): (usize, &mut [f32])| {
-        let j0 = q * nr;
-        let w = nr.min(n - j0);
-        for p in 0..k {
-            let row = &mut dst[p * nr..p * nr + w];
-            for (jj, d) in row.iter_mut().enumerate() {
+    with_scratch(Scratch::B, panels * k * nr, |bp| {
+        // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded.
+        // Small B is packed on this thread: a parallel section costs more than the copy.
+        let pack_par = if k * n < PAR_PACK_ELEMS {
+            Par::Seq
+        } else {
+            par
+        };
+        if k > 0 {
+            match pack_par {
+                Par::Seq => bp
+                    .chunks_mut(k * nr)
+                    .enumerate()
+                    .for_each(|(q, dst)| pack_b_panel(b, q, nr, dst)),
+                Par::Rayon => bp
+                    .par_chunks_mut(k * nr)
+                    .enumerate()
+                    .for_each(|(q, dst)| pack_b_panel(b, q, nr, dst)),
+            }
+        }
+        let bp = &*bp;
+        // Split k into equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16).
+        let kblocks = div_ceil(k, KC).max(1);
+        let kc_max = div_ceil(k, kblocks).max(1);
+
+        // Split m first (each task then packs its rows of A once, and splitting m duplicates
+        // no packing), into about four tasks per thread for rayon to balance; split n only
+        // when m is too small for two tasks per thread.
+        let threads = match par {
+            Par::Seq => 1,
+            Par::Rayon => rayon::current_num_threads(),
+        };
+        let mut mc = round_up(MC.min(m), mr);
+        if threads > 1 {
+            mc = mc.min(round_up(div_ceil(m, 4 * threads), mr)).max(mr);
+        }
+        let mut nc = round_up(NC.min(n), nr);
+        while threads > 1 && div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && nc > nr {
+            nc = round_up(div_ceil(nc, 2), nr);
+        }
+        let tasks: Vec<(usize, usize)> = (0..div_ceil(m, mc))
+            .flat_map(|ti| (0..div_ceil(n, nc)).map(move |tj| (ti * mc, tj * nc)))
+            .collect();
+
+        let run = |&(i0, j0): &(usize, usize)| {
+            let mcur = mc.min(m - i0);
+            let ncur = nc.min(n - j0);
+            let ipanels = div_ceil(mcur, mr);
+            let jpanels = div_ceil(ncur, nr);
+            // Rounded to a cache line, so the tiles after it stay 64-byte aligned.
+            let a_len = round_up(ipanels * mr * kc_max, 16);
+            // Running sums between k blocks: one MR x NR tile per (ir, jr), when k is split.
+            let t_len = if kblocks > 1 {
+                ipanels * jpanels * mr * nr
+            } else {
+                0
+            };
+            with_scratch(Scratch::A, a_len + t_len, |scratch| {
+                let (ap, tiles) = scratch.split_at_mut(a_len);
+                task(
+                    &spec,
+                    a,
+                    bp,
+                    cptr,
+                    (rs_c, cs_c),
+                    (m, n, k),
+                    (i0, mcur),
+                    (j0, ncur),
+                    kc_max,
+                    ap,
+                    tiles,
+                    alpha,
+                    beta,
+                );
+            });
+        };
+        match par {
+            Par::Seq => tasks.iter().for_each(run),
+            Par::Rayon => tasks.par_iter().for_each(run),
+        }
+    });
+}
+
+/// One task: rows `i0..i0+mcur`, columns `j0..j0+ncur` of C, all of k.
+#[allow(clippy::too_many_arguments)]
+fn task(
+    spec: &kernels::Spec,
+    a: MatRef<'_>,
+    bp: &[f32],
+    cptr: SendPtr,
+    (rs_c, cs_c): (usize, usize),
+    (m, n, k): (usize, usize, usize),
+    (i0, mcur): (usize, usize),
+    (j0, ncur): (usize, usize),
+    kc_max: usize,
+    ap: &mut [f32],
+    tiles: &mut [f32],
+    alpha: f32,
+    beta: f32,
+) {
+    let (mr, nr) = (spec.mr, spec.nr);
+    let ipanels = div_ceil(mcur, mr);
+    let jpanels = div_ceil(ncur, nr);
+    let mut local = kernels::Tile::new();
+    let mut pc = 0;
+    loop {
+        let kc = kc_max.min(k - pc);
+        let (first, last) = (pc == 0, pc + kc == k);
+        pack_a(a, i0, mcur, pc, kc, mr, ap);
+        for jp in 0..jpanels {
+            let q = j0 / nr + jp;
+            // Panel q holds k rows of nr floats and pc + kc <= k, so the micro-panel
+            // q*k*nr + pc*nr .. + kc*nr lies inside bp. Its offset is a multiple of nr floats
+            // (64 bytes for NR = 16, 128 for 32) from bp's 64-byte-aligned start: aligned for
+            // the kernels' vector loads.
+            let bptr = bp[q * k * nr + pc * nr..].as_ptr();
+            for ip in 0..ipanels {
+                let tile: *mut f32 = if tiles.is_empty() {
+                    local.0.as_mut_ptr()
+                } else {
+                    tiles[(ip * jpanels + jp) * mr * nr..].as_mut_ptr()
+                };
+                let (ri, cj) = (i0 + ip * mr, j0 + jp * nr);
+                let (mt, nt) = (mr.min(m - ri), nr.min(n - cj));
+                // SAFETY: ri < m and cj < n, so the offset is inside C's view.
+                let cp = unsafe { cptr.get().add(ri * rs_c + cj * cs_c) };
+                // A full tile of a unit-stride C is written by the kernel itself.
+                let direct = last && mt == mr && nt == nr && cs_c == 1;
+                let dst = kernels::Dst {
+                    c: cp,
+                    rs: rs_c,
+                    alpha,
+                    beta,
+                };
+                debug_assert!(
+                    (bptr as usize).is_multiple_of((nr * 4).min(64))
+                        && (tile as usize).is_multiple_of(64),
+                    "gemm: packed B panels and tiles must be aligned for the kernel's loads"
+                );
+                // SAFETY: the A panel holds kc columns of mr floats at ip*mr*kc, the B
+                // micro-panel kc rows of nr floats, the tile mr*nr floats (tiles sit at
+                // multiples of mr*nr floats from a 64-byte boundary: aligned); a direct
+                // destination is a full mr x nr block of C with unit column stride that
+                // only this task writes; the path was checked to be supported by this CPU
+                // in gemm_with.
+                unsafe {
+                    let ak = ap.as_ptr().add(ip * mr * kc);
+                    (spec.kernel)(kc, ak, bptr, tile, !first, direct.then_some(&dst));
+                }
+                if last && !direct {
+                    // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
+                    // task is the only one writing this block of C.
+                    unsafe { epilogue(tile, nr, cp, rs_c, cs_c, mt, nt, alpha, beta) };
+                }
+            }
+        }
+        pc += kc;
+        if last {
+            break;
+        }
+    }
+}
+
+/// Packs panel `q` of B (columns `q*nr .. q*nr+nr`, all rows) into `dst`: row `p` at
+/// `dst[p*nr..]`, zero beyond the last column.
+fn pack_b_panel(b: MatRef<'_>, q: usize, nr: usize, dst: &mut [f32]) {
+    let (k, n) = (b.rows(), b.cols());
+    let j0 = q * nr;
+    let w = nr.min(n - j0);
+    for p in 0..k {
+        let row = &mut dst[p * nr..(p + 1) * nr];
+        row[w..].fill(0.0);
+        // Unit column stride: a straight copy.
+        if let Some(src) = b.row(p) {
+            row[..w].copy_from_slice(&src[j0..j0 + w]);
+        } else if b.row_stride() != 1 {
+            for (jj, d) in row[..w].iter_mut().enumerate() {
                 // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
                 *d = unsafe { b.get_unchecked(p, j0 + jj) };
             }
         }
-    };
-    if k > 0 {
-        match par {
-            Par::Seq => bp.chunks_mut(k * nr).enumerate().for_each(pack_panel),
-            Par::Rayon => bp.par_chunks_mut(k * nr).enumerate().for_each(pack_panel),
-        }
     }
-
-    // Task blocks: shrink them until there is work for every thread (speed only: the
-    // numbers do not depend on the blocking).
-    let threads = match par {
-        Par::Seq => 1,
-        Par::Rayon => rayon::current_num_threads(),
-    };
-    let (mut mc, mut nc) = (round_up(MC.min(m), mr), round_up(NC.min(n), nr));
-    while div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && threads > 1 {
-        if nc > 2 * nr {
-            nc = round_up(nc / 2, nr);
-        } else if mc > mr {
-            mc = round_up(mc / 2, mr);
-        } else {
-            break;
-        }
-    }
-    let tasks: Vec<(usize, usize)> = (0..div_ceil(m, mc))
-        .flat_map(|ti| (0..div_ceil(n, nc)).map(move |tj| (ti * mc, tj * nc)))
-        .collect();
-
-    let bp = &*bp;
-    let run = |&(i0, j0): &(usize, usize)| {
-        let mcur = mc.min(m - i0);
-        let ncur = nc.min(n - j0);
-        let ipanels = div_ceil(mcur, mr);
-        let jpanels = div_ceil(ncur, nr);
-        let kc_max = KC.min(k.max(1));
-        let mut ap = AlignedBuf::zeros(ipanels * mr * kc_max);
-        let ap = ap.as_mut_slice();
-        // Running sums between k blocks: one MR x NR tile per (ir, jr); only when k > KC.
-        let mut tiles = AlignedBuf::zeros(if k > KC {
-            ipanels * jpanels * mr * nr
-        } else {
-            0
-        });
-        let tiles = tiles.as_mut_slice();
-        let mut local = kernels::Tile::new();
-        let mut pc = 0;
-        loop {
-            let kc = KC.min(k - pc);
-            let (first, last) = (pc == 0, pc + kc == k);
-            pack_a(a, i0, mcur, pc, kc, mr, ap);
-            for jp in 0..jpanels {
-                let q = j0 / nr + jp;
-                // Panel q < panels and pc + kc <= k, so the micro-panel q*k*nr + pc*nr ..
-                // + kc*nr lies inside bp. Its offset is a multiple of nr floats (64 bytes for
-                // NR = 16, 128 for 32) from bp's 64-byte-aligned start: aligned for the
-                // kernels' vector loads.
-                let bptr = bp[q * k * nr + pc * nr..].as_ptr();
-                for ip in 0..ipanels {
-                    let tile: *mut f32 = if k > KC {
-                        tiles[(ip * jpanels + jp) * mr * nr..].as_mut_ptr()
-                    } else {
-                        local.0.as_mut_ptr()
-                    };
-                    // SAFETY: the A panel holds kc columns of mr floats at ip*mr*kc, the B
-                    // micro-panel kc rows of nr floats, the tile mr*nr floats (tiles sit at
-                    // multiples of mr*nr floats from a 64-byte boundary: aligned); the path was
-                    // checked to be supported by this CPU in gemm_with.
-                    unsafe {
-                        (spec.kernel)(kc, ap.as_ptr().add(ip * mr * kc), bptr, tile, !first);
-                    }
-                    if last {
-                        let (ri, cj) = (i0 + ip * mr, j0 + jp * nr);
-                        let (mt, nt) = (mr.min(m - ri), nr.min(n - cj));
-                        // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
-                        // task is the only one writing this block of C.
-                        unsafe {
-                            let cp = cptr.get().add(ri * rs_c + cj * cs_c);
-                            epilogue(tile, nr, cp, rs_c, cs_c, mt, nt, alpha, beta);
-                        }
-                    }
-                }
-            }
-            pc += kc;
-            if last {
-                break;
+    // Unit row stride (a transposed matrix): walk each column, which is contiguous.
+    if b.row_stride() == 1 && b.row(0).is_none() {
+        for jj in 0..w {
+            for p in 0..k {
+                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
+                dst[p * nr + jj] = unsafe { b.get_unchecked(p, j0 + jj) };
             }
         }
-    };
-    match par {
-        Par::Seq => tasks.iter().for_each(run),
-        Par::Rayon => tasks.par_iter().for_each(run),
     }
 }
 
@@ -283,8 +379,22 @@ fn packed_gemm(
 /// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`).
 fn pack_a(a: MatRef<'_>, i0: usize, mcur: usize, pc: usize, kc: usize, mr: usize, ap: &mut [f32]) {
     let ipanels = div_ceil(mcur, mr);
+    // Walk the source along its contiguous dimension.
+    let rows_contiguous = a.row_stride() == 1 && a.col_stride() != 1;
     for ip in 0..ipanels {
         let panel = &mut ap[ip * mr * kc..(ip + 1) * mr * kc];
+        if rows_contiguous {
+            let rows = mr.min(mcur - ip * mr);
+            for p in 0..kc {
+                let col = &mut panel[p * mr..(p + 1) * mr];
+                for (r, d) in col[..rows].iter_mut().enumerate() {
+                    // SAFETY: i0 + ip*mr + r < i0 + mcur <= m; pc + p < pc + kc <= k.
+                    *d = unsafe { a.get_unchecked(i0 + ip * mr + r, pc + p) };
+                }
+                col[rows..].fill(0.0);
+            }
+            continue;
+        }
         for r in 0..mr {
             let i = ip * mr + r;
             if i < mcur {
