@@ -24,6 +24,7 @@
 pub mod dispatch;
 pub mod gemm;
 pub mod mat;
+pub mod math;
 pub mod probe;
 pub mod reference;
 pub mod tolerance;
