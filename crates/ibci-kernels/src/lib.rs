@@ -3,6 +3,13 @@
 //! - [`mat`]: row-major matrices and strided views ([`Mat`], [`MatRef`], [`MatMut`]).
 //! - [`gemm`]: `C <- alpha * A * B + beta * C`, hand-written (portable, AVX2+FMA, AVX-512)
 //!   with `matrixmultiply` as the yardstick.
+//! - [`elementwise`]: bias add, activations (relu, tanh, sigmoid, identity) and their
+//!   derivatives, the SGD update.
+//! - [`softmax`]: fused softmax + cross-entropy (loss and gradient), row-wise argmax.
+//! - [`stats`]: column sums, means, variances and norms, per-class column statistics, the
+//!   campaign's rank-1 deflation.
+//! - [`math`]: exp, ln and tanh implemented here (measured ulp bounds), scalar and 8-lane.
+//! - [`probe`]: the FMA-throughput probe the benches compare against.
 //! - [`dispatch`]: which path runs, detection, and the `IBCI_KERNEL_PATH` knob.
 //! - [`reference`]: naive references kept forever for the tests.
 //! - [`tolerance`]: the one [`Tolerance`] type for numeric comparisons.
@@ -15,6 +22,11 @@
 //!
 //! - GEMM: each output is one sequential chain of fused multiply-adds over `k` (see
 //!   [`gemm`]); the paths differ in how many outputs they compute side by side.
+//! - Elementwise kernels and exp/ln/tanh have one implementation, on `wide::f32x8` at the
+//!   build's CPU level, using only exactly-rounded operations: the same on every host and path;
+//!   work is split into fixed chunks.
+//! - Reductions over rows (column statistics, softmax-CE's loss, the deflation's `a^T W`)
+//!   accumulate in a fixed order within fixed blocks, and the blocks are combined in order.
 //! - Shapes are checked once, at the public function (`#[track_caller]`, `# Panics`).
 //!
 //! The tests force each path and thread counts 1, 2, 3 and 8, on edge sizes and realistic
@@ -22,14 +34,18 @@
 //! reported as skipped, by name.
 
 pub mod dispatch;
+pub mod elementwise;
 pub mod gemm;
 pub mod mat;
 pub mod math;
 pub mod probe;
 pub mod reference;
+pub mod softmax;
+pub mod stats;
 pub mod tolerance;
 
 pub use dispatch::KernelPath;
+pub use elementwise::Activation;
 pub use gemm::{gemm, gemm_with, Backend, Par};
 pub use mat::{Mat, MatMut, MatRef};
 pub use tolerance::Tolerance;

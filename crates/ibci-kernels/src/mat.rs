@@ -399,6 +399,23 @@ impl<'a> MatMut<'a> {
         self.ptr
     }
 
+    /// Sets element `(i, j)`.
+    ///
+    /// # Panics
+    /// If `i >= rows` or `j >= cols`.
+    #[track_caller]
+    pub fn set(&mut self, i: usize, j: usize, v: f32) {
+        assert!(
+            i < self.rows && j < self.cols,
+            "MatMut::set: ({i}, {j}) out of {} x {}",
+            self.rows,
+            self.cols
+        );
+        // SAFETY: (i, j) is inside the view, whose elements lie inside the mutably borrowed
+        // slice (checked when the view was made).
+        unsafe { *self.ptr.add(i * self.rs + j * self.cs) = v };
+    }
+
     /// Row `i` as a mutable slice, when the view has unit column stride.
     pub fn row_mut(&mut self, i: usize) -> Option<&mut [f32]> {
         if i >= self.rows || (self.cs != 1 && self.cols > 1) {
