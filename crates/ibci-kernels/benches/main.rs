@@ -8,7 +8,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
+use ibci_kernels::elementwise::{activate, bias_add, sgd_step, Activation};
+use ibci_kernels::math::exp_inplace;
 use ibci_kernels::probe::fma_peak_gflops;
+use ibci_kernels::softmax::softmax_xent;
+use ibci_kernels::stats::{class_column_stats, column_mean_var, deflate};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, Par};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -129,11 +133,132 @@ fn summary() {
     println!("\ngeometric mean speed ratio ibci/matrixmultiply: {geo:.2} (target >= 1.3)\n");
 }
 
+/// A non-GEMM kernel: name, bytes it must move (read + write), and one call.
+type Work = (&'static str, f64, Box<dyn FnMut(Par) + Send>);
+
+fn elementwise_work() -> Vec<Work> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let mut rnd = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 22) as f32 - 2.0)
+            .collect()
+    };
+    const N: usize = 1 << 24; // 64 MiB of f32: far beyond the caches
+    let mut out: Vec<Work> = Vec::new();
+    let (src, mut dst) = (rnd(N), vec![0f32; N]);
+    out.push((
+        "memcpy 64MiB (yardstick)",
+        8.0 * N as f64,
+        Box::new(move |_| dst.copy_from_slice(black_box(&src))),
+    ));
+    for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+        let mut x = rnd(N);
+        let name: &'static str = match act {
+            Activation::Relu => "relu 64MiB in place",
+            Activation::Tanh => "tanh 64MiB in place",
+            _ => "sigmoid 64MiB in place",
+        };
+        out.push((
+            name,
+            8.0 * N as f64,
+            Box::new(move |p| activate(act, black_box(&mut x), p)),
+        ));
+    }
+    let mut x = rnd(N);
+    out.push((
+        "exp 64MiB in place",
+        8.0 * N as f64,
+        Box::new(move |_| exp_inplace(black_box(&mut x))),
+    ));
+    let rows = N / 1000;
+    let (mut y, b) = (Mat::from_vec(rows, 1000, rnd(rows * 1000)), rnd(1000));
+    out.push((
+        "bias_add 16777x1000",
+        8.0 * (rows * 1000) as f64,
+        Box::new(move |p| bias_add(y.as_mut(), black_box(&b), p)),
+    ));
+    let (mut w, g, mut v) = (rnd(N), rnd(N), vec![0f32; N]);
+    out.push((
+        "sgd momentum 64MiB",
+        20.0 * N as f64,
+        Box::new(move |p| sgd_step(&mut w, black_box(&g), Some(&mut v), 0.1, 0.9, 0.0, p)),
+    ));
+    let z = Mat::from_vec(60_000, 10, rnd(600_000));
+    let labels: Vec<usize> = (0..60_000).map(|i| i % 10).collect();
+    let mut grad = Mat::zeros(60_000, 10);
+    out.push((
+        "softmax_xent 60000x10 + grad",
+        8.0 * 600_000.0,
+        Box::new(move |p| {
+            black_box(softmax_xent(
+                z.as_ref(),
+                &labels,
+                Some(grad.as_mut()),
+                1.0,
+                p,
+            ));
+        }),
+    ));
+    let x = Mat::from_vec(60_000, 1000, rnd(60_000_000));
+    let labels: Vec<usize> = (0..60_000).map(|i| (i * 7) % 10).collect();
+    let x2 = x.clone();
+    out.push((
+        "column_mean_var 60000x1000 (2 passes)",
+        8.0 * 60e6,
+        Box::new(move |p| {
+            black_box(column_mean_var(x.as_ref(), 1, p));
+        }),
+    ));
+    out.push((
+        "class_column_stats 60000x1000 (2 passes)",
+        8.0 * 60e6,
+        Box::new(move |p| {
+            black_box(class_column_stats(x2.as_ref(), &labels, 10, 1, p));
+        }),
+    ));
+    let wm = Mat::from_vec(784, 1000, rnd(784_000));
+    let a: Vec<f32> = rnd(784);
+    let mut dm = wm.clone();
+    out.push((
+        "deflate 784x1000",
+        3.0 * 4.0 * 784_000.0,
+        Box::new(move |p| deflate(dm.as_mut(), &a, wm.as_ref(), p)),
+    ));
+    out
+}
+
+fn elementwise_summary() {
+    println!("| kernel | threads | GB/s | vs memcpy |");
+    println!("|---|---|---|---|");
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        let mut work = elementwise_work();
+        let mut memcpy = f64::NAN;
+        for (name, bytes, f) in work.iter_mut() {
+            let mut times: Vec<f64> = (0..5)
+                .map(|_| pool.install(|| seconds(&mut || f(par))))
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let gbs = *bytes / times[2] / 1e9;
+            if memcpy.is_nan() {
+                memcpy = gbs;
+            }
+            println!("| {name} | {threads} | {gbs:.1} | {:.2} |", gbs / memcpy);
+        }
+    }
+    println!();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let only_summary = args.iter().any(|a| a == "summary");
     if !args.iter().any(|a| a == "--list" || a == "--test") {
         summary();
+        elementwise_summary();
     }
     if only_summary {
         return;
@@ -165,5 +290,11 @@ fn main() {
         }
         g.finish();
     }
+    let mut g = c.benchmark_group("elementwise_bytes");
+    for (name, bytes, mut f) in elementwise_work() {
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function(name, |bch| bch.iter(|| f(Par::Seq)));
+    }
+    g.finish();
     c.final_summary();
 }

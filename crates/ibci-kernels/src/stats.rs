@@ -147,26 +147,34 @@ pub fn class_column_stats(
     }
     let mut counts = vec![0usize; classes];
     labels.iter().for_each(|&l| counts[l] += 1);
-    // acc is classes x d, row k for class k.
-    let by_class =
-        |r: std::ops::Range<usize>, acc: &mut [f64], g: &dyn Fn(usize, usize, f64) -> f64| {
-            for i in r {
-                let k = labels[i];
-                let row = &mut acc[k * d..(k + 1) * d];
-                match x.row(i) {
-                    Some(xr) => row
-                        .iter_mut()
-                        .zip(xr)
-                        .enumerate()
-                        .for_each(|(j, (a, &v))| *a += g(k, j, f64::from(v))),
-                    None => row
-                        .iter_mut()
-                        .enumerate()
-                        .for_each(|(j, a)| *a += g(k, j, f64::from(x.at(i, j)))),
-                }
+    // acc is classes x d, row k for class k; `g(k, j, v)` is added for each element.
+    fn by_class(
+        x: MatRef<'_>,
+        labels: &[usize],
+        d: usize,
+        rows: std::ops::Range<usize>,
+        acc: &mut [f64],
+        g: impl Fn(usize, usize, f64) -> f64,
+    ) {
+        for i in rows {
+            let k = labels[i];
+            let row = &mut acc[k * d..(k + 1) * d];
+            match x.row(i) {
+                Some(xr) => row
+                    .iter_mut()
+                    .zip(xr)
+                    .enumerate()
+                    .for_each(|(j, (a, &v))| *a += g(k, j, f64::from(v))),
+                None => row
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, a)| *a += g(k, j, f64::from(x.at(i, j)))),
             }
-        };
-    let sums = reduce_rows(n, classes * d, par, |r, acc| by_class(r, acc, &|_, _, v| v));
+        }
+    }
+    let sums = reduce_rows(n, classes * d, par, |r, acc| {
+        by_class(x, labels, d, r, acc, |_, _, v| v)
+    });
     let mean: Vec<f64> = sums
         .iter()
         .enumerate()
@@ -176,8 +184,9 @@ pub fn class_column_stats(
         })
         .collect();
     let ss = reduce_rows(n, classes * d, par, |r, acc| {
-        by_class(r, acc, &|k, j, v| {
-            (v - mean[k * d + j]) * (v - mean[k * d + j])
+        by_class(x, labels, d, r, acc, |k, j, v| {
+            let dv = v - mean[k * d + j];
+            dv * dv
         })
     });
     let std: Vec<f32> = ss
