@@ -1,8 +1,9 @@
 //! `ibci`: the command-line front end of the ibci workspace.
 //!
-//! Subcommands so far: `ibci data info PATH` and `ibci data check DIR`. Errors from the
-//! libraries are typed; here they get context and become one readable message and a
-//! non-zero exit status (1 for a failed command, 2 for bad usage, 3 for an unsupported CPU).
+//! Subcommands so far: `ibci data info PATH`, `ibci data check DIR` and `ibci info`. Errors
+//! from the libraries are typed; here they get context and become one readable message and a
+//! non-zero exit status (1 for a failed command, 2 for bad usage, including an invalid
+//! `IBCI_KERNEL_PATH`, 3 for an unsupported CPU).
 
 mod cpu;
 mod data;
@@ -25,6 +26,12 @@ enum Command {
     /// Inspect and verify IDX files and MNIST-style data set directories.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Print the build's CPU level, the host's features and the kernel paths.
+    Info {
+        /// Also measure the host's fp32 FMA peak (about a second).
+        #[arg(long)]
+        probe: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,7 +69,16 @@ enum Digests {
 fn main() -> ExitCode {
     cpu::check_host();
     let cli = Cli::parse();
+    // A forced kernel path must exist on this CPU: say so now, not in the middle of a run.
+    if let Err(e) = ibci_kernels::KernelPath::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
+        Command::Info { probe } => {
+            info(probe);
+            Ok(())
+        }
         Command::Data(DataCommand::Info { path }) => data::info(&path),
         Command::Data(DataCommand::Check {
             dir,
@@ -81,6 +97,44 @@ fn main() -> ExitCode {
                 );
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ibci info`: what a run manifest records about the build and the host.
+fn info(probe: bool) {
+    let b = ibci_kernels::dispatch::build_info();
+    println!("ibci {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "cpu level:        {} (compiled-in: {})",
+        cpu::build_level(),
+        cpu::compiled_features().join(" ")
+    );
+    let host: Vec<&str> = ["avx", "avx2", "fma", "avx512f"]
+        .into_iter()
+        .filter(|f| cpu::host_has(f))
+        .collect();
+    println!("host features:    {}", host.join(" "));
+    let names: Vec<&str> = b.supported.iter().map(|p| p.name()).collect();
+    println!("kernel paths:     {} (supported)", names.join(" "));
+    let why = if std::env::var_os(ibci_kernels::dispatch::PATH_ENV).is_some() {
+        "forced by IBCI_KERNEL_PATH"
+    } else {
+        "widest supported"
+    };
+    println!("gemm path:        {} ({why})", b.selected);
+    println!(
+        "threads:          {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if probe {
+        for p in &b.supported {
+            if let Some(g) = ibci_kernels::probe::fma_peak_gflops(*p, 0.3) {
+                println!(
+                    "fma peak {:<9} {g:.1} GFLOP/s per core",
+                    format!("{}:", p.name())
+                );
+            }
         }
     }
 }

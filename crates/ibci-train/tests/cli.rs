@@ -176,3 +176,45 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
         );
     }
 }
+
+#[test]
+fn info_and_the_kernel_path_knob() {
+    let o = ibci(&["info"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("cpu level:") && out.contains("gemm path:"),
+        "{out}"
+    );
+    assert!(out.contains("portable"), "{out}");
+    let run = |args: &[&str], path: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ibci"))
+            .args(args)
+            .env("IBCI_KERNEL_PATH", path)
+            .output()
+            .unwrap()
+    };
+    // Forcing the portable path is always possible and is reported as forced.
+    let (out, _) = text(&run(&["info"], "portable"));
+    assert!(out.contains("gemm path:        portable (forced"), "{out}");
+    // An unknown path is a usage error naming the variable and the choices.
+    let o = run(&["data", "check", "x"], "sse9");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("IBCI_KERNEL_PATH=\"sse9\"") && err.contains("portable, avx2, avx512"),
+        "{err}"
+    );
+    // A path this CPU lacks is refused, not silently replaced.
+    let lacking = ["avx512", "avx2"].into_iter().find(|p| {
+        !ibci_kernels::KernelPath::parse(p)
+            .expect("known path")
+            .supported()
+    });
+    if let Some(missing) = lacking {
+        let o = run(&["info"], missing);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("does not support"), "{err}");
+    }
+}
