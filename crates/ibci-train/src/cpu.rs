@@ -65,32 +65,72 @@ pub fn compiled_features() -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether the host CPU has feature `f` (one of the names this module lists).
+/// Whether the host CPU has feature `f` (one of the names this module lists), read from
+/// CPUID (and XGETBV for the OS's support of AVX and AVX-512 state).
+///
+/// Not `is_x86_feature_detected!`: that macro answers `true` at compile time for every feature
+/// the build enables, which is exactly what this check must not assume.
 #[cfg(target_arch = "x86_64")]
 pub fn host_has(f: &str) -> bool {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    // Leaves beyond the CPU's maximum are not read.
+    let (max, l1) = (__cpuid(0).eax, __cpuid(1));
+    let l7 = if max >= 7 {
+        __cpuid_count(7, 0)
+    } else {
+        cpuid_zero()
+    };
+    let ext = (__cpuid(0x8000_0000).eax >= 0x8000_0001).then(|| __cpuid(0x8000_0001));
+    let bit = |reg: u32, b: u32| reg & (1 << b) != 0;
+    // XCR0: which register states the OS saves (SSE 1, AVX 2, opmask/ZMM 5-7).
+    let xcr0 = if bit(l1.ecx, 27) { xgetbv0() } else { 0 };
+    let avx_os = xcr0 & 0b110 == 0b110;
+    let avx512_os = avx_os && xcr0 & 0b1110_0000 == 0b1110_0000;
     match f {
-        "sse2" => std::arch::is_x86_feature_detected!("sse2"),
-        "sse3" => std::arch::is_x86_feature_detected!("sse3"),
-        "ssse3" => std::arch::is_x86_feature_detected!("ssse3"),
-        "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
-        "sse4.2" => std::arch::is_x86_feature_detected!("sse4.2"),
-        "popcnt" => std::arch::is_x86_feature_detected!("popcnt"),
-        "cmpxchg16b" => std::arch::is_x86_feature_detected!("cmpxchg16b"),
-        "avx" => std::arch::is_x86_feature_detected!("avx"),
-        "avx2" => std::arch::is_x86_feature_detected!("avx2"),
-        "fma" => std::arch::is_x86_feature_detected!("fma"),
-        "bmi1" => std::arch::is_x86_feature_detected!("bmi1"),
-        "bmi2" => std::arch::is_x86_feature_detected!("bmi2"),
-        "lzcnt" => std::arch::is_x86_feature_detected!("lzcnt"),
-        "movbe" => std::arch::is_x86_feature_detected!("movbe"),
-        "f16c" => std::arch::is_x86_feature_detected!("f16c"),
-        "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
-        "avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
-        "avx512cd" => std::arch::is_x86_feature_detected!("avx512cd"),
-        "avx512dq" => std::arch::is_x86_feature_detected!("avx512dq"),
-        "avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
+        "sse2" => bit(l1.edx, 26),
+        "sse3" => bit(l1.ecx, 0),
+        "ssse3" => bit(l1.ecx, 9),
+        "sse4.1" => bit(l1.ecx, 19),
+        "sse4.2" => bit(l1.ecx, 20),
+        "popcnt" => bit(l1.ecx, 23),
+        "cmpxchg16b" => bit(l1.ecx, 13),
+        "movbe" => bit(l1.ecx, 22),
+        "avx" => bit(l1.ecx, 28) && avx_os,
+        "fma" => bit(l1.ecx, 12) && avx_os,
+        "f16c" => bit(l1.ecx, 29) && avx_os,
+        "avx2" => bit(l7.ebx, 5) && avx_os,
+        "bmi1" => bit(l7.ebx, 3),
+        "bmi2" => bit(l7.ebx, 8),
+        "lzcnt" => ext.is_some_and(|e| bit(e.ecx, 5)),
+        "avx512f" => bit(l7.ebx, 16) && avx512_os,
+        "avx512dq" => bit(l7.ebx, 17) && avx512_os,
+        "avx512cd" => bit(l7.ebx, 28) && avx512_os,
+        "avx512bw" => bit(l7.ebx, 30) && avx512_os,
+        "avx512vl" => bit(l7.ebx, 31) && avx512_os,
         _ => false,
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpuid_zero() -> std::arch::x86_64::CpuidResult {
+    std::arch::x86_64::CpuidResult {
+        eax: 0,
+        ebx: 0,
+        ecx: 0,
+        edx: 0,
+    }
+}
+
+/// XCR0, the OS-enabled register states. Call only when CPUID reports OSXSAVE.
+#[cfg(target_arch = "x86_64")]
+fn xgetbv0() -> u64 {
+    #[target_feature(enable = "xsave")]
+    unsafe fn read() -> u64 {
+        // SAFETY: XGETBV with ECX = 0 is valid when OSXSAVE is set (checked by the caller).
+        unsafe { std::arch::x86_64::_xgetbv(0) }
+    }
+    // SAFETY: OSXSAVE (checked by the caller) implies the CPU has XSAVE and XGETBV.
+    unsafe { read() }
 }
 
 /// Whether the host CPU has feature `f`: off x86-64 no level features are compiled in, so

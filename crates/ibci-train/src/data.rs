@@ -31,21 +31,24 @@ pub fn info(path: &Path) -> Result<()> {
     let array = read_file(path).with_context(|| format!("ibci data info {}", path.display()))?;
     let h = &array.header;
     let magic = [0u8, 0, h.elem.code(), h.dims.len() as u8];
-    println!("file:      {}", path.display());
-    println!(
+    say!("file:      {}", path.display());
+    say!(
         "encoding:  {} ({on_disk} bytes on disk, {} bytes as IDX)",
         if array.gzip { "gzip" } else { "raw" },
         h.total_bytes()
     );
-    println!(
+    say!(
         "magic:     {:02x} {:02x} {:02x} {:02x}",
-        magic[0], magic[1], magic[2], magic[3]
+        magic[0],
+        magic[1],
+        magic[2],
+        magic[3]
     );
-    println!("type:      {}", h.elem);
-    println!("rank:      {}", h.dims.len());
+    say!("type:      {}", h.elem);
+    say!("rank:      {}", h.dims.len());
     let shape: Vec<String> = h.dims.iter().map(usize::to_string).collect();
-    println!("shape:     {}", shape.join(" x "));
-    println!("elements:  {}", h.len());
+    say!("shape:     {}", shape.join(" x "));
+    say!("elements:  {}", h.len());
     let integer = !matches!(h.elem, ElemType::F32 | ElemType::F64);
     match (&array.data, h.dims.len()) {
         // A rank-1 integer file is a label vector: show the value histogram.
@@ -53,8 +56,8 @@ pub fn info(path: &Path) -> Result<()> {
             let mut hist = vec![0usize; 256];
             labels.iter().for_each(|&l| hist[usize::from(l)] += 1);
             let used = hist.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
-            println!("classes:   {used} (labels 0..{used})");
-            println!("histogram: {}", histogram_line(&hist[..used]));
+            say!("classes:   {used} (labels 0..{used})");
+            say!("histogram: {}", histogram_line(&hist[..used]));
         }
         // Images stored as bytes: pixel statistics on the [0, 1] scale the trainer uses.
         (IdxData::U8(pixels), r) if r >= 2 => {
@@ -62,7 +65,7 @@ pub fn info(path: &Path) -> Result<()> {
             let (min, max) = pixels
                 .iter()
                 .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-            println!("pixels:    mean {mean:.6} std {std:.6} on [0,1] (u8/255; raw min {min}, max {max})");
+            say!("pixels:    mean {mean:.6} std {std:.6} on [0,1] (u8/255; raw min {min}, max {max})");
         }
         _ => {
             let values = array.to_f64();
@@ -73,14 +76,14 @@ pub fn info(path: &Path) -> Result<()> {
                     (lo.min(v), hi.max(v))
                 });
             let kind = if integer { "integers" } else { "floats" };
-            println!("values:    {kind}, mean {mean:.6} std {std:.6} min {min} max {max}");
+            say!("values:    {kind}, mean {mean:.6} std {std:.6} min {min} max {max}");
         }
     }
     Ok(())
 }
 
 fn print_split(name: &str, s: &Split, classes: usize) {
-    println!(
+    say!(
         "{name}: {} images of {}x{}, classes {}",
         s.len(),
         s.rows,
@@ -102,11 +105,11 @@ pub fn check(dir: &Path, digests: DigestCheck, classes: usize) -> Result<()> {
             Verified::SumsFile => "OK (SHA256SUMS)",
             Verified::NotChecked => "not checked (--digests none)",
         };
-        println!("{}  {}  {how}", f.sha256, f.path.display());
+        say!("{}  {}  {how}", f.sha256, f.path.display());
     }
     print_split("train", &data.train, classes);
     print_split("test ", &data.test, classes);
-    println!(
+    say!(
         "{}: OK ({} classes, {:.2} s)",
         dir.display(),
         classes,

@@ -5,6 +5,21 @@
 //! non-zero exit status (1 for a failed command, 2 for bad usage, including an invalid
 //! `IBCI_KERNEL_PATH`, 3 for an unsupported CPU).
 
+/// `println!` for command output: a closed pipe (`ibci ... | head`) ends the program quietly
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod cpu;
 mod data;
 
@@ -104,8 +119,8 @@ fn main() -> ExitCode {
 /// `ibci info`: what a run manifest records about the build and the host.
 fn info(probe: bool) {
     let b = ibci_kernels::dispatch::build_info();
-    println!("ibci {}", env!("CARGO_PKG_VERSION"));
-    println!(
+    say!("ibci {}", env!("CARGO_PKG_VERSION"));
+    say!(
         "cpu level:        {} (compiled-in: {})",
         cpu::build_level(),
         cpu::compiled_features().join(" ")
@@ -114,23 +129,23 @@ fn info(probe: bool) {
         .into_iter()
         .filter(|f| cpu::host_has(f))
         .collect();
-    println!("host features:    {}", host.join(" "));
+    say!("host features:    {}", host.join(" "));
     let names: Vec<&str> = b.supported.iter().map(|p| p.name()).collect();
-    println!("kernel paths:     {} (supported)", names.join(" "));
+    say!("kernel paths:     {} (supported)", names.join(" "));
     let why = if std::env::var_os(ibci_kernels::dispatch::PATH_ENV).is_some() {
         "forced by IBCI_KERNEL_PATH"
     } else {
         "widest supported"
     };
-    println!("gemm path:        {} ({why})", b.selected);
-    println!(
+    say!("gemm path:        {} ({why})", b.selected);
+    say!(
         "threads:          {}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     if probe {
         for p in &b.supported {
             if let Some(g) = ibci_kernels::probe::fma_peak_gflops(*p, 0.3) {
-                println!(
+                say!(
                     "fma peak {:<9} {g:.1} GFLOP/s per core",
                     format!("{}:", p.name())
                 );

@@ -218,3 +218,61 @@ fn info_and_the_kernel_path_knob() {
         assert!(err.contains("does not support"), "{err}");
     }
 }
+
+/// Runs the binary on an emulated CPU model, or `None` when qemu-user is not installed.
+fn on_cpu(model: &str, args: &[&str]) -> Option<Output> {
+    let qemu_ok = Command::new("qemu-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !qemu_ok || !cfg!(target_arch = "x86_64") {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"cpu emulation tests SKIPPED: qemu-x86_64 not found (apt-get install qemu-user)\n",
+        );
+        return None;
+    }
+    let mut cmd = Command::new("qemu-x86_64");
+    cmd.args(["-cpu", model, env!("CARGO_BIN_EXE_ibci")])
+        .args(args);
+    Some(cmd.output().expect("run qemu-x86_64"))
+}
+
+#[test]
+fn a_cpu_below_the_build_level_is_refused_not_crashed() {
+    // A Core 2 has SSSE3 but not SSE4.1, SSE4.2 or POPCNT (x86-64-v2 needs them).
+    let mnist = mnist();
+    let Some(o) = on_cpu("core2duo", &["data", "check", mnist.to_str().unwrap()]) else {
+        return;
+    };
+    let (_, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "expected a refusal, not a crash: {err}"
+    );
+    assert!(
+        err.contains("lacks: sse4.1, sse4.2, popcnt") && err.contains("x86-64-v2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_v2_cpu_without_avx_runs_on_the_portable_path() {
+    // Nehalem is exactly x86-64-v2: no AVX, so only the portable kernels are available.
+    let Some(o) = on_cpu("Nehalem", &["info"]) else {
+        return;
+    };
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("kernel paths:     portable (supported)"),
+        "{out}"
+    );
+    let mnist = mnist();
+    let o =
+        on_cpu("Nehalem", &["data", "check", mnist.to_str().unwrap()]).expect("qemu found above");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(": OK (10 classes"), "{out}");
+}
