@@ -71,6 +71,8 @@ pub enum Par {
 const KC: usize = 256;
 const MC: usize = 72;
 const NC: usize = 4096;
+/// Largest MR of any micro-kernel.
+const MAX_MR: usize = 12;
 /// Below this many FLOPs a product runs on the calling thread alone.
 const SEQ_FLOPS: f64 = 2e6;
 /// Below this many elements B is packed on the calling thread.
@@ -383,8 +385,26 @@ fn pack_a(a: MatRef<'_>, i0: usize, mcur: usize, pc: usize, kc: usize, mr: usize
     let rows_contiguous = a.row_stride() == 1 && a.col_stride() != 1;
     for ip in 0..ipanels {
         let panel = &mut ap[ip * mr * kc..(ip + 1) * mr * kc];
+        let rows = mr.min(mcur - ip * mr);
+        // Unit column stride (row-major A): read the panel's rows as slices and write the
+        // panel in order, column p after column p.
+        if a.col_stride() == 1 || kc == 1 {
+            if let Some(first) = a.row(i0 + ip * mr) {
+                let mut src: [&[f32]; MAX_MR] = [&first[pc..pc + kc]; MAX_MR];
+                for (r, s) in src.iter_mut().enumerate().take(rows).skip(1) {
+                    let row = a.row(i0 + ip * mr + r).expect("unit column stride");
+                    *s = &row[pc..pc + kc];
+                }
+                for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
+                    for (d, s) in col[..rows].iter_mut().zip(&src) {
+                        *d = s[p];
+                    }
+                    col[rows..].fill(0.0);
+                }
+                continue;
+            }
+        }
         if rows_contiguous {
-            let rows = mr.min(mcur - ip * mr);
             for p in 0..kc {
                 let col = &mut panel[p * mr..(p + 1) * mr];
                 for (r, d) in col[..rows].iter_mut().enumerate() {
