@@ -56,6 +56,16 @@ fn operands(m: usize, k: usize, n: usize, at: bool, bt: bool) -> Operands {
     }
 }
 
+/// A pool of `threads` threads, and the parallelism to ask for inside it (one thread runs
+/// sequentially, as a single-threaded caller would).
+fn pool_for(threads: usize) -> (rayon::ThreadPool, Par) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("build a rayon pool");
+    (pool, if threads == 1 { Par::Seq } else { Par::Rayon })
+}
+
 fn run(backend: Backend, o: &mut Operands, par: Par) {
     let a = if o.at { o.a.as_ref().t() } else { o.a.as_ref() };
     let b = if o.bt { o.b.as_ref().t() } else { o.b.as_ref() };
@@ -111,11 +121,7 @@ fn summary() {
     println!("|---|---|---|---|---|---|");
     let mut log_ratios = Vec::new();
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        let (pool, par) = pool_for(threads);
         for (name, m, k, n, at, bt) in SHAPES {
             let mut o = operands(m, k, n, at, bt);
             let (ours, theirs) = pool.install(|| race(&mut o, par, path));
@@ -231,11 +237,7 @@ fn elementwise_summary() {
     println!("| kernel | threads | GB/s | vs memcpy |");
     println!("|---|---|---|---|");
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        let (pool, par) = pool_for(threads);
         let mut work = elementwise_work();
         let mut memcpy = f64::NAN;
         for (name, bytes, f) in work.iter_mut() {
@@ -270,11 +272,7 @@ fn main() {
         .configure_from_args();
     let path = KernelPath::detect();
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+        let (pool, par) = pool_for(threads);
         let mut g = c.benchmark_group(format!("gemm_flops_{threads}t"));
         for (name, m, k, n, at, bt) in SHAPES {
             let mut o = operands(m, k, n, at, bt);

@@ -189,32 +189,22 @@ fn check(case: Case, rng: &mut Xoshiro256PlusPlus) {
         if !path.supported() {
             continue;
         }
-        let mut runs: Vec<(String, COut)> = Vec::new();
-        let mut out = COut::new(layout, m, n, init);
-        gemm_with(
-            Backend::Ibci(path),
-            out.view(),
-            a.view(),
-            b.view(),
-            alpha,
-            beta,
-            Par::Seq,
-        );
-        runs.push(("seq".into(), out));
-        for (t, pool) in pools() {
+        let run = |par: Par| {
             let mut out = COut::new(layout, m, n, init);
-            pool.install(|| {
-                gemm_with(
-                    Backend::Ibci(path),
-                    out.view(),
-                    a.view(),
-                    b.view(),
-                    alpha,
-                    beta,
-                    Par::Rayon,
-                )
-            });
-            runs.push((format!("{t} threads"), out));
+            gemm_with(
+                Backend::Ibci(path),
+                out.view(),
+                a.view(),
+                b.view(),
+                alpha,
+                beta,
+                par,
+            );
+            out
+        };
+        let mut runs: Vec<(String, COut)> = vec![("seq".into(), run(Par::Seq))];
+        for (t, pool) in pools() {
+            runs.push((format!("{t} threads"), pool.install(|| run(Par::Rayon))));
         }
         for (how, out) in &runs {
             for i in 0..m {
