@@ -1,7 +1,7 @@
 //! ibci-kernels: the f32 kernels everything numeric in ibci runs on.
 //!
 //! - [`mat`]: row-major matrices and strided views ([`Mat`], [`MatRef`], [`MatMut`]).
-//! - [`gemm`]: `C <- alpha * A * B + beta * C`, hand-written (portable, AVX2+FMA, AVX-512)
+//! - [`gemm`](mod@gemm): `C <- alpha * A * B + beta * C`, hand-written (portable, AVX2+FMA, AVX-512)
 //!   with `matrixmultiply` as the yardstick.
 //! - [`elementwise`]: bias add, activations (relu, tanh, sigmoid, identity) and their
 //!   derivatives, the SGD update.
@@ -11,7 +11,7 @@
 //! - [`math`]: exp, ln and tanh implemented here (measured ulp bounds), scalar and 8-lane.
 //! - [`probe`]: the FMA-throughput probe the benches compare against.
 //! - [`dispatch`]: which path runs, detection, and the `IBCI_KERNEL_PATH` knob.
-//! - [`reference`]: naive references kept forever for the tests.
+//! - [`reference`](mod@reference): naive references kept forever for the tests.
 //! - [`tolerance`]: the one [`Tolerance`] type for numeric comparisons.
 //!
 //! # Reproducibility contract
@@ -21,7 +21,7 @@
 //! algorithm, never by the vector width or by how rayon splits the work. Concretely:
 //!
 //! - GEMM: each output is one sequential chain of fused multiply-adds over `k` (see
-//!   [`gemm`]); the paths differ in how many outputs they compute side by side.
+//!   [`gemm`](mod@gemm)); the paths differ in how many outputs they compute side by side.
 //! - Elementwise kernels and exp/ln/tanh have one implementation, on `wide::f32x8` at the
 //!   build's CPU level, using only exactly-rounded operations: the same on every host and path;
 //!   work is split into fixed chunks.
