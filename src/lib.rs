@@ -5,6 +5,8 @@
 //!
 //! - [`idx`]: IDX/MNIST loading ([`ibci_idx`]).
 //! - [`kernels`]: matrices, GEMM and the other numeric kernels ([`ibci_kernels`]).
+//! - [`nn`]: MLPs, initialisers and SGD training ([`ibci_nn`]).
 
 pub use ibci_idx as idx;
 pub use ibci_kernels as kernels;
+pub use ibci_nn as nn;

@@ -1,0 +1,19 @@
+//! ibci-nn: multilayer perceptrons on ibci-kernels.
+//!
+//! - [`spec`]: architectures (`784-100-10`, `mlp2`, `mlp3`, `mlp5`) and activations.
+//! - [`init`]: `torch.nn.init`'s initialisers and the seeded random numbers they draw.
+//! - [`mlp`]: forward and backward passes.
+//! - [`train`]: mini-batch SGD epochs with a seeded shuffle, per-epoch metrics, divergence
+//!   detection.
+//!
+//! Randomness: functions take `&mut impl RngCore` and never create one; the same seed gives
+//! the same bits for any thread count and kernel path, because every kernel underneath does.
+
+pub mod init;
+pub mod mlp;
+pub mod spec;
+pub mod train;
+
+pub use mlp::{Grads, Layer, Mlp};
+pub use spec::{ArchSpec, SpecError};
+pub use train::{EpochMetrics, TrainConfig, TrainError};

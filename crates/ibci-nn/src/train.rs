@@ -1,0 +1,225 @@
+//! Mini-batch SGD training with a seeded shuffle every epoch, and per-epoch metrics.
+//!
+//! One epoch: a Fisher-Yates shuffle of the training indices drawn from the caller's RNG,
+//! then batches of `batch` samples in that order (the last one smaller when the set does not
+//! divide), each a forward/backward pass and an SGD step on every layer. After each epoch the
+//! test set is evaluated; before the first, the untrained network is (epoch 0), as the
+//! reference code does. A loss or weight that is NaN or infinite stops training with an
+//! error naming the epoch and batch.
+
+use std::fmt;
+use std::time::Instant;
+
+use ibci_kernels::elementwise::sgd_step;
+use ibci_kernels::{Mat, MatRef, Par};
+use rand_core::RngCore;
+
+use crate::init::below;
+use crate::mlp::{gather_rows, Grads, Mlp};
+
+/// Optimiser and loop settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Epochs to run.
+    pub epochs: usize,
+    /// Samples per batch.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f32,
+    /// SGD momentum (0: plain SGD, the paper's setting).
+    pub momentum: f32,
+    /// L2 weight decay (0 in the paper).
+    pub weight_decay: f32,
+}
+
+impl Default for TrainConfig {
+    /// The reference code's protocol: 100 epochs of plain SGD, lr 0.1, batch 100.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 100,
+            batch: 100,
+            lr: 0.1,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// A data split: row-major samples and their labels.
+#[derive(Clone, Copy, Debug)]
+pub struct Split<'a> {
+    /// `n x features`.
+    pub x: MatRef<'a>,
+    /// `n` labels, each below the network's output width.
+    pub y: &'a [usize],
+}
+
+/// What one epoch measured. Epoch 0 is the untrained network (train fields are NaN).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochMetrics {
+    /// 0 for the untrained network, then 1, 2, ...
+    pub epoch: usize,
+    /// Mean of the batches' mean losses during the epoch.
+    pub train_loss: f64,
+    /// Fraction of training samples classified correctly during the epoch (before each
+    /// batch's update).
+    pub train_acc: f64,
+    /// Mean loss on the test split after the epoch.
+    pub test_loss: f64,
+    /// Fraction of test samples misclassified after the epoch.
+    pub test_err: f64,
+    /// Wall time of the epoch's training, in seconds.
+    pub seconds: f64,
+}
+
+/// Why training stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    /// A loss or parameter became NaN or infinite.
+    NonFinite {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch within the epoch (0-based).
+        batch: usize,
+        /// What was not finite.
+        what: String,
+    },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NonFinite { epoch, batch, what } => write!(
+                f,
+                "training diverged at epoch {epoch}, batch {batch}: {what} is not finite (try a smaller learning rate)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Evaluates the untrained network (epoch 0).
+pub fn epoch_zero(mlp: &Mlp, test: Split<'_>, par: Par) -> EpochMetrics {
+    let t = mlp.evaluate(test.x, test.y, 1000, par);
+    EpochMetrics {
+        epoch: 0,
+        train_loss: f64::NAN,
+        train_acc: f64::NAN,
+        test_loss: t.loss,
+        test_err: t.errors as f64 / test.y.len().max(1) as f64,
+        seconds: 0.0,
+    }
+}
+
+/// The state SGD carries between steps: one velocity buffer per parameter tensor when
+/// momentum is on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SgdState {
+    /// Velocities of the weights and biases, in layer order (empty without momentum).
+    pub velocity: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+impl SgdState {
+    /// Zero velocities for `mlp` when `momentum != 0`, none otherwise.
+    pub fn new(mlp: &Mlp, momentum: f32) -> SgdState {
+        let velocity = if momentum != 0.0 {
+            mlp.layers
+                .iter()
+                .map(|l| (vec![0.0; l.w.as_slice().len()], vec![0.0; l.b.len()]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        SgdState { velocity }
+    }
+}
+
+/// Runs one training epoch (`epoch` is 1-based, for messages) and evaluates the test split.
+///
+/// # Panics
+/// If a split's sample and label counts differ, or shapes do not match the network.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn train_epoch(
+    mlp: &mut Mlp,
+    state: &mut SgdState,
+    train: Split<'_>,
+    test: Split<'_>,
+    cfg: &TrainConfig,
+    epoch: usize,
+    rng: &mut impl RngCore,
+    par: Par,
+) -> Result<EpochMetrics, TrainError> {
+    let start = Instant::now();
+    let n = train.y.len();
+    assert_eq!(
+        n,
+        train.x.rows(),
+        "train_epoch: {n} training labels for {} samples",
+        train.x.rows()
+    );
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+    let mut grads: Grads = mlp.zero_grads();
+    let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
+    for (bi, idx) in order.chunks(cfg.batch.max(1)).enumerate() {
+        let xb: Mat = gather_rows(train.x, idx.iter().copied());
+        let yb: Vec<usize> = idx.iter().map(|&i| train.y[i]).collect();
+        let st = mlp.loss_and_grads(xb.as_ref(), &yb, &mut grads, par);
+        if !st.loss.is_finite() {
+            return Err(TrainError::NonFinite {
+                epoch,
+                batch: bi,
+                what: format!("the loss ({})", st.loss),
+            });
+        }
+        loss_sum += st.loss;
+        correct += idx.len() - st.errors;
+        batches += 1;
+        for (l, layer) in mlp.layers.iter_mut().enumerate() {
+            let (vw, vb) = match state.velocity.get_mut(l) {
+                Some((vw, vb)) => (Some(&mut vw[..]), Some(&mut vb[..])),
+                None => (None, None),
+            };
+            let (lr, mo, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
+            sgd_step(
+                layer.w.as_mut_slice(),
+                grads.dw[l].as_slice(),
+                vw,
+                lr,
+                mo,
+                wd,
+                par,
+            );
+            sgd_step(&mut layer.b, &grads.db[l], vb, lr, mo, wd, par);
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some((l, _)) = mlp.layers.iter().enumerate().find(|(_, layer)| {
+        !layer
+            .w
+            .as_slice()
+            .iter()
+            .chain(&layer.b)
+            .all(|v| v.is_finite())
+    }) {
+        return Err(TrainError::NonFinite {
+            epoch,
+            batch: batches.saturating_sub(1),
+            what: format!("a parameter of layer {}", l + 1),
+        });
+    }
+    let t = mlp.evaluate(test.x, test.y, 1000, par);
+    Ok(EpochMetrics {
+        epoch,
+        train_loss: loss_sum / batches.max(1) as f64,
+        train_acc: correct as f64 / n.max(1) as f64,
+        test_loss: t.loss,
+        test_err: t.errors as f64 / test.y.len().max(1) as f64,
+        seconds,
+    })
+}
