@@ -22,6 +22,8 @@ macro_rules! say {
 
 mod cpu;
 mod data;
+mod safetensors;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,8 @@ enum Command {
     /// Inspect and verify IDX files and MNIST-style data set directories.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train an MLP on an MNIST-style data set (SGD, softmax cross-entropy).
+    Train(TrainCli),
     /// Print the build's CPU level, the host's features and the kernel paths.
     Info {
         /// Also measure the host's fp32 FMA peak (about a second).
@@ -70,6 +74,56 @@ enum DataCommand {
     },
 }
 
+/// `ibci train` flags (defaults: the reference code's protocol).
+#[derive(clap::Args, Debug)]
+struct TrainCli {
+    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
+    #[arg(long, default_value = "mlp2")]
+    arch: String,
+    /// One activation per weight layer: relu, tanh, sigmoid, identity (default: relu hidden,
+    /// identity output).
+    #[arg(long)]
+    act: Option<String>,
+    /// Weight initialiser for every layer.
+    #[arg(long, default_value = "he-normal", value_parser = [
+        "xavier-uniform", "xavier-normal", "he-uniform", "he-normal", "orthogonal", "torch-default"
+    ])]
+    init: String,
+    /// Constant bias of every layer (the reference code uses 0 or 0.01).
+    #[arg(long, default_value_t = 0.0)]
+    bias: f32,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    /// The one seed every random number flows from.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f32,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Data set directory.
+    #[arg(long, default_value = "datasets/mnist")]
+    data: PathBuf,
+    /// Which SHA-256 digests the data files are checked against.
+    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
+    digests: Digests,
+    /// Output directory (default: runs/ARCH-INIT-seedSEED).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 /// Digest policy for `data check`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Digests {
@@ -90,6 +144,26 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let result = match cli.command {
+        Command::Train(t) => {
+            let argv: Vec<String> = std::env::args().collect();
+            let args = train::TrainArgs {
+                arch: t.arch,
+                act: t.act,
+                init: t.init,
+                bias: t.bias,
+                epochs: t.epochs,
+                seed: t.seed,
+                lr: t.lr,
+                batch: t.batch,
+                momentum: t.momentum,
+                weight_decay: t.weight_decay,
+                threads: t.threads,
+                data: t.data,
+                digests: t.digests.into(),
+                out: t.out,
+            };
+            train::run(&args, &argv)
+        }
         Command::Info { probe } => {
             info(probe);
             Ok(())

@@ -1,0 +1,348 @@
+//! `ibci train`: trains an MLP on an MNIST-style data set and writes the run's record.
+//!
+//! Output directory: `metrics.csv` (one row per epoch, epoch 0 = untrained, written as the
+//! run goes), `manifest.json` (full configuration, seed, RNG streams, git commit, CPU and
+//! kernel path, threads, data digests, results and the results digest), and
+//! `weights.safetensors` (PyTorch layout; the results digest is this file's SHA-256).
+//!
+//! Random streams, all from the one `--seed`: the initialisation draws from
+//! `Xoshiro256PlusPlus::seed_from_u64(seed)`; the epoch shuffles from a copy of that generator
+//! advanced by `jump()` (2^128 steps), so the two never overlap and changing the initialiser
+//! does not change the shuffles.
+
+use std::fs::{self, File};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ibci_idx::mnist::{self, DigestCheck, LoadOptions};
+use ibci_idx::sha256::{sha256, to_hex};
+use ibci_kernels::{Mat, Par};
+use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::train::{epoch_zero, train_epoch, EpochMetrics, SgdState, Split};
+use ibci_nn::{ArchSpec, Mlp, TrainConfig};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde_json::json;
+
+use crate::safetensors::{self, Tensor};
+
+/// Everything `ibci train` was asked to do.
+#[derive(Clone, Debug)]
+pub struct TrainArgs {
+    pub arch: String,
+    pub act: Option<String>,
+    pub init: String,
+    pub bias: f32,
+    pub epochs: usize,
+    pub seed: u64,
+    pub lr: f32,
+    pub batch: usize,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    pub threads: Option<usize>,
+    pub data: PathBuf,
+    pub digests: DigestCheck,
+    pub out: Option<PathBuf>,
+}
+
+/// The weight initialiser named on the command line (the same for every layer).
+pub fn weight_init(name: &str) -> Result<WeightInit> {
+    let relu = Nonlinearity::Relu;
+    Ok(match name {
+        "xavier-uniform" => WeightInit::XavierUniform { gain: 1.0 },
+        "xavier-normal" => WeightInit::XavierNormal { gain: 1.0 },
+        "he-uniform" => WeightInit::KaimingUniform { mode: FanMode::FanIn, nl: relu },
+        "he-normal" => WeightInit::KaimingNormal { mode: FanMode::FanIn, nl: relu },
+        "orthogonal" => WeightInit::Orthogonal { gain: 1.0 },
+        "torch-default" => WeightInit::LinearDefault,
+        other => bail!(
+            "--init {other:?}: expected xavier-uniform, xavier-normal, he-uniform, he-normal, orthogonal or torch-default"
+        ),
+    })
+}
+
+fn rows_of(split: &mnist::Split) -> Mat {
+    Mat::from_vec(split.len(), split.dim(), split.images_f32())
+}
+
+/// Runs `ibci train`.
+pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
+    let start = Instant::now();
+    let mut spec = ArchSpec::parse(&args.arch).with_context(|| "--arch")?;
+    if let Some(list) = &args.act {
+        spec = spec.with_activations(list).with_context(|| "--act")?;
+    }
+    let init = weight_init(&args.init)?;
+    if args.epochs == 0 || args.batch == 0 {
+        bail!("--epochs and --batch must be at least 1");
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        bail!("--lr {}: expected a positive number", args.lr);
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the thread pool")?;
+    let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+
+    let data = mnist::load(
+        &args.data,
+        &LoadOptions {
+            classes: spec.outputs(),
+            digests: args.digests,
+        },
+    )
+    .with_context(|| format!("loading --data {}", args.data.display()))?;
+    if data.train.dim() != spec.inputs() {
+        bail!(
+            "--arch {}: {} inputs, but the images in {} have {} pixels",
+            args.arch,
+            spec.inputs(),
+            args.data.display(),
+            data.train.dim()
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "runs/{}-{}-seed{}",
+            args.arch, args.init, args.seed
+        ))
+    });
+    fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
+
+    let (train_x, test_x) = (rows_of(&data.train), rows_of(&data.test));
+    let label = |v: &[u8]| v.iter().map(|&l| usize::from(l)).collect::<Vec<_>>();
+    let (train_y, test_y) = (label(&data.train.labels), label(&data.test.labels));
+    let train = Split {
+        x: train_x.as_ref(),
+        y: &train_y,
+    };
+    let test = Split {
+        x: test_x.as_ref(),
+        y: &test_y,
+    };
+
+    let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let mut shuffle_rng = init_rng.clone();
+    shuffle_rng.jump();
+    let inits = vec![init; spec.layers()];
+    let mut mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+    };
+
+    let metrics_path = out.join("metrics.csv");
+    let mut csv = File::create(&metrics_path)
+        .with_context(|| format!("creating {}", metrics_path.display()))?;
+    writeln!(csv, "epoch,train_loss,train_acc,test_loss,test_err,seconds")?;
+    let mut record = |m: &EpochMetrics| -> Result<()> {
+        writeln!(
+            csv,
+            "{},{:.6},{:.6},{:.6},{:.6},{:.3}",
+            m.epoch, m.train_loss, m.train_acc, m.test_loss, m.test_err, m.seconds
+        )?;
+        csv.flush()?;
+        Ok(())
+    };
+    let tty = std::io::stderr().is_terminal();
+    eprintln!(
+        "ibci train: {spec}, init {}, seed {}, lr {}, batch {}, {} epochs, {threads} thread(s), kernel path {}",
+        args.init,
+        args.seed,
+        args.lr,
+        args.batch,
+        args.epochs,
+        ibci_kernels::KernelPath::default_path()
+    );
+    let mut history: Vec<EpochMetrics> = Vec::new();
+    let m0 = pool.install(|| epoch_zero(&mlp, test, par));
+    record(&m0)?;
+    history.push(m0);
+    let mut state = SgdState::new(&mlp, cfg.momentum);
+    for epoch in 1..=args.epochs {
+        let m = pool
+            .install(|| {
+                train_epoch(
+                    &mut mlp,
+                    &mut state,
+                    train,
+                    test,
+                    &cfg,
+                    epoch,
+                    &mut shuffle_rng,
+                    par,
+                )
+            })
+            .with_context(|| format!("run {}", out.display()))?;
+        record(&m)?;
+        history.push(m);
+        progress(tty, epoch, args.epochs, &m);
+    }
+    if tty {
+        eprintln!();
+    }
+
+    let weights = encode_weights(&mlp);
+    let weights_path = out.join("weights.safetensors");
+    write_atomically(&weights_path, &weights)?;
+    let digest = to_hex(&sha256(&weights));
+    let best = history[1..]
+        .iter()
+        .min_by(|a, b| a.test_err.total_cmp(&b.test_err))
+        .expect("at least one epoch");
+    let last = history.last().expect("at least one epoch");
+    let wall = start.elapsed().as_secs_f64();
+    let manifest = manifest(
+        args, argv, &spec, threads, &data, &history, best, wall, &digest,
+    );
+    write_atomically(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    say!(
+        "{}: min test error {:.2}% at epoch {}, final {:.2}% (epoch {}), wall {:.1} s",
+        out.display(),
+        100.0 * best.test_err,
+        best.epoch,
+        100.0 * last.test_err,
+        last.epoch,
+        wall
+    );
+    say!("results digest (sha256 of weights.safetensors): {digest}");
+    Ok(())
+}
+
+fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
+    let line = format!(
+        "epoch {epoch:>3}/{epochs}  train loss {:.4}  train acc {:.2}%  test error {:.2}%  ({:.2} s)",
+        m.train_loss,
+        100.0 * m.train_acc,
+        100.0 * m.test_err,
+        m.seconds
+    );
+    if tty {
+        let done = 30 * epoch / epochs;
+        eprint!("\r[{}{}] {line}", "#".repeat(done), ".".repeat(30 - done));
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// The network as safetensors, PyTorch layout: `fc{l}.weight` is `(out, in)`.
+fn encode_weights(mlp: &Mlp) -> Vec<u8> {
+    let transposed: Vec<Mat> = mlp
+        .layers
+        .iter()
+        .map(|l| l.w.as_ref().t().to_mat())
+        .collect();
+    let mut tensors = Vec::new();
+    for (l, (layer, wt)) in mlp.layers.iter().zip(&transposed).enumerate() {
+        tensors.push(Tensor {
+            name: format!("fc{}.weight", l + 1),
+            shape: vec![wt.rows(), wt.cols()],
+            data: wt.as_slice(),
+        });
+        tensors.push(Tensor {
+            name: format!("fc{}.bias", l + 1),
+            shape: vec![layer.b.len()],
+            data: &layer.b,
+        });
+    }
+    safetensors::encode(&tensors, &[("format", "pt".to_string())])
+}
+
+/// Writes via a temporary file, fsync and rename, so a reader never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn manifest(
+    args: &TrainArgs,
+    argv: &[String],
+    spec: &ArchSpec,
+    threads: usize,
+    data: &mnist::Dataset,
+    history: &[EpochMetrics],
+    best: &EpochMetrics,
+    wall: f64,
+    digest: &str,
+) -> serde_json::Value {
+    let b = ibci_kernels::dispatch::build_info();
+    let host: Vec<&str> = ["sse4.2", "avx", "avx2", "fma", "avx512f"]
+        .into_iter()
+        .filter(|f| crate::cpu::host_has(f))
+        .collect();
+    let last = history.last().expect("at least one epoch");
+    json!({
+        "ibci_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("IBCI_GIT_COMMIT"),
+        "command": argv,
+        "seed": args.seed,
+        "rng": {
+            "algorithm": "Xoshiro256PlusPlus (rand_xoshiro 0.7)",
+            "init_stream": "seed_from_u64(seed)",
+            "shuffle_stream": "seed_from_u64(seed), then jump()",
+        },
+        "config": {
+            "arch": spec.widths,
+            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "init": args.init,
+            "bias": args.bias,
+            "epochs": args.epochs,
+            "batch": args.batch,
+            "lr": args.lr,
+            "momentum": args.momentum,
+            "weight_decay": args.weight_decay,
+            "loss": "softmax cross-entropy, mean over the batch",
+            "optimizer": "SGD (torch.optim.SGD semantics)",
+        },
+        "cpu": {
+            "build_level": crate::cpu::build_level(),
+            "compiled_features": crate::cpu::compiled_features(),
+            "host_features": host,
+        },
+        "kernels": {
+            "gemm_path": b.selected.name(),
+            "supported_paths": b.supported.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        },
+        "threads": threads,
+        "data": {
+            "dir": args.data.display().to_string(),
+            "files": data.files.iter().map(|f| json!({
+                "file": f.path.display().to_string(),
+                "sha256": f.sha256,
+            })).collect::<Vec<_>>(),
+            "train": data.train.len(),
+            "test": data.test.len(),
+        },
+        "results": {
+            "min_test_err": best.test_err,
+            "min_test_err_epoch": best.epoch,
+            "final_test_err": last.test_err,
+            "final_epoch": last.epoch,
+            "untrained_test_err": history[0].test_err,
+            "wall_seconds": wall,
+            "weights_sha256": digest,
+        },
+    })
+}

@@ -1,0 +1,183 @@
+//! `ibci train` end to end on a tiny synthetic data set: the files it writes, the same
+//! results digest for any thread count and kernel path, a pinned digest (golden file), and
+//! clear errors for bad flags and divergence.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tempdir(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ibci-train-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn idx_u8(dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// 4 classes of 4x4 images: class c lights row c, plus deterministic noise.
+fn tiny_dataset(dir: &Path) {
+    let mut state = 12345u32;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 26) as u8
+    };
+    for (prefix, n) in [("train", 240u32), ("t10k", 60)] {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+        let mut pixels = Vec::new();
+        for &c in &labels {
+            for p in 0..16u8 {
+                pixels.push(if p / 4 == c { 200 + noise() } else { noise() });
+            }
+        }
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx_u8(&[n, 4, 4], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_u8(&[n], &labels),
+        )
+        .unwrap();
+    }
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str], path: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
+    cmd.args([
+        "train",
+        "--arch",
+        "16-8-4",
+        "--epochs",
+        "3",
+        "--seed",
+        "3",
+        "--batch",
+        "20",
+        "--digests",
+        "none",
+    ])
+    .arg("--data")
+    .arg(data)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    if let Some(p) = path {
+        cmd.env("IBCI_KERNEL_PATH", p);
+    }
+    cmd.output().expect("run ibci train")
+}
+
+fn digest_of(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.lines()
+        .find_map(|l| l.strip_prefix("results digest (sha256 of weights.safetensors): "))
+        .unwrap_or_else(|| panic!("no digest in {out}\n{}", String::from_utf8_lossy(&o.stderr)))
+        .to_string()
+}
+
+#[test]
+fn writes_the_run_record_and_reproduces_its_digest_everywhere() {
+    let root = tempdir("record");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+
+    let o = train(&data, &root.join("a"), &["--threads", "1"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let digest = digest_of(&o);
+
+    // The files: metrics (epochs 0..3), manifest, weights whose SHA-256 is the digest.
+    let metrics = std::fs::read_to_string(root.join("a/metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(
+        lines[0],
+        "epoch,train_loss,train_acc,test_loss,test_err,seconds"
+    );
+    assert_eq!(lines.len(), 5, "{metrics}");
+    assert!(lines[1].starts_with("0,NaN,NaN,"), "{metrics}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("a/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 3);
+    assert_eq!(manifest["config"]["arch"], serde_json::json!([16, 8, 4]));
+    assert_eq!(manifest["results"]["weights_sha256"], digest.as_str());
+    assert_eq!(manifest["threads"], 1);
+    assert!(manifest["git_commit"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+    assert!(manifest["kernels"]["gemm_path"].is_string());
+    let weights = std::fs::read(root.join("a/weights.safetensors")).unwrap();
+    let n = u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&weights[8..8 + n]).unwrap();
+    assert_eq!(header["fc1.weight"]["shape"], serde_json::json!([8, 16]));
+    assert_eq!(header["fc2.bias"]["shape"], serde_json::json!([4]));
+    // The task is easy: three epochs learn it.
+    let final_err: f64 = lines[4].split(',').nth(4).unwrap().parse().unwrap();
+    assert!(final_err < 0.2, "{metrics}");
+
+    // Same digest with 2 threads, and on the portable kernel path.
+    let o2 = train(&data, &root.join("b"), &["--threads", "2"], None);
+    assert_eq!(digest_of(&o2), digest, "--threads 2");
+    let o3 = train(
+        &data,
+        &root.join("c"),
+        &["--threads", "3"],
+        Some("portable"),
+    );
+    assert_eq!(digest_of(&o3), digest, "portable path, 3 threads");
+
+    // Pinned: a change to any kernel, initialiser or the RNG stream changes this digest.
+    let golden = include_str!("golden/train_tiny.sha256");
+    let pinned = golden
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .unwrap_or("")
+        .trim();
+    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(
+        digest, pinned,
+        "the tiny run's digest changed; if intended, update tests/golden/train_tiny.sha256"
+    );
+}
+
+#[test]
+fn bad_flags_and_divergence_are_clear_errors() {
+    let root = tempdir("errors");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["--arch", "16-x-4"], 1, "--arch"),
+        (&["--arch", "mlp2"], 1, "784 inputs, but the images"),
+        (&["--lr", "0"], 1, "--lr 0: expected a positive number"),
+        (&["--init", "lecun"], 2, "possible values"),
+        (&["--lr", "1e30"], 1, "training diverged at epoch 1, batch"),
+    ];
+    for (extra, code, want) in cases {
+        let mut args = vec!["--epochs", "1"];
+        args.extend_from_slice(extra);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
+        cmd.arg("train")
+            .args(&args)
+            .args(["--digests", "none", "--seed", "1"]);
+        if !extra.contains(&"--arch") {
+            cmd.args(["--arch", "16-8-4"]);
+        }
+        let o = cmd
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(root.join("o"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: expected {want:?} in {err}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
