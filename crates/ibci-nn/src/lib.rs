@@ -5,10 +5,13 @@
 //! - [`mlp`]: forward and backward passes.
 //! - [`train`]: mini-batch SGD epochs with a seeded shuffle, per-epoch metrics, divergence
 //!   detection.
+//! - [`checkpoint`]: the model, optimiser state and metrics, written atomically with a digest
+//!   and verified on load, for bit-identical resumption.
 //!
 //! Randomness: functions take `&mut impl RngCore` and never create one; the same seed gives
 //! the same bits for any thread count and kernel path, because every kernel underneath does.
 
+pub mod checkpoint;
 pub mod init;
 pub mod mlp;
 pub mod spec;

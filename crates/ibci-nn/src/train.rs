@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use ibci_kernels::elementwise::sgd_step;
 use ibci_kernels::{Mat, MatRef, Par};
-use rand_core::RngCore;
+use rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::init::below;
 use crate::mlp::{gather_rows, Grads, Mlp};
@@ -98,6 +99,19 @@ impl fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
+
+/// The random stream that shuffles epoch `epoch` (1-based) of a run seeded with `seed`:
+/// `Xoshiro256PlusPlus::seed_from_u64(seed)`, then `jump()` (2^128 steps, away from the
+/// initialisation stream, which starts at the seed), then `long_jump()` (2^192 steps) once
+/// per epoch. A pure function of `(seed, epoch)`: a resumed run needs no saved RNG state.
+pub fn shuffle_stream(seed: u64, epoch: usize) -> Xoshiro256PlusPlus {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    rng.jump();
+    for _ in 0..epoch {
+        rng.long_jump();
+    }
+    rng
+}
 
 /// Evaluates the untrained network (epoch 0).
 pub fn epoch_zero(mlp: &Mlp, test: Split<'_>, par: Par) -> EpochMetrics {

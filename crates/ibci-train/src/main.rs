@@ -122,6 +122,9 @@ struct TrainCli {
     /// Output directory (default: runs/ARCH-INIT-seedSEED).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Digest policy for `data check`.
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
                 data: t.data,
                 digests: t.digests.into(),
                 out: t.out,
+                resume: t.resume,
             };
             train::run(&args, &argv)
         }

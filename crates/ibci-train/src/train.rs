@@ -6,9 +6,14 @@
 //! `weights.safetensors` (PyTorch layout; the results digest is this file's SHA-256).
 //!
 //! Random streams, all from the one `--seed`: the initialisation draws from
-//! `Xoshiro256PlusPlus::seed_from_u64(seed)`; the epoch shuffles from a copy of that generator
-//! advanced by `jump()` (2^128 steps), so the two never overlap and changing the initialiser
-//! does not change the shuffles.
+//! `Xoshiro256PlusPlus::seed_from_u64(seed)`; epoch e shuffles from
+//! [`ibci_nn::train::shuffle_stream`]`(seed, e)` (the seeded generator after `jump()` and e
+//! `long_jump()`s), so the streams never overlap, changing the initialiser does not change
+//! the shuffles, and a resumed run needs no saved RNG state.
+//!
+//! After every epoch `checkpoint.bin` is written atomically (see [`ibci_nn::checkpoint`]).
+//! `--resume` continues from it with bit-identical results; only `--epochs` may differ from
+//! the original flags (to extend a run), and a corrupt or mismatched checkpoint is an error.
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
@@ -19,8 +24,9 @@ use anyhow::{bail, Context, Result};
 use ibci_idx::mnist::{self, DigestCheck, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::{Mat, Par};
+use ibci_nn::checkpoint::{self, Checkpoint};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{epoch_zero, train_epoch, EpochMetrics, SgdState, Split};
+use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, SgdState, Split};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -45,6 +51,7 @@ pub struct TrainArgs {
     pub data: PathBuf,
     pub digests: DigestCheck,
     pub out: Option<PathBuf>,
+    pub resume: bool,
 }
 
 /// The weight initialiser named on the command line (the same for every layer).
@@ -130,17 +137,49 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         y: &test_y,
     };
 
-    let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
-    let mut shuffle_rng = init_rng.clone();
-    shuffle_rng.jump();
-    let inits = vec![init; spec.layers()];
-    let mut mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
+    let fingerprint = fingerprint(args, &spec, &data);
+    let ckpt_path = out.join("checkpoint.bin");
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch: args.batch,
         lr: args.lr,
         momentum: args.momentum,
         weight_decay: args.weight_decay,
+    };
+
+    // A fresh run, or the state of the checkpoint being resumed.
+    let (mut mlp, mut state, mut history) = if args.resume {
+        if !ckpt_path.exists() {
+            bail!(
+                "--resume: no checkpoint at {}; run without --resume to start",
+                ckpt_path.display()
+            );
+        }
+        let c = checkpoint::load(&ckpt_path, &fingerprint).context("--resume")?;
+        if c.mlp.spec() != spec || c.history.len() as u64 != c.epoch + 1 {
+            bail!(
+                "--resume: {} does not hold a consistent {spec} network",
+                ckpt_path.display()
+            );
+        }
+        eprintln!(
+            "ibci train: resuming {} after epoch {}",
+            out.display(),
+            c.epoch
+        );
+        (c.mlp, c.state, c.history)
+    } else {
+        if ckpt_path.exists() {
+            eprintln!(
+                "ibci train: starting afresh in {} (its checkpoint is replaced; --resume would continue it)",
+                out.display()
+            );
+        }
+        let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+        let inits = vec![init; spec.layers()];
+        let mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
+        let state = SgdState::new(&mlp, cfg.momentum);
+        (mlp, state, Vec::new())
     };
 
     let metrics_path = out.join("metrics.csv");
@@ -166,12 +205,16 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         args.epochs,
         ibci_kernels::KernelPath::default_path()
     );
-    let mut history: Vec<EpochMetrics> = Vec::new();
-    let m0 = pool.install(|| epoch_zero(&mlp, test, par));
-    record(&m0)?;
-    history.push(m0);
-    let mut state = SgdState::new(&mlp, cfg.momentum);
-    for epoch in 1..=args.epochs {
+    if history.is_empty() {
+        let m0 = pool.install(|| epoch_zero(&mlp, test, par));
+        history.push(m0);
+    }
+    for m in &history {
+        record(m)?;
+    }
+    let resumed_from = history.len() - 1;
+    for epoch in history.len()..=args.epochs {
+        let mut shuffle = shuffle_stream(args.seed, epoch);
         let m = pool
             .install(|| {
                 train_epoch(
@@ -181,13 +224,22 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
                     test,
                     &cfg,
                     epoch,
-                    &mut shuffle_rng,
+                    &mut shuffle,
                     par,
                 )
             })
             .with_context(|| format!("run {}", out.display()))?;
         record(&m)?;
         history.push(m);
+        let c = Checkpoint {
+            fingerprint: fingerprint.clone(),
+            epoch: epoch as u64,
+            mlp,
+            state,
+            history,
+        };
+        checkpoint::save(&ckpt_path, &c)?;
+        (mlp, state, history) = (c.mlp, c.state, c.history);
         progress(tty, epoch, args.epochs, &m);
     }
     if tty {
@@ -204,9 +256,14 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         .expect("at least one epoch");
     let last = history.last().expect("at least one epoch");
     let wall = start.elapsed().as_secs_f64();
-    let manifest = manifest(
+    let mut manifest = manifest(
         args, argv, &spec, threads, &data, &history, best, wall, &digest,
     );
+    manifest["resumed_after_epoch"] = if args.resume {
+        json!(resumed_from)
+    } else {
+        json!(null)
+    };
     write_atomically(
         &out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
@@ -264,15 +321,28 @@ fn encode_weights(mlp: &Mlp) -> Vec<u8> {
 }
 
 /// Writes via a temporary file, fsync and rename, so a reader never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    checkpoint::write_atomically(path, bytes)?;
     Ok(())
+}
+
+/// The configuration a checkpoint must match to be resumed: everything that changes the
+/// numbers except `--epochs` (which may grow) and `--threads` (which never changes them).
+fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> String {
+    let files: Vec<String> = data.files.iter().map(|f| f.sha256.clone()).collect();
+    json!({
+        "arch": spec.to_string(),
+        "init": args.init,
+        // f32 flags as their shortest round-trip text (exact, and readable in a mismatch).
+        "bias": args.bias.to_string(),
+        "seed": args.seed,
+        "lr": args.lr.to_string(),
+        "batch": args.batch,
+        "momentum": args.momentum.to_string(),
+        "weight_decay": args.weight_decay.to_string(),
+        "data_sha256": files,
+    })
+    .to_string()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,7 +371,7 @@ fn manifest(
         "rng": {
             "algorithm": "Xoshiro256PlusPlus (rand_xoshiro 0.7)",
             "init_stream": "seed_from_u64(seed)",
-            "shuffle_stream": "seed_from_u64(seed), then jump()",
+            "shuffle_stream_epoch_e": "seed_from_u64(seed), then jump(), then e x long_jump()",
         },
         "config": {
             "arch": spec.widths,

@@ -31,7 +31,7 @@ fn tiny_dataset(dir: &Path) {
         let mut pixels = Vec::new();
         for &c in &labels {
             for p in 0..16u8 {
-                pixels.push(if p / 4 == c { 200 + noise() } else { noise() });
+                pixels.push(if p / 4 == c { 192 + noise() } else { noise() });
             }
         }
         std::fs::write(
@@ -180,4 +180,154 @@ fn bad_flags_and_divergence_are_clear_errors() {
         assert!(err.contains(want), "{extra:?}: expected {want:?} in {err}");
     }
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn ibci_train(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
+    cmd.args([
+        "train",
+        "--arch",
+        "16-8-4",
+        "--seed",
+        "3",
+        "--batch",
+        "20",
+        "--digests",
+        "none",
+    ])
+    .args(["--momentum", "0.9"])
+    .arg("--data")
+    .arg(data)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    cmd
+}
+
+/// metrics.csv without the wall-time column.
+fn metrics_without_time(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+#[test]
+fn resume_continues_bit_identically_and_refuses_bad_checkpoints() {
+    let root = tempdir("resume");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let run = |out: &str, extra: &[&str]| {
+        let o = ibci_train(&data, &root.join(out), extra).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let digest = |stdout: &str| stdout.lines().last().unwrap_or("").to_string();
+
+    let (code, full, err) = run("full", &["--epochs", "4"]);
+    assert_eq!(code, Some(0), "{err}");
+    // Stop after 2 epochs, then resume to 4: same weights, same metrics.
+    assert_eq!(run("part", &["--epochs", "2"]).0, Some(0));
+    let (code, resumed, err) = run("part", &["--epochs", "4", "--resume"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("resuming") && err.contains("after epoch 2"),
+        "{err}"
+    );
+    assert_eq!(digest(&resumed), digest(&full));
+    assert_eq!(
+        metrics_without_time(&root.join("part")),
+        metrics_without_time(&root.join("full"))
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("part/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["resumed_after_epoch"], 2);
+
+    // Another learning rate: a mismatch that names both configurations.
+    let (code, _, err) = run("part", &["--epochs", "5", "--resume", "--lr", "0.2"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("belongs to another run configuration") && err.contains("\"lr\":\"0.2\""),
+        "{err}"
+    );
+    // A flipped byte: corrupt, not used, not restarted.
+    let ckpt = root.join("part/checkpoint.bin");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    bytes[100] ^= 0x40;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let (code, _, err) = run("part", &["--epochs", "5", "--resume"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("corrupt checkpoint"), "{err}");
+    // Truncated, too.
+    std::fs::write(&ckpt, &bytes[..bytes.len() / 2]).unwrap();
+    let (_, _, err) = run("part", &["--epochs", "5", "--resume"]);
+    assert!(err.contains("corrupt checkpoint"), "{err}");
+    // Nothing to resume.
+    let (code, _, err) = run("empty", &["--epochs", "2", "--resume"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no checkpoint"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_weights() {
+    let root = tempdir("kill");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let epochs = "150";
+    let full = ibci_train(&data, &root.join("full"), &["--epochs", epochs])
+        .output()
+        .unwrap();
+    assert!(full.status.success());
+    let want = String::from_utf8_lossy(&full.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    // Kill -9 once the first checkpoint exists (mid-run, possibly mid-write).
+    let mut child = ibci_train(&data, &root.join("killed"), &["--epochs", epochs])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = root.join("killed/checkpoint.bin");
+    let t0 = std::time::Instant::now();
+    while !ckpt.exists() && t0.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = ibci_train(
+        &data,
+        &root.join("killed"),
+        &["--epochs", epochs, "--resume"],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The kill must have interrupted the run, or this test proves nothing.
+    let after: usize = err
+        .split("after epoch ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume message in {err}"));
+    assert!(
+        after < 150,
+        "the run finished before it was killed (epoch {after})"
+    );
+    let got = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(got, want, "{err}");
 }
