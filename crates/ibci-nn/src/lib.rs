@@ -2,6 +2,7 @@
 //!
 //! - [`spec`]: architectures (`784-100-10`, `mlp2`, `mlp3`, `mlp5`) and activations.
 //! - [`init`]: `torch.nn.init`'s initialisers and the seeded random numbers they draw.
+//! - [`lsuv`]: LSUV (layer-sequential unit-variance) initialisation on a data batch.
 //! - [`mlp`]: forward and backward passes.
 //! - [`train`]: mini-batch SGD epochs with a seeded shuffle, per-epoch metrics, divergence
 //!   detection.
@@ -13,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod init;
+pub mod lsuv;
 pub mod mlp;
 pub mod spec;
 pub mod train;

@@ -145,3 +145,59 @@ fn training_gives_the_same_bits_for_any_thread_count() {
         assert!(run(t) == one, "{t} threads differ from 1");
     }
 }
+
+#[test]
+fn lsuv_gives_unit_output_variance_on_mnist_batches() {
+    use ibci_nn::lsuv::{lsuv, LsuvConfig};
+    use ibci_nn::mlp::gather_rows;
+    let d = mnist();
+    // A batch of 256 training images (every 200th), and a second batch LSUV never saw.
+    let batch = gather_rows(d.train_x.as_ref(), (0..256).map(|i| i * 200));
+    let other = gather_rows(d.train_x.as_ref(), (0..256).map(|i| i * 200 + 77));
+    let cfg = LsuvConfig::default();
+    let pre = [
+        WeightInit::Orthogonal { gain: 1.0 },
+        WeightInit::XavierNormal { gain: 1.0 },
+        WeightInit::KaimingNormal {
+            mode: FanMode::FanIn,
+            nl: Nonlinearity::Relu,
+        },
+    ];
+    for arch in ["mlp2", "mlp3", "mlp5"] {
+        let spec = ArchSpec::parse(arch).unwrap();
+        for init in pre {
+            let inits = vec![init; spec.layers()];
+            let mut mlp = Mlp::init(
+                &spec,
+                &inits,
+                BiasInit::Constant(0.0),
+                &mut Xoshiro256PlusPlus::seed_from_u64(3),
+            );
+            let report = lsuv(&mut mlp, batch.as_ref(), &cfg, Par::Rayon);
+            for (l, r) in report.iter().enumerate() {
+                assert!(r.rescalings <= cfg.max_iter);
+                assert!(
+                    (r.final_var - 1.0).abs() < f64::from(cfg.tol),
+                    "{arch} {init:?} layer {l}: variance {} after {} rescalings",
+                    r.final_var,
+                    r.rescalings
+                );
+            }
+            // On an unseen batch the pre-activation variance is near 1 as well (sampling
+            // noise of 256 images, not a fit to the batch).
+            let acts = mlp.forward(other.as_ref(), Par::Rayon);
+            let logits = acts.last().unwrap().as_slice();
+            let n = logits.len() as f64;
+            let m = logits.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let v = logits
+                .iter()
+                .map(|&x| (f64::from(x) - m).powi(2))
+                .sum::<f64>()
+                / n;
+            assert!(
+                (v - 1.0).abs() < 0.35,
+                "{arch} {init:?}: output variance {v} on another batch"
+            );
+        }
+    }
+}

@@ -86,9 +86,13 @@ struct TrainCli {
     act: Option<String>,
     /// Weight initialiser for every layer.
     #[arg(long, default_value = "he-normal", value_parser = [
-        "xavier-uniform", "xavier-normal", "he-uniform", "he-normal", "orthogonal", "torch-default"
+        "xavier-uniform", "xavier-normal", "he-uniform", "he-normal", "orthogonal", "torch-default",
+        "lsuv", "lsuv-xavier", "lsuv-he"
     ])]
     init: String,
+    /// Training images LSUV measures variances on (default: --batch).
+    #[arg(long)]
+    lsuv_batch: Option<usize>,
     /// Constant bias of every layer (the reference code uses 0 or 0.01).
     #[arg(long, default_value_t = 0.0)]
     bias: f32,
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
                 digests: t.digests.into(),
                 out: t.out,
                 resume: t.resume,
+                lsuv_batch: t.lsuv_batch,
             };
             train::run(&args, &argv)
         }

@@ -25,7 +25,9 @@ use ibci_idx::mnist::{self, DigestCheck, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::checkpoint::{self, Checkpoint};
-use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::lsuv::{lsuv, LsuvConfig};
+use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, SgdState, Split};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
@@ -52,22 +54,36 @@ pub struct TrainArgs {
     pub digests: DigestCheck,
     pub out: Option<PathBuf>,
     pub resume: bool,
+    pub lsuv_batch: Option<usize>,
 }
 
-/// The weight initialiser named on the command line (the same for every layer).
-pub fn weight_init(name: &str) -> Result<WeightInit> {
+/// The weight initialiser named on the command line (the same for every layer), and whether
+/// LSUV then rescales it: `lsuv` pre-initialises orthonormally (the LSUV paper), `lsuv-xavier`
+/// and `lsuv-he` with Xavier-normal or He-normal (the IBCI paper's LSUV columns).
+pub fn weight_init(name: &str) -> Result<(WeightInit, bool)> {
     let relu = Nonlinearity::Relu;
-    Ok(match name {
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: relu,
+    };
+    let (base, lsuv) = match name {
+        "lsuv" => ("orthogonal", true),
+        "lsuv-xavier" => ("xavier-normal", true),
+        "lsuv-he" => ("he-normal", true),
+        other => (other, false),
+    };
+    let w = match base {
         "xavier-uniform" => WeightInit::XavierUniform { gain: 1.0 },
         "xavier-normal" => WeightInit::XavierNormal { gain: 1.0 },
         "he-uniform" => WeightInit::KaimingUniform { mode: FanMode::FanIn, nl: relu },
-        "he-normal" => WeightInit::KaimingNormal { mode: FanMode::FanIn, nl: relu },
+        "he-normal" => he,
         "orthogonal" => WeightInit::Orthogonal { gain: 1.0 },
         "torch-default" => WeightInit::LinearDefault,
         other => bail!(
-            "--init {other:?}: expected xavier-uniform, xavier-normal, he-uniform, he-normal, orthogonal or torch-default"
+            "--init {other:?}: expected xavier-uniform, xavier-normal, he-uniform, he-normal, orthogonal, torch-default, lsuv, lsuv-xavier or lsuv-he"
         ),
-    })
+    };
+    Ok((w, lsuv))
 }
 
 fn rows_of(split: &mnist::Split) -> Mat {
@@ -81,7 +97,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     if let Some(list) = &args.act {
         spec = spec.with_activations(list).with_context(|| "--act")?;
     }
-    let init = weight_init(&args.init)?;
+    let (init, with_lsuv) = weight_init(&args.init)?;
     if args.epochs == 0 || args.batch == 0 {
         bail!("--epochs and --batch must be at least 1");
     }
@@ -148,6 +164,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     };
 
     // A fresh run, or the state of the checkpoint being resumed.
+    let mut lsuv_report = None;
     let (mut mlp, mut state, mut history) = if args.resume {
         if !ckpt_path.exists() {
             bail!(
@@ -177,7 +194,32 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         }
         let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
         let inits = vec![init; spec.layers()];
-        let mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
+        let mut mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
+        if with_lsuv {
+            // The LSUV batch: distinct training images drawn by the initialisation stream.
+            let n = args
+                .lsuv_batch
+                .unwrap_or(args.batch)
+                .clamp(1, train_y.len());
+            let mut idx: Vec<usize> = (0..train_y.len()).collect();
+            for i in 0..n {
+                let j = i + below(&mut init_rng, (idx.len() - i) as u64) as usize;
+                idx.swap(i, j);
+            }
+            let batch = gather_rows(train_x.as_ref(), idx[..n].iter().copied());
+            let cfg = LsuvConfig::default();
+            let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
+            for (l, r) in report.iter().enumerate() {
+                eprintln!(
+                    "ibci train: LSUV layer {}: output variance {:.4} -> {:.4} after {} rescaling(s)",
+                    l + 1,
+                    r.initial_var,
+                    r.final_var,
+                    r.rescalings
+                );
+            }
+            lsuv_report = Some((n, cfg, report));
+        }
         let state = SgdState::new(&mlp, cfg.momentum);
         (mlp, state, Vec::new())
     };
@@ -264,6 +306,18 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     } else {
         json!(null)
     };
+    if let Some((n, cfg, report)) = &lsuv_report {
+        manifest["lsuv"] = json!({
+            "batch": n,
+            "tol": cfg.tol,
+            "max_iter": cfg.max_iter,
+            "layers": report.iter().map(|r| json!({
+                "initial_var": r.initial_var,
+                "final_var": r.final_var,
+                "rescalings": r.rescalings,
+            })).collect::<Vec<_>>(),
+        });
+    }
     write_atomically(
         &out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),

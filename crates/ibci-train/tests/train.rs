@@ -331,3 +331,43 @@ fn a_killed_run_resumes_to_the_same_weights() {
     std::fs::remove_dir_all(&root).unwrap();
     assert_eq!(got, want, "{err}");
 }
+
+#[test]
+fn lsuv_runs_report_unit_variance_and_reproduce() {
+    let root = tempdir("lsuv");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let mut digests = Vec::new();
+    for (out, threads) in [("a", "1"), ("b", "2")] {
+        let o = train(
+            &data,
+            &root.join(out),
+            &[
+                "--init",
+                "lsuv-he",
+                "--lsuv-batch",
+                "64",
+                "--threads",
+                threads,
+            ],
+            None,
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("LSUV layer 2: output variance"), "{err}");
+        digests.push(digest_of(&o));
+    }
+    assert_eq!(
+        digests[0], digests[1],
+        "LSUV runs differ across thread counts"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("a/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["lsuv"]["batch"], 64);
+    for layer in manifest["lsuv"]["layers"].as_array().unwrap() {
+        let v = layer["final_var"].as_f64().unwrap();
+        assert!((v - 1.0).abs() < 0.1, "{manifest}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
