@@ -1,0 +1,147 @@
+//! Epoch time of the paper's MLPs: one training epoch (60,000 MNIST images, batch 100, SGD
+//! lr 0.1, He-normal init) and the test evaluation (10,000 images), for MLP-2, MLP-3 and MLP-5
+//! at 1 and 2 threads. When `python3` can import torch (or numpy), the identical epoch of
+//! `benches/compare/pytorch_mlp.py` (`numpy_mlp.py`) runs interleaved with ibci's in the same
+//! process tree, and the ratio of medians is printed; these machines vary up to 2x from
+//! minute to minute, so only same-run ratios mean anything.
+//!
+//! Run: `cargo bench -p ibci-nn` (about three minutes with both comparisons).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use ibci_idx::mnist::{load, LoadOptions};
+use ibci_kernels::{Mat, Par};
+use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::train::{shuffle_stream, train_epoch, SgdState, Split};
+use ibci_nn::{ArchSpec, Mlp, TrainConfig};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const REPS: usize = 3;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `(epoch seconds, eval seconds)` printed by a comparison script, or `None` if it failed.
+fn python(script: &str, arch: &str, threads: usize) -> Option<(f64, f64)> {
+    let out = Command::new("python3")
+        .arg(root().join("benches/compare").join(script))
+        .args(["--arch", arch, "--threads", &threads.to_string()])
+        // Benchmark the BLAS it would pick by itself (see the env notes on OpenBLAS).
+        .env_remove("OPENBLAS_CORETYPE")
+        .env_remove("OPENBLAS_L2_SIZE")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| -> Option<f64> {
+        text.split_whitespace()
+            .find_map(|t| t.strip_prefix(k))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("epoch_seconds=")?, field("eval_seconds=")?))
+}
+
+fn has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let d = load(&root().join("datasets/mnist"), &LoadOptions::default()).expect("datasets/mnist");
+    let tx = Mat::from_vec(d.train.len(), d.train.dim(), d.train.images_f32());
+    let vx = Mat::from_vec(d.test.len(), d.test.dim(), d.test.images_f32());
+    let ty: Vec<usize> = d.train.labels.iter().map(|&l| usize::from(l)).collect();
+    let vy: Vec<usize> = d.test.labels.iter().map(|&l| usize::from(l)).collect();
+    let train = Split {
+        x: tx.as_ref(),
+        y: &ty,
+    };
+    let test = Split {
+        x: vx.as_ref(),
+        y: &vy,
+    };
+    let (torch, numpy) = (has("torch"), has("numpy"));
+    println!(
+        "epoch time, medians of {REPS} (interleaved); comparisons: torch {}, numpy {}",
+        if torch { "yes" } else { "not installed" },
+        if numpy { "yes" } else { "not installed" }
+    );
+    println!("| net | threads | ibci epoch s | ibci eval s | PyTorch epoch s | ibci/PyTorch | NumPy epoch s | ibci/NumPy |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: Nonlinearity::Relu,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    for arch in ["mlp2", "mlp3", "mlp5"] {
+        let spec = ArchSpec::parse(arch).expect("preset");
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+            let (mut ours, mut eval, mut pt, mut np) = (vec![], vec![], vec![], vec![]);
+            for rep in 0..REPS {
+                let mut mlp = Mlp::init(
+                    &spec,
+                    &vec![he; spec.layers()],
+                    BiasInit::Constant(0.0),
+                    &mut Xoshiro256PlusPlus::seed_from_u64(1),
+                );
+                let mut state = SgdState::new(&mlp, 0.0);
+                let mut rng = shuffle_stream(1, rep + 1);
+                let m = pool
+                    .install(|| {
+                        train_epoch(&mut mlp, &mut state, train, test, &cfg, 1, &mut rng, par)
+                    })
+                    .expect("no divergence");
+                ours.push(m.seconds);
+                let t = Instant::now();
+                pool.install(|| mlp.evaluate(test.x, test.y, 1000, par));
+                eval.push(t.elapsed().as_secs_f64());
+                if torch {
+                    if let Some((e, _)) = python("pytorch_mlp.py", arch, threads) {
+                        pt.push(e);
+                    }
+                }
+                if numpy {
+                    if let Some((e, _)) = python("numpy_mlp.py", arch, threads) {
+                        np.push(e);
+                    }
+                }
+            }
+            let o = median(ours);
+            let cell = |v: Vec<f64>| {
+                if v.is_empty() {
+                    ("-".to_string(), "-".to_string())
+                } else {
+                    let m = median(v);
+                    (format!("{m:.3}"), format!("{:.2}", o / m))
+                }
+            };
+            let (pts, ptr) = cell(pt);
+            let (nps, npr) = cell(np);
+            println!(
+                "| {arch} | {threads} | {o:.3} | {:.3} | {pts} | {ptr} | {nps} | {npr} |",
+                median(eval)
+            );
+        }
+    }
+}
