@@ -12,9 +12,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use ibci_idx::mnist::{load, LoadOptions};
-use ibci_kernels::{Mat, Par};
+use ibci_kernels::Par;
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{shuffle_stream, train_epoch, SgdState, Split};
+use ibci_nn::train::{shuffle_stream, train_epoch, OwnedSplit, SgdState};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -61,18 +61,11 @@ fn main() {
         return;
     }
     let d = load(&root().join("datasets/mnist"), &LoadOptions::default()).expect("datasets/mnist");
-    let tx = Mat::from_vec(d.train.len(), d.train.dim(), d.train.images_f32());
-    let vx = Mat::from_vec(d.test.len(), d.test.dim(), d.test.images_f32());
-    let ty: Vec<usize> = d.train.labels.iter().map(|&l| usize::from(l)).collect();
-    let vy: Vec<usize> = d.test.labels.iter().map(|&l| usize::from(l)).collect();
-    let train = Split {
-        x: tx.as_ref(),
-        y: &ty,
-    };
-    let test = Split {
-        x: vx.as_ref(),
-        y: &vy,
-    };
+    let (tr, te) = (
+        OwnedSplit::from_mnist(&d.train),
+        OwnedSplit::from_mnist(&d.test),
+    );
+    let (train, test) = (tr.view(), te.view());
     let (torch, numpy) = (has("torch"), has("numpy"));
     println!(
         "epoch time, medians of {REPS} (interleaved); comparisons: torch {}, numpy {}",

@@ -55,6 +55,33 @@ pub struct Split<'a> {
     pub y: &'a [usize],
 }
 
+/// A split held as training wants it: f32 samples and `usize` labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedSplit {
+    /// `n x features`.
+    pub x: Mat,
+    /// `n` labels.
+    pub y: Vec<usize>,
+}
+
+impl OwnedSplit {
+    /// An MNIST-style split: pixels to f32 in [0, 1] (`x / 255`), one row per image.
+    pub fn from_mnist(s: &ibci_idx::mnist::Split) -> OwnedSplit {
+        OwnedSplit {
+            x: Mat::from_vec(s.len(), s.dim(), s.images_f32()),
+            y: s.labels.iter().map(|&l| usize::from(l)).collect(),
+        }
+    }
+
+    /// A borrowed view for [`train_epoch`] and friends.
+    pub fn view(&self) -> Split<'_> {
+        Split {
+            x: self.x.as_ref(),
+            y: &self.y,
+        }
+    }
+}
+
 /// What one epoch measured. Epoch 0 is the untrained network (train fields are NaN).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochMetrics {

@@ -6,27 +6,19 @@ use std::path::Path;
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{epoch_zero, train_epoch, SgdState, Split};
+use ibci_nn::train::{epoch_zero, train_epoch, OwnedSplit, SgdState, Split};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-struct Data {
-    train_x: Mat,
-    train_y: Vec<usize>,
-    test_x: Mat,
-    test_y: Vec<usize>,
-}
-
-fn mnist() -> Data {
+/// MNIST's train and test splits as the trainer holds them.
+fn mnist() -> (OwnedSplit, OwnedSplit) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
     let d = load(&dir, &LoadOptions::default()).expect("datasets/mnist");
-    Data {
-        train_x: Mat::from_vec(d.train.len(), d.train.dim(), d.train.images_f32()),
-        train_y: d.train.labels.iter().map(|&l| usize::from(l)).collect(),
-        test_x: Mat::from_vec(d.test.len(), d.test.dim(), d.test.images_f32()),
-        test_y: d.test.labels.iter().map(|&l| usize::from(l)).collect(),
-    }
+    (
+        OwnedSplit::from_mnist(&d.train),
+        OwnedSplit::from_mnist(&d.test),
+    )
 }
 
 fn he_normal(spec: &ArchSpec, seed: u64) -> Mlp {
@@ -45,17 +37,17 @@ fn he_normal(spec: &ArchSpec, seed: u64) -> Mlp {
 
 #[test]
 fn mlp2_he_reaches_the_reference_accuracy() {
-    let d = mnist();
+    let (tr, te) = mnist();
     let spec = ArchSpec::parse("mlp2").unwrap();
     let mut mlp = he_normal(&spec, 1);
     let cfg = TrainConfig::default();
     let train = Split {
-        x: d.train_x.as_ref(),
-        y: &d.train_y,
+        x: tr.x.as_ref(),
+        y: &tr.y,
     };
     let test = Split {
-        x: d.test_x.as_ref(),
-        y: &d.test_y,
+        x: te.x.as_ref(),
+        y: &te.y,
     };
     // The untrained network is near chance.
     let e0 = epoch_zero(&mlp, test, Par::Rayon);
@@ -89,17 +81,17 @@ fn mlp2_he_reaches_the_reference_accuracy() {
 
 #[test]
 fn training_gives_the_same_bits_for_any_thread_count() {
-    let d = mnist();
+    let (tr, te) = mnist();
     let n = 6_000;
-    let train_x = Mat::from_vec(n, 784, d.train_x.as_slice()[..n * 784].to_vec());
+    let train_x = Mat::from_vec(n, 784, tr.x.as_slice()[..n * 784].to_vec());
     let train = Split {
         x: train_x.as_ref(),
-        y: &d.train_y[..n],
+        y: &tr.y[..n],
     };
-    let test_x = Mat::from_vec(2_000, 784, d.test_x.as_slice()[..2_000 * 784].to_vec());
+    let test_x = Mat::from_vec(2_000, 784, te.x.as_slice()[..2_000 * 784].to_vec());
     let test = Split {
         x: test_x.as_ref(),
-        y: &d.test_y[..2_000],
+        y: &te.y[..2_000],
     };
     let spec = ArchSpec::parse("784-64-32-10")
         .unwrap()
@@ -150,10 +142,10 @@ fn training_gives_the_same_bits_for_any_thread_count() {
 fn lsuv_gives_unit_output_variance_on_mnist_batches() {
     use ibci_nn::lsuv::{lsuv, LsuvConfig};
     use ibci_nn::mlp::gather_rows;
-    let d = mnist();
+    let (tr, _) = mnist();
     // A batch of 256 training images (every 200th), and a second batch LSUV never saw.
-    let batch = gather_rows(d.train_x.as_ref(), (0..256).map(|i| i * 200));
-    let other = gather_rows(d.train_x.as_ref(), (0..256).map(|i| i * 200 + 77));
+    let batch = gather_rows(tr.x.as_ref(), (0..256).map(|i| i * 200));
+    let other = gather_rows(tr.x.as_ref(), (0..256).map(|i| i * 200 + 77));
     let cfg = LsuvConfig::default();
     let pre = [
         WeightInit::Orthogonal { gain: 1.0 },

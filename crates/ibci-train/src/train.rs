@@ -28,7 +28,7 @@ use ibci_nn::checkpoint::{self, Checkpoint};
 use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
 use ibci_nn::lsuv::{lsuv, LsuvConfig};
 use ibci_nn::mlp::gather_rows;
-use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, SgdState, Split};
+use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, OwnedSplit, SgdState};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -86,10 +86,6 @@ pub fn weight_init(name: &str) -> Result<(WeightInit, bool)> {
     Ok((w, lsuv))
 }
 
-fn rows_of(split: &mnist::Split) -> Mat {
-    Mat::from_vec(split.len(), split.dim(), split.images_f32())
-}
-
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
@@ -141,17 +137,11 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     });
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
 
-    let (train_x, test_x) = (rows_of(&data.train), rows_of(&data.test));
-    let label = |v: &[u8]| v.iter().map(|&l| usize::from(l)).collect::<Vec<_>>();
-    let (train_y, test_y) = (label(&data.train.labels), label(&data.test.labels));
-    let train = Split {
-        x: train_x.as_ref(),
-        y: &train_y,
-    };
-    let test = Split {
-        x: test_x.as_ref(),
-        y: &test_y,
-    };
+    let (train_split, test_split) = (
+        OwnedSplit::from_mnist(&data.train),
+        OwnedSplit::from_mnist(&data.test),
+    );
+    let (train, test) = (train_split.view(), test_split.view());
 
     let fingerprint = fingerprint(args, &spec, &data);
     let ckpt_path = out.join("checkpoint.bin");
@@ -200,13 +190,13 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             let n = args
                 .lsuv_batch
                 .unwrap_or(args.batch)
-                .clamp(1, train_y.len());
-            let mut idx: Vec<usize> = (0..train_y.len()).collect();
+                .clamp(1, train.y.len());
+            let mut idx: Vec<usize> = (0..train.y.len()).collect();
             for i in 0..n {
                 let j = i + below(&mut init_rng, (idx.len() - i) as u64) as usize;
                 idx.swap(i, j);
             }
-            let batch = gather_rows(train_x.as_ref(), idx[..n].iter().copied());
+            let batch = gather_rows(train.x, idx[..n].iter().copied());
             let cfg = LsuvConfig::default();
             let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
             for (l, r) in report.iter().enumerate() {

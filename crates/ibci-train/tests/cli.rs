@@ -1,6 +1,10 @@
 //! The `ibci` binary as a user runs it: output, exit status, and error messages.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::{idx_u8, tempdir};
 use std::process::{Command, Output};
 
 fn ibci(args: &[&str]) -> Output {
@@ -19,20 +23,6 @@ fn text(o: &Output) -> (String, String) {
 
 fn mnist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist")
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("ibci-cli-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-/// A raw u8 IDX file.
-fn idx_u8(dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
-    out.extend_from_slice(payload);
-    out
 }
 
 #[test]

@@ -2,22 +2,12 @@
 //! results digest for any thread count and kernel path, a pinned digest (golden file), and
 //! clear errors for bad flags and divergence.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::{idx_u8, tempdir};
 use std::process::{Command, Output};
-
-fn tempdir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("ibci-train-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-fn idx_u8(dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
-    out.extend_from_slice(payload);
-    out
-}
 
 /// 4 classes of 4x4 images: class c lights row c, plus deterministic noise.
 fn tiny_dataset(dir: &Path) {
@@ -47,14 +37,13 @@ fn tiny_dataset(dir: &Path) {
     }
 }
 
-fn train(data: &Path, out: &Path, extra: &[&str], path: Option<&str>) -> Output {
+/// `ibci train` on the tiny data set with the flags every test shares.
+fn base(data: &Path, out: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
     cmd.args([
         "train",
         "--arch",
         "16-8-4",
-        "--epochs",
-        "3",
         "--seed",
         "3",
         "--batch",
@@ -65,8 +54,14 @@ fn train(data: &Path, out: &Path, extra: &[&str], path: Option<&str>) -> Output 
     .arg("--data")
     .arg(data)
     .arg("--out")
-    .arg(out)
-    .args(extra);
+    .arg(out);
+    cmd
+}
+
+/// Three epochs of plain SGD, optionally on a forced kernel path.
+fn train(data: &Path, out: &Path, extra: &[&str], path: Option<&str>) -> Output {
+    let mut cmd = base(data, out);
+    cmd.args(["--epochs", "3"]).args(extra);
     if let Some(p) = path {
         cmd.env("IBCI_KERNEL_PATH", p);
     }
@@ -182,25 +177,10 @@ fn bad_flags_and_divergence_are_clear_errors() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// SGD with momentum (so the checkpoint carries velocities); epochs from `extra`.
 fn ibci_train(data: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
-    cmd.args([
-        "train",
-        "--arch",
-        "16-8-4",
-        "--seed",
-        "3",
-        "--batch",
-        "20",
-        "--digests",
-        "none",
-    ])
-    .args(["--momentum", "0.9"])
-    .arg("--data")
-    .arg(data)
-    .arg("--out")
-    .arg(out)
-    .args(extra);
+    let mut cmd = base(data, out);
+    cmd.args(["--momentum", "0.9"]).args(extra);
     cmd
 }
 
