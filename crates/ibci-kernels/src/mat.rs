@@ -266,6 +266,16 @@ impl<'a> MatRef<'a> {
         Some(unsafe { std::slice::from_raw_parts(self.ptr.add(i * self.rs), self.cols) })
     }
 
+    /// Column `j` as a slice, when the view has unit row stride.
+    pub fn col(&self, j: usize) -> Option<&'a [f32]> {
+        if j >= self.cols || (self.rs != 1 && self.rows > 1) {
+            return None;
+        }
+        // SAFETY: column j spans offsets j*cs .. j*cs + rows - 1, all inside the view and
+        // hence inside the borrowed slice; rs == 1 (or a single row) makes them contiguous.
+        Some(unsafe { std::slice::from_raw_parts(self.ptr.add(j * self.cs), self.rows) })
+    }
+
     /// Copies the view into an owned row-major matrix.
     pub fn to_mat(&self) -> Mat {
         Mat::from_fn(self.rows, self.cols, |i, j| self.at(i, j))

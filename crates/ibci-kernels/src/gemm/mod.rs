@@ -405,12 +405,12 @@ fn pack_a(a: MatRef<'_>, i0: usize, mcur: usize, pc: usize, kc: usize, mr: usize
             }
         }
         if rows_contiguous {
-            for p in 0..kc {
-                let col = &mut panel[p * mr..(p + 1) * mr];
-                for (r, d) in col[..rows].iter_mut().enumerate() {
-                    // SAFETY: i0 + ip*mr + r < i0 + mcur <= m; pc + p < pc + kc <= k.
-                    *d = unsafe { a.get_unchecked(i0 + ip * mr + r, pc + p) };
-                }
+            // Unit row stride (a transposed matrix): each packed column is a contiguous run
+            // of A's column.
+            let r0 = i0 + ip * mr;
+            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
+                let src = a.col(pc + p).expect("unit row stride");
+                col[..rows].copy_from_slice(&src[r0..r0 + rows]);
                 col[rows..].fill(0.0);
             }
             continue;
