@@ -6,7 +6,9 @@
 //! - [`idx`]: IDX/MNIST loading ([`ibci_idx`]).
 //! - [`kernels`]: matrices, GEMM and the other numeric kernels ([`ibci_kernels`]).
 //! - [`nn`]: MLPs, initialisers and SGD training ([`ibci_nn`]).
+//! - [`mi`]: mutual-information estimators ([`ibci_mi`]).
 
 pub use ibci_idx as idx;
 pub use ibci_kernels as kernels;
+pub use ibci_mi as mi;
 pub use ibci_nn as nn;

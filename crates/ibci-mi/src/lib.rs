@@ -1,0 +1,28 @@
+//! ibci-mi: mutual-information estimators, in nats (see [`bits`]).
+//!
+//! - [`digamma`]: ψ exactly at positive integers (what k-NN estimators need).
+//! - [`discrete`]: plug-in entropy, mutual information and conditional mutual information of
+//!   discrete variables, with an optional Miller-Madow correction.
+//! - [`binning`]: a layer's activations binned at an explicit width, each row's bin pattern
+//!   one symbol (hashed exactly), then [`discrete`] (Saxe et al. 2018's estimator).
+//! - [`kde`]: the upper (KL) and lower (Bhattacharyya) pairwise-distance bounds of Kolchinsky
+//!   & Tracey for T plus Gaussian noise of variance σ², with the distances from ibci-kernels'
+//!   GEMM.
+//! - [`gaussian`]: entropy and mutual information of jointly Gaussian variables from a
+//!   covariance matrix.
+//!
+//! For a deterministic network and distinct inputs, I(X;T) is infinite for continuous T;
+//! binning and the KDE bounds measure it at a chosen resolution (a bin width, a noise
+//! variance), which is therefore an explicit parameter everywhere. References and test values:
+//! `shared/docs/mi-reference.md`.
+
+pub mod binning;
+pub mod digamma;
+pub mod discrete;
+pub mod gaussian;
+pub mod kde;
+
+/// Converts nats to bits.
+pub fn bits(nats: f64) -> f64 {
+    nats / std::f64::consts::LN_2
+}

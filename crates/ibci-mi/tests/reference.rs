@@ -1,0 +1,219 @@
+//! The estimators against the exact and closed-form values of shared/docs/mi-reference.md
+//! §2.1. Deterministic cases are compared at 1e-12 (the reference's convention).
+
+use ibci_kernels::{Mat, Par};
+use ibci_mi::binning::binned;
+use ibci_mi::discrete::{conditional_mutual_information, entropy, mutual_information, Correction};
+use ibci_mi::gaussian::{self, GaussianError};
+use ibci_mi::{bits, kde};
+
+const EXACT: f64 = 1e-12;
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+#[test]
+fn discrete_exact_values_and_identities() {
+    // scikit-learn's test_compute_mi_dd.
+    let x = [0, 1, 1, 0, 0];
+    let y = [1, 0, 0, 0, 1];
+    let i = mutual_information(&x, &y, Correction::None);
+    assert!(close(i, 0.291_103_166_032, EXACT), "{i}");
+    // The 17-sample labelling pair.
+    let a = [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3];
+    let b = [1, 1, 1, 1, 2, 1, 2, 2, 2, 2, 3, 1, 3, 3, 3, 2, 2];
+    assert!(close(
+        mutual_information(&a, &b, Correction::None),
+        0.410_218_622_740,
+        EXACT
+    ));
+    // XOR: one bit each, pairwise independent, one bit given the third.
+    let x = [0, 0, 0, 0, 1, 1, 1, 1];
+    let y = [0, 1, 0, 1, 0, 1, 0, 1];
+    let z: Vec<i32> = x.iter().zip(&y).map(|(a, b)| a ^ b).collect();
+    assert!(close(bits(entropy(&x, Correction::None)), 1.0, EXACT));
+    assert!(close(
+        mutual_information(&x, &y, Correction::None),
+        0.0,
+        EXACT
+    ));
+    assert!(close(
+        mutual_information(&x, &z, Correction::None),
+        0.0,
+        EXACT
+    ));
+    assert!(close(
+        bits(conditional_mutual_information(&x, &y, &z, Correction::None)),
+        1.0,
+        EXACT
+    ));
+    // I(X;X) = H(X); symmetry; a constant carries nothing; relabelling changes nothing.
+    assert!(close(
+        mutual_information(&a, &a, Correction::None),
+        entropy(&a, Correction::None),
+        EXACT
+    ));
+    assert!(close(
+        mutual_information(&a, &b, Correction::None),
+        mutual_information(&b, &a, Correction::None),
+        EXACT
+    ));
+    assert!(close(
+        mutual_information(&a, &[7; 17], Correction::None),
+        0.0,
+        EXACT
+    ));
+    let relabelled: Vec<&str> = a.iter().map(|v| ["", "p", "q", "r"][*v as usize]).collect();
+    assert!(close(
+        mutual_information(&relabelled, &b, Correction::None),
+        mutual_information(&a, &b, Correction::None),
+        EXACT
+    ));
+    // Miller-Madow adds (m - 1) / (2N): 2 occupied symbols, N = 5.
+    let h = entropy(&[0, 1, 1, 0, 0], Correction::None);
+    assert!(close(
+        entropy(&[0, 1, 1, 0, 0], Correction::MillerMadow),
+        h + 1.0 / 10.0,
+        EXACT
+    ));
+}
+
+#[test]
+fn mnist_label_entropy_ceilings() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
+    let read = |name: &str| ibci_idx_labels(&dir.join(name));
+    // H(Y_test) = 3.3194225261 bits, H(Y_train) = 3.3198709268 bits (mi-reference §2.1).
+    assert!(close(
+        bits(entropy(
+            &read("t10k-labels-idx1-ubyte.gz"),
+            Correction::None
+        )),
+        3.319_422_526_1,
+        1e-9
+    ));
+    assert!(close(
+        bits(entropy(
+            &read("train-labels-idx1-ubyte.gz"),
+            Correction::None
+        )),
+        3.319_870_926_8,
+        1e-9
+    ));
+}
+
+/// The labels of an MNIST label file, read with ibci-idx.
+fn ibci_idx_labels(path: &std::path::Path) -> Vec<u8> {
+    let a = ibci_idx::read_file(path).expect("label file");
+    a.as_u8().expect("u8 labels").to_vec()
+}
+
+/// Where point `k` of class `c` goes.
+type Placement = Box<dyn Fn(usize, usize) -> [f32; 3]>;
+
+/// 64 points in 3-D, two classes of 32, built by `f(class, index in class)`.
+fn points(f: impl Fn(usize, usize) -> [f32; 3]) -> (Mat, Vec<usize>) {
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..2 {
+        for k in 0..32 {
+            data.extend(f(c, k));
+            labels.push(c);
+        }
+    }
+    (Mat::from_vec(64, 3, data), labels)
+}
+
+#[test]
+fn binning_and_kde_limits_agree_exactly() {
+    let ln64 = 64f64.ln();
+    let ln2 = 2f64.ln();
+    let cases: [(&str, Placement, f64, f64); 3] = [
+        ("identical", Box::new(|_, _| [0.3, -1.2, 2.0]), 0.0, 0.0),
+        // At least 100 apart in the first coordinate.
+        (
+            "far apart",
+            Box::new(|c, k| [((c * 32 + k) * 100) as f32, 1.0, -1.0]),
+            ln64,
+            ln2,
+        ),
+        // Two tight clusters (identical points) that coincide with the classes.
+        (
+            "two clusters",
+            Box::new(|c, _| [c as f32 * 50.0, 0.0, 0.0]),
+            ln2,
+            ln2,
+        ),
+    ];
+    for (name, f, want_xt, want_ty) in cases {
+        let (t, y) = points(f);
+        let b = binned(t.as_ref(), &y, 0.5, Correction::None);
+        assert!(
+            close(b.i_xt, want_xt, EXACT) && close(b.i_ty, want_ty, EXACT),
+            "{name}: binned {b:?}"
+        );
+        let xt = kde::mi_xt(t.as_ref(), 0.1, Par::Seq);
+        let ty = kde::mi_ty(t.as_ref(), &y, 0.1, Par::Seq);
+        for (what, v, want) in [
+            ("KDE upper I(X;T)", xt.upper, want_xt),
+            ("KDE lower I(X;T)", xt.lower, want_xt),
+            ("KDE upper I(T;Y)", ty.upper, want_ty),
+            ("KDE lower I(T;Y)", ty.lower, want_ty),
+        ] {
+            assert!(close(v, want, EXACT), "{name}: {what} = {v}, want {want}");
+        }
+    }
+}
+
+#[test]
+fn kde_bounds_are_ordered_and_bounded_between_the_limits() {
+    // Points on a line 0.3 apart: neither limit; the lower bound stays below the upper one
+    // and both inside [0, ln N] and [0, ln 2].
+    let (t, y) = points(|c, k| [(c * 32 + k) as f32 * 0.3, 0.0, 0.0]);
+    let xt = kde::mi_xt(t.as_ref(), 0.1, Par::Rayon);
+    let ty = kde::mi_ty(t.as_ref(), &y, 0.1, Par::Rayon);
+    assert!(
+        0.0 < xt.lower && xt.lower < xt.upper && xt.upper < 64f64.ln(),
+        "{xt:?}"
+    );
+    assert!(
+        0.0 < ty.lower && ty.lower < ty.upper && ty.upper < 2f64.ln() + EXACT,
+        "{ty:?}"
+    );
+    // Same bits with any parallelism.
+    assert_eq!(kde::mi_xt(t.as_ref(), 0.1, Par::Seq), xt);
+}
+
+#[test]
+fn gaussian_closed_forms() {
+    for (rho, want) in [
+        (0.5, 0.143_841_036_2),
+        (0.9, 0.830_365_603_4),
+        (0.99, 1.958_517_773_6),
+    ] {
+        let cov = [1.0, rho, rho, 1.0];
+        let i = gaussian::mutual_information(&cov, 2, &[0], &[1]).unwrap();
+        assert!(close(i, want, 1e-10), "rho {rho}: {i}");
+        // = -1/2 ln(1 - rho^2) exactly in value.
+        assert!(close(i, -0.5 * (1.0 - rho * rho).ln(), EXACT));
+    }
+    let cov = [1.0, 0.3, 0.5, 0.3, 1.0, 0.2, 0.5, 0.2, 1.0];
+    let i = gaussian::mutual_information(&cov, 3, &[0, 1], &[2]).unwrap();
+    assert!(close(i, 0.145_675_900_7, 1e-10), "{i}");
+    // Entropy of N(0, s^2): 1/2 ln(2 pi e s^2).
+    let h = gaussian::entropy(&[4.0], 1).unwrap();
+    assert!(close(
+        h,
+        0.5 * (2.0 * std::f64::consts::PI * std::f64::consts::E * 4.0).ln(),
+        EXACT
+    ));
+    // A singular covariance is a typed error, not NaN.
+    assert_eq!(
+        gaussian::mutual_information(&[1.0, 1.0, 1.0, 1.0], 2, &[0], &[1]),
+        Err(GaussianError::NotPositiveDefinite { pivot: 1 })
+    );
+    assert!(matches!(
+        gaussian::entropy(&[1.0, 2.0], 2),
+        Err(GaussianError::Shape(_))
+    ));
+}
