@@ -137,28 +137,20 @@ impl fmt::Display for KernelPath {
     }
 }
 
-/// What a run manifest records about the kernels: the build's SIMD level and the paths.
+/// What a run manifest records about the kernels: the paths this host supports and the one
+/// in use. (The build's CPU level and its features are the binary's to report: it checks
+/// them at start-up.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildInfo {
-    /// Target features compiled in (from `cfg(target_feature)`), e.g. `sse4.2`.
-    pub compiled: Vec<&'static str>,
     /// Paths the host supports.
     pub supported: Vec<KernelPath>,
     /// The path the GEMM uses by default.
     pub selected: KernelPath,
 }
 
-/// Facts about this build and host, for run manifests.
+/// Facts about the kernel paths on this host, for run manifests.
 pub fn build_info() -> BuildInfo {
-    let flags = [
-        ("sse4.2", cfg!(target_feature = "sse4.2")),
-        ("avx", cfg!(target_feature = "avx")),
-        ("avx2", cfg!(target_feature = "avx2")),
-        ("fma", cfg!(target_feature = "fma")),
-        ("avx512f", cfg!(target_feature = "avx512f")),
-    ];
     BuildInfo {
-        compiled: flags.iter().filter(|f| f.1).map(|f| f.0).collect(),
         supported: KernelPath::ALL
             .into_iter()
             .filter(|p| p.supported())

@@ -251,6 +251,28 @@ impl<'a> MatRef<'a> {
         unsafe { *self.ptr.add(i * self.rs + j * self.cs) }
     }
 
+    /// Rows `start .. start + n` as a view (no copy).
+    ///
+    /// # Panics
+    /// If `start + n > rows`.
+    #[track_caller]
+    pub fn rows_range(self, start: usize, n: usize) -> MatRef<'a> {
+        assert!(
+            start.checked_add(n).is_some_and(|end| end <= self.rows),
+            "MatRef::rows_range: rows {start}..{start}+{n} of {}",
+            self.rows
+        );
+        MatRef {
+            // An offset inside the view, or one past it when n == 0 (never dereferenced then).
+            ptr: self.ptr.wrapping_add(start * self.rs),
+            rows: n,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+            _life: PhantomData,
+        }
+    }
+
     /// Pointer to element `(i, j)` (not dereferenced here; may be one past the view).
     pub(crate) fn ptr_at(&self, i: usize, j: usize) -> *const f32 {
         self.ptr.wrapping_add(i * self.rs + j * self.cs)
@@ -451,6 +473,10 @@ mod tests {
         // Every other column of the 3 x 4 matrix.
         let s = MatRef::from_slice_strided(m.as_slice(), 3, 2, 4, 2);
         assert_eq!(s.at(1, 1), 12.0);
+        let r = v.rows_range(1, 2);
+        assert_eq!((r.rows(), r.at(1, 3)), (2, 23.0));
+        assert_eq!(v.t().rows_range(3, 1).at(0, 2), 23.0);
+        assert_eq!(v.rows_range(3, 0).rows(), 0);
         assert_eq!(v.row(1), Some(&[10.0, 11.0, 12.0, 13.0][..]));
         assert_eq!(v.t().row(0), None);
     }

@@ -55,9 +55,8 @@ fn for_each_row(t: MatRef<'_>, par: Par, mut f: impl FnMut(usize, &[f64])) {
     let mut i0 = 0;
     while i0 < n {
         let rows = BLOCK.min(n - i0);
-        let block = Mat::from_fn(rows, t.cols(), |r, k| t.at(i0 + r, k));
         let mut g = Mat::zeros(rows, n);
-        gemm(g.as_mut(), block.as_ref(), t.t(), 1.0, 0.0, par);
+        gemm(g.as_mut(), t.rows_range(i0, rows), t.t(), 1.0, 0.0, par);
         for r in 0..rows {
             let i = i0 + r;
             let gi = g.as_ref().row(r).expect("row-major");

@@ -216,8 +216,7 @@ impl Mlp {
         let mut i = 0;
         while i < n {
             let rows = batch.min(n - i);
-            let part = gather_rows(x, i..i + rows);
-            let acts = self.forward(part.as_ref(), par);
+            let acts = self.forward(x.rows_range(i, rows), par);
             let logits = acts.last().expect("at least one layer");
             let ys = &labels[i..i + rows];
             loss_sum += softmax_xent(logits.as_ref(), ys, None, 1.0, par) * rows as f64;

@@ -140,6 +140,15 @@ pub fn host_has(_f: &str) -> bool {
     false
 }
 
+/// The SIMD features of this host that bear on ibci's kernels, as reported by `ibci info`
+/// and recorded in run manifests.
+pub fn host_simd_features() -> Vec<&'static str> {
+    ["sse4.2", "avx", "avx2", "fma", "avx512f"]
+        .into_iter()
+        .filter(|f| host_has(f))
+        .collect()
+}
+
 /// The compiled-in features that `has` says the host lacks.
 pub fn missing<'a>(compiled: &[&'a str], has: impl Fn(&str) -> bool) -> Vec<&'a str> {
     compiled.iter().copied().filter(|f| !has(f)).collect()

@@ -208,11 +208,7 @@ fn info(probe: bool) {
         cpu::build_level(),
         cpu::compiled_features().join(" ")
     );
-    let host: Vec<&str> = ["avx", "avx2", "fma", "avx512f"]
-        .into_iter()
-        .filter(|f| cpu::host_has(f))
-        .collect();
-    say!("host features:    {}", host.join(" "));
+    say!("host features:    {}", cpu::host_simd_features().join(" "));
     let names: Vec<&str> = b.supported.iter().map(|p| p.name()).collect();
     say!("kernel paths:     {} (supported)", names.join(" "));
     let why = if std::env::var_os(ibci_kernels::dispatch::PATH_ENV).is_some() {

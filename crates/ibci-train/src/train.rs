@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -280,7 +280,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
 
     let weights = encode_weights(&mlp);
     let weights_path = out.join("weights.safetensors");
-    write_atomically(&weights_path, &weights)?;
+    checkpoint::write_atomically(&weights_path, &weights)?;
     let digest = to_hex(&sha256(&weights));
     let best = history[1..]
         .iter()
@@ -308,7 +308,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             })).collect::<Vec<_>>(),
         });
     }
-    write_atomically(
+    checkpoint::write_atomically(
         &out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
@@ -364,12 +364,6 @@ fn encode_weights(mlp: &Mlp) -> Vec<u8> {
     safetensors::encode(&tensors, &[("format", "pt".to_string())])
 }
 
-/// Writes via a temporary file, fsync and rename, so a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    checkpoint::write_atomically(path, bytes)?;
-    Ok(())
-}
-
 /// The configuration a checkpoint must match to be resumed: everything that changes the
 /// numbers except `--epochs` (which may grow) and `--threads` (which never changes them).
 fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> String {
@@ -402,10 +396,6 @@ fn manifest(
     digest: &str,
 ) -> serde_json::Value {
     let b = ibci_kernels::dispatch::build_info();
-    let host: Vec<&str> = ["sse4.2", "avx", "avx2", "fma", "avx512f"]
-        .into_iter()
-        .filter(|f| crate::cpu::host_has(f))
-        .collect();
     let last = history.last().expect("at least one epoch");
     json!({
         "ibci_version": env!("CARGO_PKG_VERSION"),
@@ -433,7 +423,7 @@ fn manifest(
         "cpu": {
             "build_level": crate::cpu::build_level(),
             "compiled_features": crate::cpu::compiled_features(),
-            "host_features": host,
+            "host_features": crate::cpu::host_simd_features(),
         },
         "kernels": {
             "gemm_path": b.selected.name(),
