@@ -7,7 +7,9 @@
 //! - [`kernels`]: matrices, GEMM and the other numeric kernels ([`ibci_kernels`]).
 //! - [`nn`]: MLPs, initialisers and SGD training ([`ibci_nn`]).
 //! - [`mi`]: mutual-information estimators ([`ibci_mi`]).
+//! - [`campaign`]: the neuron campaign itself ([`ibci_campaign`]).
 
+pub use ibci_campaign as campaign;
 pub use ibci_idx as idx;
 pub use ibci_kernels as kernels;
 pub use ibci_mi as mi;
