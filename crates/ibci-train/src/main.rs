@@ -1,6 +1,7 @@
 //! `ibci`: the command-line front end of the ibci workspace.
 //!
-//! Subcommands so far: `ibci data info PATH`, `ibci data check DIR` and `ibci info`. Errors
+//! Subcommands: `ibci data info PATH`, `ibci data check DIR`, `ibci train`, `ibci init` and
+//! `ibci info`. Errors
 //! from the libraries are typed; here they get context and become one readable message and a
 //! non-zero exit status (1 for a failed command, 2 for bad usage, including an invalid
 //! `IBCI_KERNEL_PATH`, 3 for an unsupported CPU).
@@ -22,6 +23,7 @@ macro_rules! say {
 
 mod cpu;
 mod data;
+mod init;
 mod safetensors;
 mod train;
 
@@ -45,6 +47,8 @@ enum Command {
     Data(DataCommand),
     /// Train an MLP on an MNIST-style data set (SGD, softmax cross-entropy).
     Train(TrainCli),
+    /// Write an initialised network (e.g. IBCI's) as safetensors, for use elsewhere.
+    Init(InitCli),
     /// Print the build's CPU level, the host's features and the kernel paths.
     Info {
         /// Also measure the host's fp32 FMA peak (about a second).
@@ -84,15 +88,8 @@ struct TrainCli {
     /// identity output).
     #[arg(long)]
     act: Option<String>,
-    /// Weight initialiser for every layer.
-    #[arg(long, default_value = "he-normal", value_parser = [
-        "xavier-uniform", "xavier-normal", "he-uniform", "he-normal", "orthogonal", "torch-default",
-        "lsuv", "lsuv-xavier", "lsuv-he"
-    ])]
-    init: String,
-    /// Training images LSUV measures variances on (default: --batch).
-    #[arg(long)]
-    lsuv_batch: Option<usize>,
+    #[command(flatten)]
+    init: init::InitArgs,
     /// Constant bias of every layer (the reference code uses 0 or 0.01).
     #[arg(long, default_value_t = 0.0)]
     bias: f32,
@@ -129,6 +126,37 @@ struct TrainCli {
     /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
     #[arg(long)]
     resume: bool,
+}
+
+/// `ibci init` flags.
+#[derive(clap::Args, Debug)]
+struct InitCli {
+    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
+    #[arg(long, default_value = "mlp2")]
+    arch: String,
+    /// One activation per weight layer (default: relu hidden, identity output).
+    #[arg(long)]
+    act: Option<String>,
+    #[command(flatten)]
+    init: init::InitArgs,
+    /// Constant bias of every layer.
+    #[arg(long, default_value_t = 0.0)]
+    bias: f32,
+    /// The one seed every random number flows from.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Data set directory (its training images score the candidates).
+    #[arg(long, default_value = "datasets/mnist")]
+    data: PathBuf,
+    /// Which SHA-256 digests the data files are checked against.
+    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
+    digests: Digests,
+    /// Where to write the weights (safetensors, PyTorch layout); a manifest goes to FILE.json.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Digest policy for `data check`.
@@ -169,9 +197,23 @@ fn main() -> ExitCode {
                 digests: t.digests.into(),
                 out: t.out,
                 resume: t.resume,
-                lsuv_batch: t.lsuv_batch,
             };
             train::run(&args, &argv)
+        }
+        Command::Init(i) => {
+            let argv: Vec<String> = std::env::args().collect();
+            train::init_only(
+                &i.arch,
+                i.act.as_deref(),
+                &i.init,
+                i.bias,
+                i.seed,
+                i.threads,
+                &i.data,
+                i.digests.into(),
+                &i.out,
+                &argv,
+            )
         }
         Command::Info { probe } => {
             info(probe);

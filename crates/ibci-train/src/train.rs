@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -25,15 +25,11 @@ use ibci_idx::mnist::{self, DigestCheck, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::checkpoint::{self, Checkpoint};
-use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::lsuv::{lsuv, LsuvConfig};
-use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, OwnedSplit, SgdState};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
-use rand_xoshiro::rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::json;
 
+use crate::init::{initialise, InitArgs};
 use crate::safetensors::{self, Tensor};
 
 /// Everything `ibci train` was asked to do.
@@ -41,7 +37,7 @@ use crate::safetensors::{self, Tensor};
 pub struct TrainArgs {
     pub arch: String,
     pub act: Option<String>,
-    pub init: String,
+    pub init: InitArgs,
     pub bias: f32,
     pub epochs: usize,
     pub seed: u64,
@@ -54,85 +50,32 @@ pub struct TrainArgs {
     pub digests: DigestCheck,
     pub out: Option<PathBuf>,
     pub resume: bool,
-    pub lsuv_batch: Option<usize>,
-}
-
-/// The weight initialiser named on the command line (the same for every layer), and whether
-/// LSUV then rescales it: `lsuv` pre-initialises orthonormally (the LSUV paper), `lsuv-xavier`
-/// and `lsuv-he` with Xavier-normal or He-normal (the IBCI paper's LSUV columns).
-pub fn weight_init(name: &str) -> Result<(WeightInit, bool)> {
-    let relu = Nonlinearity::Relu;
-    let he = WeightInit::KaimingNormal {
-        mode: FanMode::FanIn,
-        nl: relu,
-    };
-    let (base, lsuv) = match name {
-        "lsuv" => ("orthogonal", true),
-        "lsuv-xavier" => ("xavier-normal", true),
-        "lsuv-he" => ("he-normal", true),
-        other => (other, false),
-    };
-    let w = match base {
-        "xavier-uniform" => WeightInit::XavierUniform { gain: 1.0 },
-        "xavier-normal" => WeightInit::XavierNormal { gain: 1.0 },
-        "he-uniform" => WeightInit::KaimingUniform { mode: FanMode::FanIn, nl: relu },
-        "he-normal" => he,
-        "orthogonal" => WeightInit::Orthogonal { gain: 1.0 },
-        "torch-default" => WeightInit::LinearDefault,
-        other => bail!(
-            "--init {other:?}: expected xavier-uniform, xavier-normal, he-uniform, he-normal, orthogonal, torch-default, lsuv, lsuv-xavier or lsuv-he"
-        ),
-    };
-    Ok((w, lsuv))
 }
 
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let mut spec = ArchSpec::parse(&args.arch).with_context(|| "--arch")?;
-    if let Some(list) = &args.act {
-        spec = spec.with_activations(list).with_context(|| "--act")?;
-    }
-    let (init, with_lsuv) = weight_init(&args.init)?;
+    let (spec, threads, pool, par, data) = setup(
+        &args.arch,
+        args.act.as_deref(),
+        &args.init,
+        args.bias,
+        args.threads,
+        &args.data,
+        args.digests,
+    )?;
     if args.epochs == 0 || args.batch == 0 {
         bail!("--epochs and --batch must be at least 1");
     }
     if !(args.lr.is_finite() && args.lr > 0.0) {
         bail!("--lr {}: expected a positive number", args.lr);
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("starting the thread pool")?;
-    let par = if threads == 1 { Par::Seq } else { Par::Rayon };
-
-    let data = mnist::load(
-        &args.data,
-        &LoadOptions {
-            classes: spec.outputs(),
-            digests: args.digests,
-        },
-    )
-    .with_context(|| format!("loading --data {}", args.data.display()))?;
-    if data.train.dim() != spec.inputs() {
-        bail!(
-            "--arch {}: {} inputs, but the images in {} have {} pixels",
-            args.arch,
-            spec.inputs(),
-            args.data.display(),
-            data.train.dim()
-        );
-    }
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "runs/{}-{}-seed{}",
-            args.arch, args.init, args.seed
+            args.arch,
+            args.init.label(),
+            args.seed
         ))
     });
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
@@ -154,7 +97,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     };
 
     // A fresh run, or the state of the checkpoint being resumed.
-    let mut lsuv_report = None;
+    let mut init_report = None;
     let (mut mlp, mut state, mut history) = if args.resume {
         if !ckpt_path.exists() {
             bail!(
@@ -182,34 +125,10 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
                 out.display()
             );
         }
-        let mut init_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
-        let inits = vec![init; spec.layers()];
-        let mut mlp = Mlp::init(&spec, &inits, BiasInit::Constant(args.bias), &mut init_rng);
-        if with_lsuv {
-            // The LSUV batch: distinct training images drawn by the initialisation stream.
-            let n = args
-                .lsuv_batch
-                .unwrap_or(args.batch)
-                .clamp(1, train.y.len());
-            let mut idx: Vec<usize> = (0..train.y.len()).collect();
-            for i in 0..n {
-                let j = i + below(&mut init_rng, (idx.len() - i) as u64) as usize;
-                idx.swap(i, j);
-            }
-            let batch = gather_rows(train.x, idx[..n].iter().copied());
-            let cfg = LsuvConfig::default();
-            let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
-            for (l, r) in report.iter().enumerate() {
-                eprintln!(
-                    "ibci train: LSUV layer {}: output variance {:.4} -> {:.4} after {} rescaling(s)",
-                    l + 1,
-                    r.initial_var,
-                    r.final_var,
-                    r.rescalings
-                );
-            }
-            lsuv_report = Some((n, cfg, report));
-        }
+        let (mlp, report) = initialise(
+            &args.init, &spec, args.bias, args.seed, args.batch, train, &pool,
+        )?;
+        init_report = Some(report);
         let state = SgdState::new(&mlp, cfg.momentum);
         (mlp, state, Vec::new())
     };
@@ -230,7 +149,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let tty = std::io::stderr().is_terminal();
     eprintln!(
         "ibci train: {spec}, init {}, seed {}, lr {}, batch {}, {} epochs, {threads} thread(s), kernel path {}",
-        args.init,
+        args.init.label(),
         args.seed,
         args.lr,
         args.batch,
@@ -296,17 +215,8 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     } else {
         json!(null)
     };
-    if let Some((n, cfg, report)) = &lsuv_report {
-        manifest["lsuv"] = json!({
-            "batch": n,
-            "tol": cfg.tol,
-            "max_iter": cfg.max_iter,
-            "layers": report.iter().map(|r| json!({
-                "initial_var": r.initial_var,
-                "final_var": r.final_var,
-                "rescalings": r.rescalings,
-            })).collect::<Vec<_>>(),
-        });
+    if let Some(report) = init_report {
+        manifest["initialisation"] = report;
     }
     checkpoint::write_atomically(
         &out.join("manifest.json"),
@@ -322,6 +232,120 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         wall
     );
     say!("results digest (sha256 of weights.safetensors): {digest}");
+    Ok(())
+}
+
+/// The checks and set-up `ibci train` and `ibci init` share: the architecture, the
+/// initialiser's options (validated before any data are read), the thread pool, the data.
+#[allow(clippy::type_complexity)]
+fn setup(
+    arch: &str,
+    act: Option<&str>,
+    init: &InitArgs,
+    bias: f32,
+    threads: Option<usize>,
+    dir: &Path,
+    digests: DigestCheck,
+) -> Result<(ArchSpec, usize, rayon::ThreadPool, Par, mnist::Dataset)> {
+    let mut spec = ArchSpec::parse(arch).with_context(|| "--arch")?;
+    if let Some(list) = act {
+        spec = spec.with_activations(list).with_context(|| "--act")?;
+    }
+    if !bias.is_finite() {
+        bail!("--bias {bias}: expected a finite number");
+    }
+    if init.init == "ibci" {
+        init.campaign_options(bias)?.plan(&spec)?;
+    } else {
+        crate::init::weight_init(&init.init)?;
+    }
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the thread pool")?;
+    let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+    let data = mnist::load(
+        dir,
+        &LoadOptions {
+            classes: spec.outputs(),
+            digests,
+        },
+    )
+    .with_context(|| format!("loading --data {}", dir.display()))?;
+    if data.train.dim() != spec.inputs() {
+        bail!(
+            "--arch {arch}: {} inputs, but the images in {} have {} pixels",
+            spec.inputs(),
+            dir.display(),
+            data.train.dim()
+        );
+    }
+    Ok((spec, threads, pool, par, data))
+}
+
+/// Runs `ibci init`: initialises a network and writes it (safetensors) with a manifest.
+#[allow(clippy::too_many_arguments)]
+pub fn init_only(
+    arch: &str,
+    act: Option<&str>,
+    init: &InitArgs,
+    bias: f32,
+    seed: u64,
+    threads: Option<usize>,
+    dir: &Path,
+    digests: DigestCheck,
+    out: &Path,
+    argv: &[String],
+) -> Result<()> {
+    let (spec, threads, pool, _, data) = setup(arch, act, init, bias, threads, dir, digests)?;
+    let train = OwnedSplit::from_mnist(&data.train);
+    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let weights = encode_weights(&mlp);
+    checkpoint::write_atomically(out, &weights)
+        .with_context(|| format!("--out {}", out.display()))?;
+    let digest = to_hex(&sha256(&weights));
+    let b = ibci_kernels::dispatch::build_info();
+    let manifest = json!({
+        "ibci_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("IBCI_GIT_COMMIT"),
+        "command": argv,
+        "seed": seed,
+        "rng": "Xoshiro256PlusPlus (rand_xoshiro 0.7), seed_from_u64(seed)",
+        "config": {
+            "arch": spec.widths,
+            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "init": init.describe(),
+            "bias": bias,
+        },
+        "initialisation": report,
+        "cpu": {
+            "build_level": crate::cpu::build_level(),
+            "host_features": crate::cpu::host_simd_features(),
+        },
+        "kernels": { "gemm_path": b.selected.name() },
+        "threads": threads,
+        "data": data.files.iter().map(|f| json!({
+            "file": f.path.display().to_string(),
+            "sha256": f.sha256,
+        })).collect::<Vec<_>>(),
+        "weights_sha256": digest,
+    });
+    let mut side = out.as_os_str().to_owned();
+    side.push(".json");
+    checkpoint::write_atomically(
+        Path::new(&side),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    say!("wrote {} ({spec}, {})", out.display(), init.label());
+    say!("weights sha256: {digest}");
     Ok(())
 }
 
@@ -342,7 +366,7 @@ fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
 }
 
 /// The network as safetensors, PyTorch layout: `fc{l}.weight` is `(out, in)`.
-fn encode_weights(mlp: &Mlp) -> Vec<u8> {
+pub fn encode_weights(mlp: &Mlp) -> Vec<u8> {
     let transposed: Vec<Mat> = mlp
         .layers
         .iter()
@@ -370,7 +394,7 @@ fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> Stri
     let files: Vec<String> = data.files.iter().map(|f| f.sha256.clone()).collect();
     json!({
         "arch": spec.to_string(),
-        "init": args.init,
+        "init": args.init.describe(),
         // f32 flags as their shortest round-trip text (exact, and readable in a mismatch).
         "bias": args.bias.to_string(),
         "seed": args.seed,
@@ -410,7 +434,7 @@ fn manifest(
         "config": {
             "arch": spec.widths,
             "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "init": args.init,
+            "init": args.init.describe(),
             "bias": args.bias,
             "epochs": args.epochs,
             "batch": args.batch,

@@ -344,10 +344,152 @@ fn lsuv_runs_report_unit_variance_and_reproduce() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("a/manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["lsuv"]["batch"], 64);
-    for layer in manifest["lsuv"]["layers"].as_array().unwrap() {
+    let lsuv = &manifest["initialisation"]["lsuv"];
+    assert_eq!(lsuv["batch"], 64);
+    for layer in lsuv["layers"].as_array().unwrap() {
         let v = layer["final_var"].as_f64().unwrap();
         assert!((v - 1.0).abs() < 0.1, "{manifest}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// `ibci init` on the tiny data set.
+fn ibci_init(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args([
+            "init",
+            "--arch",
+            "16-8-4",
+            "--seed",
+            "5",
+            "--digests",
+            "none",
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run ibci init")
+}
+
+fn init_digest(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.lines()
+        .find_map(|l| l.strip_prefix("weights sha256: "))
+        .unwrap_or_else(|| panic!("no digest in {out}\n{}", String::from_utf8_lossy(&o.stderr)))
+        .to_string()
+}
+
+#[test]
+fn ibci_init_and_train_run_every_variant_and_reproduce() {
+    let root = tempdir("ibci");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let variants: [&[&str]; 6] = [
+        &["--init", "ibci"],
+        &["--init", "ibci", "--variant", "paper", "--base", "xavier"],
+        &["--init", "ibci", "--criteria", "tie"],
+        &[
+            "--init",
+            "ibci",
+            "--criteria",
+            "iim",
+            "--candidate-scale",
+            "code",
+        ],
+        &[
+            "--init",
+            "ibci",
+            "--alpha",
+            "0.5,0.25",
+            "--candidates",
+            "3,4",
+            "--bias",
+            "0.01",
+        ],
+        &[
+            "--init",
+            "ibci",
+            "--candidate-dist",
+            "uniform",
+            "--init-samples",
+            "100",
+        ],
+    ];
+    let mut seen = Vec::new();
+    for flags in variants {
+        let mut digests = Vec::new();
+        for threads in ["1", "2"] {
+            let out = root.join(format!("w{}-{threads}.safetensors", seen.len()));
+            let o = ibci_init(&data, &out, &[flags, &["--threads", threads]].concat());
+            assert!(
+                o.status.success(),
+                "{flags:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            digests.push(init_digest(&o));
+            let mut side = out.as_os_str().to_owned();
+            side.push(".json");
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
+            let layers = m["initialisation"]["layers"].as_array().unwrap();
+            assert_eq!(layers.len(), 2, "{m}");
+            assert_eq!(layers[0]["picks"].as_array().unwrap().len(), 8);
+            assert_eq!(
+                m["weights_sha256"].as_str().unwrap(),
+                digests.last().unwrap()
+            );
+        }
+        assert_eq!(digests[0], digests[1], "{flags:?}: thread counts differ");
+        assert!(
+            !seen.contains(&digests[0]),
+            "{flags:?} gave another variant's weights"
+        );
+        seen.push(digests[0].clone());
+    }
+    // Training from the campaign: runs, records the campaign in the manifest, reproduces.
+    let o = train(
+        &data,
+        &root.join("t1"),
+        &["--init", "ibci", "--threads", "1"],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o2 = train(
+        &data,
+        &root.join("t2"),
+        &["--init", "ibci", "--threads", "2"],
+        None,
+    );
+    assert_eq!(digest_of(&o), digest_of(&o2));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("t1/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["config"]["init"]["variant"], "reference");
+    assert_eq!(m["initialisation"]["samples"], 240);
+    // Bad campaign flags: clear errors, before any work.
+    for (flags, msg) in [
+        (&["--alpha", "1"][..], "--alpha: 1 values for 2 layers"),
+        (&["--alpha", "1,x"][..], "is not a number"),
+        (&["--alpha", "1,2"][..], "outside [0, 1]"),
+        (
+            &["--criteria", "tie", "--alpha", "1,0"][..],
+            "only applies with --criteria both",
+        ),
+        (&["--candidates", "0"][..], "--candidates"),
+        (&["--max-candidates", "4"][..], "4 candidates for 8 neurons"),
+        (&["--init-samples", "1"][..], "--init-samples 1"),
+        (&["--variant", "fancy"][..], "invalid value 'fancy'"),
+    ] {
+        let o = ibci_init(
+            &data,
+            &root.join("bad.safetensors"),
+            &[&["--init", "ibci"], flags].concat(),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(msg), "{flags:?}: {err}");
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
