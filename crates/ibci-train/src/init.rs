@@ -90,6 +90,23 @@ pub fn weight_init(name: &str) -> Result<(WeightInit, bool)> {
 }
 
 impl InitArgs {
+    /// The flags' defaults with `--init init`.
+    pub fn named(init: &str) -> InitArgs {
+        InitArgs {
+            init: init.to_string(),
+            lsuv_batch: None,
+            base: "he".into(),
+            candidate_dist: "normal".into(),
+            variant: "reference".into(),
+            criteria: "both".into(),
+            alpha: None,
+            candidates: None,
+            max_candidates: None,
+            candidate_scale: "proper".into(),
+            init_samples: None,
+        }
+    }
+
     /// The campaign options these flags give (`bias` is the layers' constant bias).
     pub fn campaign_options(&self, bias: f32) -> Result<CampaignOptions> {
         let list = |flag: &str, s: &str| -> Result<Vec<f64>> {
@@ -194,6 +211,7 @@ impl InitArgs {
 }
 
 /// The initialised network and a JSON account of how it was made.
+#[allow(clippy::too_many_arguments)]
 pub fn initialise(
     args: &InitArgs,
     spec: &ArchSpec,
@@ -202,6 +220,7 @@ pub fn initialise(
     default_lsuv_batch: usize,
     train: Split<'_>,
     pool: &rayon::ThreadPool,
+    verbose: bool,
 ) -> Result<(Mlp, Value)> {
     let par = if pool.current_num_threads() == 1 {
         Par::Seq
@@ -217,10 +236,12 @@ pub fn initialise(
             .install(|| campaign(spec, train.x, train.y, classes, &opts, &mut rng, par))
             .context("--init ibci")?;
         let seconds = t.elapsed().as_secs_f64();
-        for r in &c.layers {
-            eprintln!("{}", layer_line(r));
+        if verbose {
+            for r in &c.layers {
+                eprintln!("{}", layer_line(r));
+            }
+            eprintln!("ibci: campaign on {} images in {seconds:.2} s", c.samples);
         }
-        eprintln!("ibci: campaign on {} images in {seconds:.2} s", c.samples);
         let report = json!({
             "options": args.describe(),
             "bias": bias,
@@ -249,7 +270,7 @@ pub fn initialise(
     let batch = gather_rows(train.x, idx[..n].iter().copied());
     let cfg = LsuvConfig::default();
     let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
-    for (l, r) in report.iter().enumerate() {
+    for (l, r) in report.iter().enumerate().filter(|_| verbose) {
         eprintln!(
             "ibci: LSUV layer {}: output variance {:.4} -> {:.4} after {} rescaling(s)",
             l + 1,

@@ -1,7 +1,7 @@
 //! `ibci`: the command-line front end of the ibci workspace.
 //!
-//! Subcommands: `ibci data info PATH`, `ibci data check DIR`, `ibci train`, `ibci init` and
-//! `ibci info`. Errors
+//! Subcommands: `ibci data info PATH`, `ibci data check DIR`, `ibci train`, `ibci init`,
+//! `ibci reproduce` and `ibci info`. Errors
 //! from the libraries are typed; here they get context and become one readable message and a
 //! non-zero exit status (1 for a failed command, 2 for bad usage, including an invalid
 //! `IBCI_KERNEL_PATH`, 3 for an unsupported CPU).
@@ -24,7 +24,10 @@ macro_rules! say {
 mod cpu;
 mod data;
 mod init;
+mod reproduce;
 mod safetensors;
+mod stats;
+mod svg;
 mod train;
 
 use std::path::PathBuf;
@@ -49,6 +52,9 @@ enum Command {
     Train(TrainCli),
     /// Write an initialised network (e.g. IBCI's) as safetensors, for use elsewhere.
     Init(InitCli),
+    /// Re-run the paper's Tables 1 and 2 (quick by default, --full for the paper's protocol)
+    /// and report them next to the paper's values, with confidence intervals.
+    Reproduce(reproduce::ReproduceArgs),
     /// Print the build's CPU level, the host's features and the kernel paths.
     Info {
         /// Also measure the host's fp32 FMA peak (about a second).
@@ -214,6 +220,10 @@ fn main() -> ExitCode {
                 &i.out,
                 &argv,
             )
+        }
+        Command::Reproduce(r) => {
+            let argv: Vec<String> = std::env::args().collect();
+            reproduce::run(&r, &argv)
         }
         Command::Info { probe } => {
             info(probe);

@@ -126,7 +126,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             );
         }
         let (mlp, report) = initialise(
-            &args.init, &spec, args.bias, args.seed, args.batch, train, &pool,
+            &args.init, &spec, args.bias, args.seed, args.batch, train, &pool, true,
         )?;
         init_report = Some(report);
         let state = SgdState::new(&mlp, cfg.momentum);
@@ -304,7 +304,7 @@ pub fn init_only(
 ) -> Result<()> {
     let (spec, threads, pool, _, data) = setup(arch, act, init, bias, threads, dir, digests)?;
     let train = OwnedSplit::from_mnist(&data.train);
-    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool)?;
+    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
