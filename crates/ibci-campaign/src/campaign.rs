@@ -28,7 +28,7 @@ use rand_core::RngCore;
 use crate::elect::elect;
 use crate::error::CampaignError;
 use crate::quota::split_quota;
-use crate::score::{response_moments, scores, CandidateStats, ScoreForm, Scores};
+use crate::score::{response_moments, scores, CandidateStats, Candidates, ScoreForm, Scores};
 
 /// Which campaign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -426,9 +426,11 @@ pub fn campaign(
             cur,
             cur_labels,
             classes,
-            w.as_ref(),
-            opts.bias,
-            act,
+            &Candidates {
+                w: w.as_ref(),
+                bias: opts.bias,
+                act,
+            },
             keep,
             par,
         );

@@ -4,7 +4,7 @@
 use ibci_campaign::elect::elect;
 use ibci_campaign::quota::split_quota;
 use ibci_campaign::reference::{elect_naive, response_stats_naive};
-use ibci_campaign::score::{response_moments, scores, ScoreForm};
+use ibci_campaign::score::{response_moments, scores, Candidates, ScoreForm};
 use ibci_campaign::CampaignError;
 use ibci_kernels::{Activation, Mat, Par, Tolerance};
 use ibci_nn::init::{below, fill_normal};
@@ -192,9 +192,11 @@ fn planted_informative_candidates_are_elected_per_criterion() {
         x.as_ref(),
         &labels,
         2,
-        w.as_ref(),
-        0.0,
-        Activation::Identity,
+        &Candidates {
+            w: w.as_ref(),
+            bias: 0.0,
+            act: Activation::Identity,
+        },
         false,
         Par::Seq,
     );
@@ -230,6 +232,13 @@ fn streamed_moments_match_a_two_pass_reference() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(21);
     let mut x = Mat::zeros(n, d);
     fill_normal(&mut rng, x.as_mut_slice(), 0.3, 1.0);
+    // Rows 0..2048 (what the density is judged on) 80% zeros, as MNIST pixels: the sparse
+    // product; the rest dense.
+    for (i, v) in x.as_mut_slice().iter_mut().enumerate() {
+        if i < 2048 * d && i % 5 != 0 {
+            *v = 0.0;
+        }
+    }
     let mut w = Mat::zeros(d, c);
     fill_normal(&mut rng, w.as_mut_slice(), 0.0, 0.4);
     let labels: Vec<usize> = (0..n).map(|_| below(&mut rng, k as u64) as usize).collect();
@@ -238,9 +247,11 @@ fn streamed_moments_match_a_two_pass_reference() {
             x.as_ref(),
             &labels,
             k,
-            w.as_ref(),
-            0.01,
-            act,
+            &Candidates {
+                w: w.as_ref(),
+                bias: 0.01,
+                act,
+            },
             true,
             Par::Seq,
         );
@@ -248,9 +259,11 @@ fn streamed_moments_match_a_two_pass_reference() {
             x.as_ref(),
             &labels,
             k,
-            w.as_ref(),
-            0.01,
-            act,
+            &Candidates {
+                w: w.as_ref(),
+                bias: 0.01,
+                act,
+            },
             false,
             Par::Rayon,
         );

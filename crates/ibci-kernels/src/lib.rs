@@ -6,6 +6,8 @@
 //! - [`elementwise`]: bias add, activations (relu, tanh, sigmoid, identity) and their
 //!   derivatives, the SGD update.
 //! - [`softmax`]: fused softmax + cross-entropy (loss and gradient), row-wise argmax.
+//! - [`sparse`]: `A B` skipping A's exact zeros, bit-identical to the GEMM (the campaign's
+//!   first layer on MNIST pixels).
 //! - [`stats`]: column sums, means, variances and norms, per-class column statistics, the
 //!   campaign's rank-1 deflation.
 //! - [`math`]: exp, ln and tanh implemented here (measured ulp bounds), scalar and 8-lane.
@@ -41,6 +43,7 @@ pub mod math;
 pub mod probe;
 pub mod reference;
 pub mod softmax;
+pub mod sparse;
 pub mod stats;
 pub mod tolerance;
 

@@ -448,6 +448,20 @@ impl<'a> MatMut<'a> {
         unsafe { *self.ptr.add(i * self.rs + j * self.cs) = v };
     }
 
+    /// The whole view as one mutable slice, row-major, when it is contiguous (unit column
+    /// stride and row stride equal to the width).
+    pub fn as_contiguous_mut(&mut self) -> Option<&mut [f32]> {
+        let contiguous =
+            (self.cs == 1 || self.cols <= 1) && (self.rs == self.cols || self.rows <= 1);
+        if !contiguous {
+            return None;
+        }
+        // SAFETY: with these strides the view's elements are exactly the offsets
+        // 0 .. rows*cols of the slice it was made from (checked then), and `&mut self` makes
+        // the borrow exclusive.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr, self.rows * self.cols) })
+    }
+
     /// Row `i` as a mutable slice, when the view has unit column stride.
     pub fn row_mut(&mut self, i: usize) -> Option<&mut [f32]> {
         if i >= self.rows || (self.cs != 1 && self.cols > 1) {
