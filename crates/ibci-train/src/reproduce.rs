@@ -560,6 +560,19 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let jobs = args.jobs.unwrap_or((cores / args.threads_per_run).max(1));
 
     let (train, test, data_sha) = load_data(&sweep)?;
+    let labels = 1 + train.y.iter().chain(&test.y).copied().max().unwrap_or(0);
+    for net in &sweep.nets {
+        let spec = ArchSpec::parse(net)?;
+        if spec.outputs() < labels || spec.inputs() != train.x.cols() {
+            bail!(
+                "--nets {net}: {} inputs and {} outputs, but the data have {} pixels and labels up to {}",
+                spec.inputs(),
+                spec.outputs(),
+                train.x.cols(),
+                labels - 1
+            );
+        }
+    }
     let describe = sweep.describe(&data_sha);
     write_atomically(
         &out.join("sweep.json"),
@@ -940,7 +953,7 @@ fn write_outputs(
                 .collect();
             let svg = line_chart(
                 &format!(
-                    "{} on {}, {} candidates/base: test error, mean ± 1 std over {} seeds",
+                    "{} on {}, base init {}: test error, mean ± 1 std over {} seeds",
                     net_label(net),
                     sweep.dataset,
                     base_label(base),

@@ -1,0 +1,200 @@
+//! `ibci reproduce` end to end on a tiny synthetic data set: outputs, the cache (resume, a
+//! changed config is a new run), and shards merged into byte-identical summaries.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{idx_u8, tempdir};
+
+/// 4 classes of 4x4 images (class c lights row c), deterministic noise.
+fn tiny_dataset(dir: &Path) {
+    let mut state = 777u32;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 25) as u8
+    };
+    for (prefix, n) in [("train", 300u32), ("t10k", 80)] {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+        let mut pixels = Vec::new();
+        for &c in &labels {
+            for p in 0..16u8 {
+                pixels.push(if p / 4 == c { 128 + noise() } else { noise() });
+            }
+        }
+        let img = idx_u8(&[n, 4, 4], &pixels);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
+        let lab = idx_u8(&[n], &labels);
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab).unwrap();
+    }
+}
+
+/// A sweep of 16-8-4 nets, 2 epochs and 2 seeds on the tiny data (`--nets` and `--epochs`
+/// in `extra` override).
+fn reproduce(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let epochs: &[&str] = if extra.contains(&"--epochs") {
+        &[]
+    } else {
+        &["--epochs", "2"]
+    };
+    let nets: &[&str] = if extra.contains(&"--nets") {
+        &[]
+    } else {
+        &["--nets", "16-8-4"]
+    };
+    Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args(["reproduce", "--seeds", "2"])
+        .args(nets)
+        .args(epochs)
+        .arg("--dataset")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run ibci reproduce")
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    err
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const OUTPUTS: [&str; 4] = [
+    "summary.md",
+    "runs.csv",
+    "plots/16-8-4-xavier.svg",
+    "plots/16-8-4-he.svg",
+];
+
+#[test]
+fn sweeps_cache_resume_and_merge_shards_byte_identically() {
+    let root = tempdir("reproduce");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let a = root.join("a");
+
+    // A whole sweep: 2 bases x 5 methods x 2 seeds.
+    let err = ok(&reproduce(&data, &a, &["--jobs", "2"]));
+    assert!(
+        err.contains("20 runs in the sweep, 0 cached, 20 to run"),
+        "{err}"
+    );
+    let csv = String::from_utf8(read(&a.join("runs.csv"))).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 20 * 3, "one row per run and epoch");
+    let summary = String::from_utf8(read(&a.join("summary.md"))).unwrap();
+    for needle in [
+        "## Table 1",
+        "## Table 2",
+        "Welch's 95% confidence interval",
+        "| He | 16-8-4 |",
+    ] {
+        assert!(summary.contains(needle), "{needle} missing:\n{summary}");
+    }
+    assert!(read(&a.join("plots/16-8-4-he.svg")).starts_with(b"<svg"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&a.join("manifest.json"))).unwrap();
+    assert_eq!(manifest["runs"], 20);
+
+    // Nothing to do the second time; the outputs are the same bytes.
+    let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|f| read(&a.join(f))).collect();
+    let err = ok(&reproduce(&data, &a, &["--jobs", "1"]));
+    assert!(err.contains("20 cached, 0 to run"), "{err}");
+    // An interrupted sweep: three runs lost; only they run again, to the same results.
+    let mut files: Vec<_> = std::fs::read_dir(a.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .take(3)
+        .for_each(|f| std::fs::remove_file(f).unwrap());
+    let err = ok(&reproduce(
+        &data,
+        &a,
+        &["--threads-per-run", "2", "--jobs", "1"],
+    ));
+    assert!(err.contains("17 cached, 3 to run"), "{err}");
+    for (f, b) in OUTPUTS.iter().zip(&before) {
+        assert!(read(&a.join(f)) == *b, "{f} changed after resuming");
+    }
+    // A changed configuration is a new run.
+    let err = ok(&reproduce(
+        &data,
+        &a,
+        &["--epochs", "3", "--methods", "ibci", "--bases", "he"],
+    ));
+    assert!(
+        err.contains("2 runs in the sweep, 0 cached, 2 to run"),
+        "{err}"
+    );
+
+    // Shards 1/3, 2/3, 3/3 merged give the single-machine bytes.
+    let shards: Vec<_> = (1..=3).map(|i| root.join(format!("s{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        let err = ok(&reproduce(&data, s, &["--shard", &format!("{}/3", i + 1)]));
+        assert!(err.contains(&format!("shard {}/3", i + 1)), "{err}");
+        assert!(
+            !s.join("summary.md").exists(),
+            "a shard alone writes no tables"
+        );
+    }
+    let m = root.join("merged");
+    // With a shard missing, merging names what is missing.
+    let o = reproduce(
+        &data,
+        &m,
+        &[
+            "--merge",
+            shards[0].to_str().unwrap(),
+            shards[1].to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("have no results"),
+        "{err}"
+    );
+    let mut args = vec!["--merge"];
+    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
+    ok(&reproduce(&data, &m, &args));
+    for (f, b) in OUTPUTS.iter().zip(&before) {
+        assert!(
+            read(&m.join(f)) == *b,
+            "merged {f} differs from the single-machine run"
+        );
+    }
+    // Shards of another sweep are refused.
+    let o = reproduce(
+        &data,
+        &m,
+        &["--epochs", "3", "--merge", shards[0].to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("sweep differs"),
+        "{err}"
+    );
+
+    // Bad flags.
+    for (flags, msg) in [
+        (&["--shard", "3/2"][..], "--shard \"3/2\""),
+        (&["--bases", "lecun"][..], "--bases"),
+        (&["--methods", "magic"][..], "--methods"),
+        (&["--nets", "784-100-10"][..], "16 pixels"),
+        (&["--train-subset", "301"][..], "--train-subset 301"),
+    ] {
+        let o = reproduce(&data, &root.join("bad"), flags);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(msg), "{flags:?}: {err}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
