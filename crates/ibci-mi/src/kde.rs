@@ -16,9 +16,11 @@
 //! Distances come from ibci-kernels' GEMM in row blocks: G = T_block T^T, D_ij = ‖t_i‖² +
 //! ‖t_j‖² − 2 G_ij, clamped at 0. The squared norms are computed with the same sequential
 //! fused multiply-add chain as the GEMM's contract, so ‖t_i‖² equals G_ii bit for bit and
-//! identical points are at distance exactly 0. Sums over j use a log-sum-exp in f64.
+//! identical points are at distance exactly 0. Sums over j use a log-sum-exp in f64; rows run
+//! in parallel and their terms are added in row order (the same bits for any thread count).
 
 use ibci_kernels::{gemm, Mat, MatRef, Par};
+use rayon::prelude::*;
 
 /// Upper and lower bounds, in nats.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,27 +49,48 @@ fn logsumexp(v: impl Iterator<Item = f64> + Clone) -> f64 {
     m + v.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
-/// Calls `f(i, d_i)` for every row i with its squared distances to all rows.
-fn for_each_row(t: MatRef<'_>, par: Par, mut f: impl FnMut(usize, &[f64])) {
+/// `sum_i f(i, d_i)` over the rows i in order, `d_i` the squared distances from row i to
+/// all rows. Rows run in parallel under `Par::Rayon`; their terms are added in row order, so
+/// the thread count changes no bit.
+fn sum_over_rows<const K: usize>(
+    t: MatRef<'_>,
+    par: Par,
+    f: impl Fn(usize, &[f64]) -> [f64; K] + Sync,
+) -> [f64; K] {
     let n = t.rows();
     let norms = squared_norms(t);
-    let mut d = vec![0f64; n];
+    let mut total = [0f64; K];
     let mut i0 = 0;
     while i0 < n {
         let rows = BLOCK.min(n - i0);
         let mut g = Mat::zeros(rows, n);
         gemm(g.as_mut(), t.rows_range(i0, rows), t.t(), 1.0, 0.0, par);
-        for r in 0..rows {
+        let g = &g;
+        let term = |d: &mut Vec<f64>, r: usize| {
             let i = i0 + r;
             let gi = g.as_ref().row(r).expect("row-major");
-            for (j, dj) in d.iter_mut().enumerate() {
-                let v = (f64::from(norms[i]) + f64::from(norms[j])) - 2.0 * f64::from(gi[j]);
-                *dj = v.max(0.0);
+            d.clear();
+            d.extend(gi.iter().enumerate().map(|(j, &gij)| {
+                ((f64::from(norms[i]) + f64::from(norms[j])) - 2.0 * f64::from(gij)).max(0.0)
+            }));
+            f(i, d)
+        };
+        let terms: Vec<[f64; K]> = match par {
+            Par::Seq => {
+                let mut d = Vec::with_capacity(n);
+                (0..rows).map(|r| term(&mut d, r)).collect()
             }
-            f(i, &d);
+            Par::Rayon => (0..rows)
+                .into_par_iter()
+                .map_init(|| Vec::with_capacity(n), |d, r| term(d, r))
+                .collect(),
+        };
+        for t in &terms {
+            total.iter_mut().zip(t).for_each(|(a, b)| *a += b);
         }
         i0 += rows;
     }
+    total
 }
 
 /// Bounds on I(X;T) for the layer `t` (`n x d`) with noise variance `noise_var`.
@@ -82,15 +105,71 @@ pub fn mi_xt(t: MatRef<'_>, noise_var: f64, par: Par) -> Bounds {
         "kde::mi_xt: noise variance {noise_var}"
     );
     let n = t.rows() as f64;
-    let (mut up, mut lo) = (0f64, 0f64);
-    for_each_row(t, par, |_, d| {
-        up += logsumexp(d.iter().map(|&x| -x / (2.0 * noise_var))) - n.ln();
-        lo += logsumexp(d.iter().map(|&x| -x / (8.0 * noise_var))) - n.ln();
+    let [up, lo] = sum_over_rows(t, par, |_, d| {
+        [2.0, 8.0].map(|s| logsumexp(d.iter().map(|&x| -x / (s * noise_var))) - n.ln())
     });
     Bounds {
         upper: -up / n,
         lower: -lo / n,
     }
+}
+
+/// Both bounds on I(X;T) and on I(T;Y) in one pass: `(I(X;T), I(T;Y))`.
+///
+/// The self term makes the largest summand exactly 1 (`d_ii = 0`), so the sums need no
+/// shift: each kernel value is computed once per width and feeds both the sum over all j
+/// and the sum over i's class.
+///
+/// # Panics
+/// As [`mi_ty`].
+#[track_caller]
+pub fn mi_both(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bounds, Bounds) {
+    assert!(t.rows() > 0, "kde::mi_both: no samples");
+    assert!(
+        noise_var.is_finite() && noise_var > 0.0,
+        "kde::mi_both: noise variance {noise_var}"
+    );
+    assert_eq!(
+        labels.len(),
+        t.rows(),
+        "kde::mi_both: {} labels for {} rows",
+        labels.len(),
+        t.rows()
+    );
+    let n = t.rows() as f64;
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut count = vec![0usize; classes];
+    labels.iter().for_each(|&c| count[c] += 1);
+    let terms = |i: usize, d: &[f64]| {
+        let c = labels[i];
+        let nc = count[c] as f64;
+        let mut out = [0f64; 4];
+        for (w, s) in [2.0 * noise_var, 8.0 * noise_var].into_iter().enumerate() {
+            let (mut all, mut same) = (0f64, 0f64);
+            for (&x, &l) in d.iter().zip(labels) {
+                let e = (-x / s).exp();
+                all += e;
+                if l == c {
+                    same += e;
+                }
+            }
+            let all = all.ln() - n.ln();
+            out[w] = all;
+            out[2 + w] = (same.ln() - nc.ln()) - all;
+        }
+        out
+    };
+    let [xu, xl, yu, yl] = sum_over_rows(t, par, terms);
+    (
+        Bounds {
+            upper: -xu / n,
+            lower: -xl / n,
+        },
+        Bounds {
+            upper: yu / n,
+            lower: yl / n,
+        },
+    )
 }
 
 /// Bounds on I(T;Y) for the layer `t` (`n x d`), labels and noise variance `noise_var`.
@@ -115,11 +194,10 @@ pub fn mi_ty(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> Bound
     let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
     let mut count = vec![0usize; classes];
     labels.iter().for_each(|&c| count[c] += 1);
-    let (mut up, mut lo) = (0f64, 0f64);
-    for_each_row(t, par, |i, d| {
+    let [up, lo] = sum_over_rows(t, par, |i, d| {
         let c = labels[i];
         let nc = count[c] as f64;
-        for (acc, s) in [(&mut up, 2.0 * noise_var), (&mut lo, 8.0 * noise_var)] {
+        [2.0 * noise_var, 8.0 * noise_var].map(|s| {
             let all = logsumexp(d.iter().map(|&x| -x / s)) - n.ln();
             let same = logsumexp(
                 d.iter()
@@ -127,8 +205,8 @@ pub fn mi_ty(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> Bound
                     .filter(|&(_, &l)| l == c)
                     .map(|(&x, _)| -x / s),
             ) - nc.ln();
-            *acc += same - all;
-        }
+            same - all
+        })
     });
     Bounds {
         upper: up / n,

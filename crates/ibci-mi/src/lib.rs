@@ -8,6 +8,8 @@
 //! - [`kde`]: the upper (KL) and lower (Bhattacharyya) pairwise-distance bounds of Kolchinsky
 //!   & Tracey for T plus Gaussian noise of variance σ², with the distances from ibci-kernels'
 //!   GEMM.
+//! - [`ksg`]: the Kraskov-Stoegbauer-Grassberger estimators 1 and 2 (max-norm, exact strict
+//!   counts), by k-d trees or brute force.
 //! - [`gaussian`]: entropy and mutual information of jointly Gaussian variables from a
 //!   covariance matrix.
 //! - [`ross`]: Ross's estimator of I(neuron; label) for a continuous response and discrete
@@ -23,6 +25,7 @@ pub mod digamma;
 pub mod discrete;
 pub mod gaussian;
 pub mod kde;
+pub mod ksg;
 pub mod ross;
 
 /// Converts nats to bits.

@@ -217,3 +217,34 @@ fn gaussian_closed_forms() {
         Err(GaussianError::Shape(_))
     ));
 }
+
+#[test]
+fn kde_one_pass_equals_the_separate_bounds() {
+    // Two noisy clusters matching the labels, 300 points in 3 dimensions.
+    let mut state = 99u64;
+    let mut u = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let labels: Vec<usize> = (0..300).map(|i| i % 2).collect();
+    let t = ibci_kernels::Mat::from_fn(300, 3, |i, _| labels[i] as f32 * 2.0 + u());
+    for noise in [0.01, 0.1, 1.0] {
+        let (xt, ty) = ibci_mi::kde::mi_both(t.as_ref(), &labels, noise, ibci_kernels::Par::Rayon);
+        let xs = ibci_mi::kde::mi_xt(t.as_ref(), noise, ibci_kernels::Par::Seq);
+        let ys = ibci_mi::kde::mi_ty(t.as_ref(), &labels, noise, ibci_kernels::Par::Seq);
+        for (a, b) in [
+            (xt.upper, xs.upper),
+            (xt.lower, xs.lower),
+            (ty.upper, ys.upper),
+            (ty.lower, ys.lower),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                "noise {noise}: {a} vs {b}"
+            );
+        }
+        assert!(ty.upper <= 2f64.ln() + 1e-12 && ty.lower >= -1e-12);
+    }
+}
