@@ -27,6 +27,7 @@ use rand_core::RngCore;
 
 use crate::elect::elect;
 use crate::error::CampaignError;
+use crate::mi_score::mi_scores;
 use crate::quota::split_quota;
 use crate::score::{response_moments, scores, CandidateStats, Candidates, ScoreForm, Scores};
 
@@ -69,6 +70,16 @@ pub enum CandidateScale {
     Code,
 }
 
+/// What the criteria are computed as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScoreSource {
+    /// The variant's proxies (standard deviations or variances).
+    Proxy,
+    /// Estimated information: Ross's I(neuron; label) for TIE, the binned entropy of the
+    /// response for IIM (see [`crate::mi_score`]).
+    Mi,
+}
+
 /// Which criteria score the candidates (the paper's Table 2 ablations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Criteria {
@@ -105,6 +116,8 @@ pub struct CampaignOptions {
     pub bias: f32,
     /// Initialisation samples: all (None) or a seeded subset of this size.
     pub init_samples: Option<usize>,
+    /// Proxies (the variant's form) or estimated information (`--score mi`).
+    pub score: ScoreSource,
     /// Bytes the candidates' responses may occupy to be kept for propagation (the elected
     /// neurons' outputs are then copied, not recomputed); above it they are streamed and
     /// the propagation recomputes. The results are the same bits either way.
@@ -127,6 +140,7 @@ impl Default for CampaignOptions {
             max_candidates: None,
             bias: 0.0,
             init_samples: None,
+            score: ScoreSource::Proxy,
             response_memory: RESPONSE_MEMORY,
         }
     }
@@ -421,7 +435,11 @@ pub fn campaign(
 
         let t = Instant::now();
         let cur = hidden.as_ref().map_or(input, Mat::as_ref);
-        let keep = l + 1 < layers && cur.rows() * p.candidates * 4 <= opts.response_memory;
+        let mi = opts.score == ScoreSource::Mi;
+        let keep = mi || (l + 1 < layers && cur.rows() * p.candidates * 4 <= opts.response_memory);
+        // The jitter seed of `--score mi`, drawn after the layer's candidates (only then: the
+        // proxies' stream is the one every earlier run used).
+        let jitter_seed = if mi { rng.next_u64() } else { 0 };
         let (mom, kept) = response_moments(
             cur,
             cur_labels,
@@ -445,7 +463,13 @@ pub fn campaign(
             Variant::Reference => ScoreForm::Reference,
             Variant::Paper => ScoreForm::Paper,
         };
-        let sc = scores(&st, form, p.alpha);
+        let sc = match (&kept, mi) {
+            (Some(r), true) => {
+                let all: Vec<usize> = (0..p.candidates).collect();
+                mi_scores(&r.columns(&all), cur_labels, p.alpha, jitter_seed)
+            }
+            _ => scores(&st, form, p.alpha),
+        };
         if !sc.score.iter().all(|v| v.is_finite()) {
             return Err(CampaignError::NonFinite {
                 layer: l + 1,
@@ -475,7 +499,7 @@ pub fn campaign(
         let wl = Mat::from_fn(fan_in, width, |i, u| w.at(i, picks[u]));
         let b = vec![opts.bias; width];
         let t = Instant::now();
-        if let Some(r) = &kept {
+        if let Some(r) = kept.as_ref().filter(|_| l + 1 < layers) {
             hidden = Some(r.columns(&picks));
         } else if l + 1 < layers {
             let mut next = Mat::zeros(cur.rows(), width);

@@ -9,6 +9,8 @@
 //! - [`score`]: the candidates' responses, streamed into per-class moments, and the criteria
 //!   in their `reference` (official code) and `paper` (Eq. 2-3) forms.
 //! - [`elect`](mod@elect): the greedy orthogonal election.
+//! - [`mi_score`]: `--score mi`, the criteria as estimated information (Ross, binned
+//!   entropy).
 //! - [`quota`]: the reference code's even split of a layer's neurons over class groups.
 //! - [`reference`](mod@reference): naive f64 references for the tests.
 //!
@@ -19,12 +21,13 @@
 pub mod campaign;
 pub mod elect;
 pub mod error;
+pub mod mi_score;
 pub mod quota;
 pub mod reference;
 pub mod score;
 
 pub use campaign::{
     campaign, default_alpha, Base, Campaign, CampaignOptions, CandidateScale, Criteria, Dist,
-    LayerReport, Variant,
+    LayerReport, ScoreSource, Variant,
 };
 pub use error::CampaignError;

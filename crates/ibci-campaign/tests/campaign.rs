@@ -268,3 +268,45 @@ fn bad_input_gives_typed_errors() {
         Err(CampaignError::NonFinite { layer: 1, .. })
     ));
 }
+
+#[test]
+fn mi_scores_are_information_and_reproducible() {
+    use ibci_campaign::mi_score::{binned_entropy, IIM_BINS};
+    use ibci_campaign::ScoreSource;
+    // The IIM entropy: 0 for a constant, ln(bins) for values spread evenly over the bins.
+    assert_eq!(binned_entropy(&[0.5; 100]), 0.0);
+    let even: Vec<f32> = (0..3000).map(|i| (i % IIM_BINS) as f32 + 0.5).collect();
+    assert!((binned_entropy(&even) - (IIM_BINS as f64).ln()).abs() < 1e-12);
+
+    let (tr, _) = mnist();
+    let spec = ArchSpec::parse("mlp2").unwrap();
+    let opts = CampaignOptions {
+        score: ScoreSource::Mi,
+        init_samples: Some(6000),
+        ..CampaignOptions::default()
+    };
+    let one = run(&spec, &tr, &opts, 4, 1);
+    let two = run(&spec, &tr, &opts, 4, 2);
+    assert_eq!(bits(&one.mlp), bits(&two.mlp));
+    // Layer 1 is IIM only (alpha 1): entropies within [0, ln 30]; the output layer is TIE only:
+    // I(unit; label) within [0, ln 10], and the elected units carry more than the pool.
+    let (l1, l2) = (&one.layers[0], &one.layers[1]);
+    assert!(
+        l1.iim.min >= 0.0 && l1.iim.max <= (IIM_BINS as f64).ln() + 1e-12,
+        "{l1:?}"
+    );
+    assert!(l2.tie.min >= 0.0 && l2.tie.max <= 10f64.ln(), "{l2:?}");
+    assert!(l2.score_elected.mean > l2.score.mean, "{l2:?}");
+    // The proxies elect differently.
+    let proxy = run(
+        &spec,
+        &tr,
+        &CampaignOptions {
+            score: ScoreSource::Proxy,
+            ..opts.clone()
+        },
+        4,
+        2,
+    );
+    assert_ne!(bits(&proxy.mlp), bits(&one.mlp));
+}

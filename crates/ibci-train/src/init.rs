@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use ibci_campaign::{
-    campaign, Base, CampaignOptions, CandidateScale, Criteria, Dist, LayerReport, Variant,
+    campaign, Base, CampaignOptions, CandidateScale, Criteria, Dist, LayerReport, ScoreSource,
+    Variant,
 };
 use ibci_kernels::Par;
 use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
@@ -62,6 +63,10 @@ pub struct InitArgs {
     /// all).
     #[arg(long)]
     pub init_samples: Option<usize>,
+    /// IBCI: `proxy` (the variant's criteria) or `mi` (estimated information: Ross's
+    /// I(neuron; label) for TIE, the neuron's binned entropy for IIM).
+    #[arg(long, default_value = "proxy", value_parser = ["proxy", "mi"])]
+    pub score: String,
 }
 
 /// The weight initialiser named on the command line (the same for every layer), and whether
@@ -104,6 +109,7 @@ impl InitArgs {
             max_candidates: None,
             candidate_scale: "proper".into(),
             init_samples: None,
+            score: "proxy".into(),
         }
     }
 
@@ -168,6 +174,10 @@ impl InitArgs {
             max_candidates: self.max_candidates,
             bias,
             init_samples: self.init_samples,
+            score: match self.score.as_str() {
+                "mi" => ScoreSource::Mi,
+                _ => ScoreSource::Proxy,
+            },
             ..CampaignOptions::default()
         })
     }
@@ -184,13 +194,16 @@ impl InitArgs {
         if self.criteria != "both" {
             s += &format!("-{}", self.criteria);
         }
+        if self.score != "proxy" {
+            s += &format!("-{}", self.score);
+        }
         s
     }
 
     /// Every flag that changes the initial weights, for fingerprints and manifests.
     pub fn describe(&self) -> Value {
         if self.init == "ibci" {
-            json!({
+            let mut v = json!({
                 "init": "ibci",
                 "base": self.base,
                 "candidate_dist": self.candidate_dist,
@@ -201,7 +214,13 @@ impl InitArgs {
                 "max_candidates": self.max_candidates,
                 "candidate_scale": self.candidate_scale,
                 "init_samples": self.init_samples,
-            })
+            });
+            // Only when not the default, so the configurations (and reproduce's cache keys)
+            // of proxy-scored runs stay as they were before the flag existed.
+            if self.score != "proxy" {
+                v["score"] = json!(self.score);
+            }
+            v
         } else if self.init.starts_with("lsuv") {
             json!({ "init": self.init, "lsuv_batch": self.lsuv_batch })
         } else {

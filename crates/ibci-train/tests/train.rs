@@ -388,7 +388,7 @@ fn ibci_init_and_train_run_every_variant_and_reproduce() {
     let data = root.join("data");
     std::fs::create_dir_all(&data).unwrap();
     tiny_dataset(&data);
-    let variants: [&[&str]; 6] = [
+    let variants: [&[&str]; 7] = [
         &["--init", "ibci"],
         &["--init", "ibci", "--variant", "paper", "--base", "xavier"],
         &["--init", "ibci", "--criteria", "tie"],
@@ -418,6 +418,7 @@ fn ibci_init_and_train_run_every_variant_and_reproduce() {
             "--init-samples",
             "100",
         ],
+        &["--init", "ibci", "--score", "mi"],
     ];
     let mut seen = Vec::new();
     for flags in variants {
