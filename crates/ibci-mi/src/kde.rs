@@ -172,6 +172,123 @@ pub fn mi_both(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bo
     )
 }
 
+/// [`mi_both`] with the kernel values computed in f32 on eight lanes by ibci-kernels' `exp`
+/// (1.02 ulp), once per element (the 2 s2 kernel is the 8 s2 one to the fourth power), summed
+/// in f32 per 256-element chunk and in f64 across: within 1e-5 of [`mi_both`] (tested) and
+/// several times faster; for the information plane, where it runs after every epoch.
+///
+/// # Panics
+/// As [`mi_both`].
+#[track_caller]
+pub fn mi_both_fast(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bounds, Bounds) {
+    use ibci_kernels::math::exp_x8;
+    use wide::f32x8;
+    assert!(t.rows() > 0, "kde::mi_both_fast: no samples");
+    assert!(
+        noise_var.is_finite() && noise_var > 0.0,
+        "kde::mi_both_fast: noise variance {noise_var}"
+    );
+    assert_eq!(
+        labels.len(),
+        t.rows(),
+        "kde::mi_both_fast: {} labels for {} rows",
+        labels.len(),
+        t.rows()
+    );
+    let n = t.rows();
+    let nf = n as f64;
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut count = vec![0usize; classes];
+    labels.iter().for_each(|&c| count[c] += 1);
+    // Per class, a 0/1 mask over the samples, padded to whole vectors.
+    let padded = n.div_ceil(8) * 8;
+    let masks: Vec<Vec<f32>> = (0..classes)
+        .map(|c| {
+            let mut m = vec![0f32; padded];
+            labels
+                .iter()
+                .enumerate()
+                .filter(|(_, &l)| l == c)
+                .for_each(|(j, _)| m[j] = 1.0);
+            m
+        })
+        .collect();
+    let norms = squared_norms(t);
+    let widths = [2.0 * noise_var, 8.0 * noise_var];
+    let mut total = [0f64; 4];
+    let mut i0 = 0;
+    while i0 < n {
+        let rows = BLOCK.min(n - i0);
+        let mut g = Mat::zeros(rows, n);
+        gemm(g.as_mut(), t.rows_range(i0, rows), t.t(), 1.0, 0.0, par);
+        let g = &g;
+        let term = |arg: &mut Vec<f32>, r: usize| -> [f64; 4] {
+            let i = i0 + r;
+            let gi = g.as_ref().row(r).expect("row-major");
+            let mask = &masks[labels[i]];
+            let mut out = [0f64; 4];
+            // One exp per element: k8 = exp(-d / (8 s2)) and k2 = exp(-d / (2 s2)) = k8^4.
+            let inv = (-1.0 / widths[1]) as f32;
+            arg.clear();
+            arg.extend(
+                gi.iter()
+                    .zip(&norms)
+                    .map(|(&gij, &nj)| ((norms[i] + nj) - 2.0 * gij).max(0.0) * inv),
+            );
+            arg.resize(padded, f32::NEG_INFINITY); // exp(-inf) = 0: padding adds nothing
+            let mut sums = [0f64; 4]; // all (2 s2), same (2 s2), all (8 s2), same (8 s2)
+            for (a, m) in arg.chunks(256).zip(mask.chunks(256)) {
+                let mut v = [f32x8::ZERO; 4];
+                for (x, mm) in a.chunks_exact(8).zip(m.chunks_exact(8)) {
+                    let k8 = exp_x8(f32x8::new([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]));
+                    let k4 = k8 * k8;
+                    let k2 = k4 * k4;
+                    let mk = f32x8::new([mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], mm[6], mm[7]]);
+                    v[0] += k2;
+                    v[1] += k2 * mk;
+                    v[2] += k8;
+                    v[3] += k8 * mk;
+                }
+                for (s, v) in sums.iter_mut().zip(v) {
+                    *s += v.to_array().iter().map(|&x| f64::from(x)).sum::<f64>();
+                }
+            }
+            let nc = count[labels[i]] as f64;
+            for w in 0..2 {
+                let all = sums[2 * w].ln() - nf.ln();
+                out[w] = all;
+                out[2 + w] = (sums[2 * w + 1].ln() - nc.ln()) - all;
+            }
+            out
+        };
+        let terms: Vec<[f64; 4]> = match par {
+            Par::Seq => {
+                let mut a = Vec::with_capacity(padded);
+                (0..rows).map(|r| term(&mut a, r)).collect()
+            }
+            Par::Rayon => (0..rows)
+                .into_par_iter()
+                .map_init(|| Vec::with_capacity(padded), |a, r| term(a, r))
+                .collect(),
+        };
+        for t in &terms {
+            total.iter_mut().zip(t).for_each(|(a, b)| *a += b);
+        }
+        i0 += rows;
+    }
+    let [xu, xl, yu, yl] = total;
+    (
+        Bounds {
+            upper: -xu / nf,
+            lower: -xl / nf,
+        },
+        Bounds {
+            upper: yu / nf,
+            lower: yl / nf,
+        },
+    )
+}
+
 /// Bounds on I(T;Y) for the layer `t` (`n x d`), labels and noise variance `noise_var`.
 ///
 /// # Panics

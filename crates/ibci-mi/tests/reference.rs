@@ -246,5 +246,19 @@ fn kde_one_pass_equals_the_separate_bounds() {
             );
         }
         assert!(ty.upper <= 2f64.ln() + 1e-12 && ty.lower >= -1e-12);
+        // The f32 fast path: within 1e-5 (relative, or absolute near 0) of the f64 one.
+        let (fx, fy) =
+            ibci_mi::kde::mi_both_fast(t.as_ref(), &labels, noise, ibci_kernels::Par::Rayon);
+        for (a, b) in [
+            (fx.upper, xt.upper),
+            (fx.lower, xt.lower),
+            (fy.upper, ty.upper),
+            (fy.lower, ty.lower),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "fast, noise {noise}: {a} vs {b}"
+            );
+        }
     }
 }

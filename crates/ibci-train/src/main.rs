@@ -1,7 +1,7 @@
 //! `ibci`: the command-line front end of the ibci workspace.
 //!
 //! Subcommands: `ibci data info PATH`, `ibci data check DIR`, `ibci train`, `ibci init`,
-//! `ibci reproduce` and `ibci info`. Errors
+//! `ibci reproduce`, `ibci plot` and `ibci info`. Errors
 //! from the libraries are typed; here they get context and become one readable message and a
 //! non-zero exit status (1 for a failed command, 2 for bad usage, including an invalid
 //! `IBCI_KERNEL_PATH`, 3 for an unsupported CPU).
@@ -23,6 +23,7 @@ macro_rules! say {
 
 mod cpu;
 mod data;
+mod infoplane;
 mod init;
 mod reproduce;
 mod safetensors;
@@ -52,6 +53,11 @@ enum Command {
     Train(TrainCli),
     /// Write an initialised network (e.g. IBCI's) as safetensors, for use elsewhere.
     Init(InitCli),
+    /// Redraw a run's information-plane SVGs from its infoplane.csv.
+    Plot {
+        /// The run directory (holding infoplane.csv).
+        dir: PathBuf,
+    },
     /// Re-run the paper's Tables 1 and 2 (quick by default, --full for the paper's protocol)
     /// and report them next to the paper's values, with confidence intervals.
     Reproduce(reproduce::ReproduceArgs),
@@ -132,6 +138,19 @@ struct TrainCli {
     /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
     #[arg(long)]
     resume: bool,
+    /// Record every layer's I(X;T) and I(T;Y) after every epoch (binning and KDE bounds) in
+    /// infoplane.csv, and draw infoplane.svg and infoplane-kde.svg.
+    #[arg(long)]
+    infoplane: bool,
+    /// Test images the information plane is measured on (a fixed seeded subset).
+    #[arg(long, default_value_t = 5000)]
+    infoplane_samples: usize,
+    /// Bin width of the binned estimates (activation units).
+    #[arg(long, default_value_t = 0.5)]
+    infoplane_bin_width: f64,
+    /// Noise variance of the KDE bounds.
+    #[arg(long, default_value_t = 0.1)]
+    infoplane_noise: f64,
 }
 
 /// `ibci init` flags.
@@ -203,6 +222,11 @@ fn main() -> ExitCode {
                 digests: t.digests.into(),
                 out: t.out,
                 resume: t.resume,
+                infoplane: t.infoplane.then_some((
+                    t.infoplane_samples,
+                    t.infoplane_bin_width,
+                    t.infoplane_noise,
+                )),
             };
             train::run(&args, &argv)
         }
@@ -221,6 +245,15 @@ fn main() -> ExitCode {
                 &argv,
             )
         }
+        Command::Plot { dir } => infoplane::read_csv(&dir.join("infoplane.csv")).and_then(|pts| {
+            train::write_infoplane_svgs(&dir, &pts)?;
+            say!(
+                "wrote {} and {}",
+                dir.join("infoplane.svg").display(),
+                dir.join("infoplane-kde.svg").display()
+            );
+            Ok(())
+        }),
         Command::Reproduce(r) => {
             let argv: Vec<String> = std::env::args().collect();
             reproduce::run(&r, &argv)

@@ -29,6 +29,7 @@ use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, Owne
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use serde_json::json;
 
+use crate::infoplane::{self, InfoPlane};
 use crate::init::{initialise, InitArgs};
 use crate::safetensors::{self, Tensor};
 
@@ -50,7 +51,13 @@ pub struct TrainArgs {
     pub digests: DigestCheck,
     pub out: Option<PathBuf>,
     pub resume: bool,
+    /// `--infoplane`: (samples, bin width, noise variance).
+    pub infoplane: Option<(usize, f64, f64)>,
 }
+
+/// The seed of the information plane's test subset: one fixed subset for every run, so
+/// planes of different runs are measured on the same images.
+pub const INFOPLANE_SEED: u64 = 0x1f0_91a7e;
 
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
@@ -160,6 +167,22 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         let m0 = pool.install(|| epoch_zero(&mlp, test, par));
         history.push(m0);
     }
+    // The information plane: measured after every epoch (and at epoch 0) on a fixed subset.
+    let mut plane = None;
+    if let Some((samples, bin_width, noise)) = args.infoplane {
+        if args.resume {
+            bail!("--infoplane cannot be combined with --resume (the plane of the epochs already run would be missing); rerun the whole run");
+        }
+        let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;
+        let path = out.join("infoplane.csv");
+        let mut f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        writeln!(f, "{}", infoplane::HEADER)?;
+        let pts = pool.install(|| ip.measure(&mlp, 0, par));
+        for p in &pts {
+            writeln!(f, "{}", p.csv())?;
+        }
+        plane = Some((ip, f, pts, 0f64));
+    }
     for m in &history {
         record(m)?;
     }
@@ -181,6 +204,16 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             })
             .with_context(|| format!("run {}", out.display()))?;
         record(&m)?;
+        if let Some((ip, f, all, secs)) = &mut plane {
+            let t = Instant::now();
+            let pts = pool.install(|| ip.measure(&mlp, epoch, par));
+            for p in &pts {
+                writeln!(f, "{}", p.csv())?;
+            }
+            f.flush()?;
+            all.extend(pts);
+            *secs += t.elapsed().as_secs_f64();
+        }
         history.push(m);
         let c = Checkpoint {
             fingerprint: fingerprint.clone(),
@@ -217,6 +250,24 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     };
     if let Some(report) = init_report {
         manifest["initialisation"] = report;
+    }
+    if let (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) = (args.infoplane, &plane) {
+        let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
+        write_infoplane_svgs(&out, pts)?;
+        manifest["infoplane"] = json!({
+            "samples": samples,
+            "subset": format!("test images drawn by Xoshiro256PlusPlus::seed_from_u64({INFOPLANE_SEED:#x})"),
+            "bin_width": bin_width,
+            "kde_noise_var": noise,
+            "seconds": secs,
+            "overhead_vs_training": secs / train_secs.max(1e-9),
+            "files": ["infoplane.csv", "infoplane.svg", "infoplane-kde.svg"],
+        });
+        eprintln!(
+            "ibci train: information plane in {}: {secs:.1} s, {:.0}% of the training time",
+            out.join("infoplane.csv").display(),
+            100.0 * secs / train_secs.max(1e-9)
+        );
     }
     checkpoint::write_atomically(
         &out.join("manifest.json"),
@@ -473,4 +524,16 @@ fn manifest(
             "weights_sha256": digest,
         },
     })
+}
+
+/// Writes `infoplane.svg` (binned) and `infoplane-kde.svg` (KDE upper bounds) into `dir`.
+pub fn write_infoplane_svgs(dir: &Path, pts: &[infoplane::Point]) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().to_string());
+    for (kde, file) in [(false, "infoplane.svg"), (true, "infoplane-kde.svg")] {
+        let svg = infoplane::svg(pts, kde, &format!("information plane: {name}"));
+        checkpoint::write_atomically(&dir.join(file), svg.as_bytes())?;
+    }
+    Ok(())
 }

@@ -494,3 +494,82 @@ fn ibci_init_and_train_run_every_variant_and_reproduce() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn infoplane_records_every_layer_every_epoch_and_redraws() {
+    let root = tempdir("infoplane");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let out = root.join("run");
+    let o = train(
+        &data,
+        &out,
+        &["--infoplane", "--infoplane-samples", "50"],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("information plane in"), "{err}");
+    let csv = std::fs::read_to_string(out.join("infoplane.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4 * 2, "epochs 0..=3, two layers:\n{csv}");
+    let ln50 = 50f64.ln();
+    for r in &rows {
+        assert_eq!((r[3], r[4]), (0.5, 0.1), "the resolutions are in every row");
+        // Binned and KDE estimates of I(X;T) lie in [0, ln 50]; of I(T;Y) in [0, ln 4].
+        for &v in &[r[5], r[7], r[8]] {
+            assert!((-1e-9..=ln50 + 1e-6).contains(&v), "{r:?}");
+        }
+        for &v in &[r[6], r[9], r[10]] {
+            assert!((-1e-6..=4f64.ln() + 1e-6).contains(&v), "{r:?}");
+        }
+        assert!(
+            r[8] <= r[7] + 1e-9 && r[10] <= r[9] + 1e-6,
+            "lower <= upper: {r:?}"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["infoplane"]["bin_width"], 0.5);
+    assert_eq!(manifest["infoplane"]["samples"], 50);
+    // The training is untouched by the measurements.
+    let plain = train(&data, &root.join("plain"), &[], None);
+    assert_eq!(digest_of(&o), digest_of(&plain));
+    // `ibci plot` redraws the same pictures from the CSV.
+    let svg = std::fs::read(out.join("infoplane.svg")).unwrap();
+    assert!(svg.starts_with(b"<svg") && String::from_utf8_lossy(&svg).contains("bin width 0.5"));
+    std::fs::remove_file(out.join("infoplane.svg")).unwrap();
+    let p = Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .arg("plot")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    assert_eq!(std::fs::read(out.join("infoplane.svg")).unwrap(), svg);
+    // Errors: with --resume, a sample count beyond the test set, a plot without a CSV.
+    let r = train(&data, &out, &["--infoplane", "--resume"], None);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        e.contains("--infoplane cannot be combined with --resume"),
+        "{e}"
+    );
+    let r = train(
+        &data,
+        &root.join("x"),
+        &["--infoplane", "--infoplane-samples", "61"],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--infoplane-samples 61: expected 2 to 60"));
+    let p = Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .arg("plot")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!p.status.success() && String::from_utf8_lossy(&p.stderr).contains("infoplane.csv"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,0 +1,321 @@
+//! The information plane (Shwartz-Ziv & Tishby 2017; Saxe et al. 2018): I(X;T) and I(T;Y)
+//! of every layer T after every epoch, on a fixed seeded subset of the test set.
+//!
+//! Two estimators, each at an explicit resolution (written into every CSV row, the plot and
+//! the manifest, since the numbers mean nothing without it):
+//! - binning at width `bin_width` (each activation to `floor(t / width)`, a row's bins one
+//!   symbol; [`ibci_mi::binning`]);
+//! - the KDE upper and lower bounds for T plus Gaussian noise of variance `noise_var`
+//!   ([`ibci_mi::kde::mi_both_fast`]).
+//!
+//! `infoplane.csv`: epoch, layer, width, bin_width, noise_var, binned I(X;T), binned I(T;Y),
+//! KDE upper/lower I(X;T), KDE upper/lower I(T;Y), seconds. The SVGs draw one path per layer
+//! through the epochs, points coloured from the first epoch (blue) to the last (red).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ibci_kernels::{Mat, Par};
+use ibci_mi::binning::binned;
+use ibci_mi::discrete::Correction;
+use ibci_mi::kde::mi_both_fast;
+use ibci_nn::init::below;
+use ibci_nn::mlp::gather_rows;
+use ibci_nn::train::Split;
+use ibci_nn::Mlp;
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Header of `infoplane.csv`.
+pub const HEADER: &str = "epoch,layer,width,bin_width,noise_var,bin_ixt,bin_ity,kde_ixt_upper,kde_ixt_lower,kde_ity_upper,kde_ity_lower,seconds";
+
+/// One layer at one epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Epoch (0 = untrained).
+    pub epoch: usize,
+    /// Layer, 1-based.
+    pub layer: usize,
+    /// Its width.
+    pub width: usize,
+    /// Binning resolution.
+    pub bin_width: f64,
+    /// KDE noise variance.
+    pub noise_var: f64,
+    /// Binned I(X;T), I(T;Y), nats.
+    pub bin: (f64, f64),
+    /// KDE I(X;T) (upper, lower), nats.
+    pub kde_xt: (f64, f64),
+    /// KDE I(T;Y) (upper, lower), nats.
+    pub kde_ty: (f64, f64),
+    /// Seconds spent on this point.
+    pub seconds: f64,
+}
+
+impl Point {
+    /// The CSV row.
+    pub fn csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4}",
+            self.epoch,
+            self.layer,
+            self.width,
+            self.bin_width,
+            self.noise_var,
+            self.bin.0,
+            self.bin.1,
+            self.kde_xt.0,
+            self.kde_xt.1,
+            self.kde_ty.0,
+            self.kde_ty.1,
+            self.seconds
+        )
+    }
+}
+
+/// The fixed sample the plane is measured on, and the resolutions.
+pub struct InfoPlane {
+    x: Mat,
+    labels: Vec<usize>,
+    bin_width: f64,
+    noise_var: f64,
+}
+
+impl InfoPlane {
+    /// `samples` test images drawn without replacement by a generator seeded with `seed`.
+    pub fn new(
+        test: Split<'_>,
+        samples: usize,
+        seed: u64,
+        bin_width: f64,
+        noise_var: f64,
+    ) -> Result<Self> {
+        let n = test.y.len();
+        if samples < 2 || samples > n {
+            bail!("--infoplane-samples {samples}: expected 2 to {n} (the test set's size)");
+        }
+        if !(bin_width.is_finite() && bin_width > 0.0) {
+            bail!("--infoplane-bin-width {bin_width}: expected a positive number");
+        }
+        if !(noise_var.is_finite() && noise_var > 0.0) {
+            bail!("--infoplane-noise {noise_var}: expected a positive number");
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut idx: Vec<usize> = (0..n).collect();
+        for i in 0..samples {
+            let j = i + below(&mut rng, (n - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(samples);
+        Ok(InfoPlane {
+            x: gather_rows(test.x, idx.iter().copied()),
+            labels: idx.iter().map(|&i| test.y[i]).collect(),
+            bin_width,
+            noise_var,
+        })
+    }
+
+    /// Every layer's point for the network as it is after `epoch`.
+    pub fn measure(&self, mlp: &Mlp, epoch: usize, par: Par) -> Vec<Point> {
+        let acts = mlp.forward(self.x.as_ref(), par);
+        acts.iter()
+            .enumerate()
+            .map(|(l, t)| {
+                let start = std::time::Instant::now();
+                let b = binned(t.as_ref(), &self.labels, self.bin_width, Correction::None);
+                let (xt, ty) = mi_both_fast(t.as_ref(), &self.labels, self.noise_var, par);
+                Point {
+                    epoch,
+                    layer: l + 1,
+                    width: t.cols(),
+                    bin_width: self.bin_width,
+                    noise_var: self.noise_var,
+                    bin: (b.i_xt, b.i_ty),
+                    kde_xt: (xt.upper, xt.lower),
+                    kde_ty: (ty.upper, ty.lower),
+                    seconds: start.elapsed().as_secs_f64(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Parses `infoplane.csv`.
+pub fn read_csv(path: &Path) -> Result<Vec<Point>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER) {
+        bail!(
+            "{}: not an infoplane.csv (expected the header {HEADER:?})",
+            path.display()
+        );
+    }
+    lines
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |k: usize| -> Result<f64> {
+                f.get(k)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .with_context(|| {
+                        format!(
+                            "{} line {}: field {} is not a number",
+                            path.display(),
+                            i + 2,
+                            k + 1
+                        )
+                    })
+            };
+            if f.len() != 12 {
+                bail!(
+                    "{} line {}: {} fields, expected 12",
+                    path.display(),
+                    i + 2,
+                    f.len()
+                );
+            }
+            Ok(Point {
+                epoch: num(0)? as usize,
+                layer: num(1)? as usize,
+                width: num(2)? as usize,
+                bin_width: num(3)?,
+                noise_var: num(4)?,
+                bin: (num(5)?, num(6)?),
+                kde_xt: (num(7)?, num(8)?),
+                kde_ty: (num(9)?, num(10)?),
+                seconds: num(11)?,
+            })
+        })
+        .collect()
+}
+
+/// Blue (first epoch) to red (last).
+fn epoch_colour(e: usize, last: usize) -> String {
+    let t = if last == 0 {
+        0.0
+    } else {
+        e as f64 / last as f64
+    };
+    let r = (40.0 + 215.0 * t) as u8;
+    let b = (255.0 - 215.0 * t) as u8;
+    format!("#{r:02x}30{b:02x}")
+}
+
+/// The information-plane picture: x I(X;T), y I(T;Y), one path per layer, points coloured by
+/// epoch. `kde` picks the KDE upper bounds instead of the binned estimates.
+pub fn svg(points: &[Point], kde: bool, title: &str) -> String {
+    let get = |p: &Point| if kde { (p.kde_xt.0, p.kde_ty.0) } else { p.bin };
+    let (w, h, l, r, t, b) = (720.0, 480.0, 70.0, 150.0, 50.0, 50.0);
+    let (pw, ph) = (w - l - r, h - t - b);
+    let xs: Vec<f64> = points.iter().map(|p| get(p).0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| get(p).1).collect();
+    let (x0, x1) = (0.0, xs.iter().copied().fold(0.1f64, f64::max) * 1.05);
+    let (y0, y1) = (0.0, ys.iter().copied().fold(0.1f64, f64::max) * 1.05);
+    let px = |x: f64| l + (x - x0) / (x1 - x0) * pw;
+    let py = |y: f64| t + (1.0 - (y - y0) / (y1 - y0)) * ph;
+    let last = points.iter().map(|p| p.epoch).max().unwrap_or(0);
+    let layers = points.iter().map(|p| p.layer).max().unwrap_or(0);
+    let res = points.first().map_or(String::new(), |p| {
+        if kde {
+            format!("KDE upper bound, noise variance {}", p.noise_var)
+        } else {
+            format!("binning, bin width {}", p.bin_width)
+        }
+    });
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{title}</text>"#,
+        l + pw / 2.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="38" text-anchor="middle">{res}; nats</text>"#,
+        l + pw / 2.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="{l}" y="{t}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    for k in 0..=5 {
+        let (xv, yv) = (
+            x0 + (x1 - x0) * k as f64 / 5.0,
+            y0 + (y1 - y0) * k as f64 / 5.0,
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{xv:.2}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{yv:.2}</text>"##,
+            px(xv),
+            t + ph + 16.0,
+            l - 6.0,
+            py(yv) + 4.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">I(X;T)</text>"#,
+        l + pw / 2.0,
+        h - 12.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">I(T;Y)</text>"#,
+        t + ph / 2.0
+    );
+    for layer in 1..=layers {
+        let mut pts: Vec<&Point> = points.iter().filter(|p| p.layer == layer).collect();
+        pts.sort_by_key(|p| p.epoch);
+        let d: Vec<String> = pts
+            .iter()
+            .map(|p| format!("{:.2},{:.2}", px(get(p).0), py(get(p).1)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r##"<polyline points="{}" fill="none" stroke="#999" stroke-width="1"/>"##,
+            d.join(" ")
+        );
+        for p in &pts {
+            let (x, y) = get(p);
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{:.2}" cy="{:.2}" r="3.5" fill="{}"><title>layer {} epoch {}</title></circle>"#,
+                px(x),
+                py(y),
+                epoch_colour(p.epoch, last),
+                p.layer,
+                p.epoch
+            );
+        }
+        if let Some(p) = pts.last() {
+            let (x, y) = get(p);
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}">T{layer}</text>"#,
+                px(x) + 6.0,
+                py(y) - 6.0
+            );
+        }
+    }
+    // Epoch colour key.
+    for (k, e) in [0, last / 2, last].iter().enumerate() {
+        let yy = t + 12.0 + 20.0 * k as f64;
+        let _ = writeln!(
+            s,
+            r#"<circle cx="{:.1}" cy="{yy:.1}" r="5" fill="{}"/><text x="{:.1}" y="{:.1}">epoch {e}</text>"#,
+            l + pw + 20.0,
+            epoch_colour(*e, last),
+            l + pw + 32.0,
+            yy + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
