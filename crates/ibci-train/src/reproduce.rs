@@ -1027,6 +1027,12 @@ fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
         p.batch,
         sweep.variant
     );
+    // The paper reports MNIST only: no published value next to another data set's.
+    let mnist = sweep.dataset == "mnist";
+    let paper = |b: &str, n: &str, m: &str| if mnist { paper_value(b, n, m) } else { None };
+    if !mnist {
+        s += "The paper reports MNIST only, so the `paper` and `Δ` columns are empty.\n\n";
+    }
     s += "Each cell: minimal test error % over epochs 1..E (model selection on the test set, as in the paper), mean ± sample std over seeds, and in brackets the mean epoch at which the minimum is reached (epoch e = after e passes over the training set). `paper` is the published value; `Δ` is ours minus the paper's.\n";
     let table = |s: &mut String, title: &str, methods: &[usize]| {
         let present: Vec<usize> = methods
@@ -1053,7 +1059,7 @@ fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
                     match c.get(&(n, b, k)) {
                         Some(rs) => {
                             let (txt, m) = cell_text(rs);
-                            match paper_value(base, net, METHODS[k].0) {
+                            match paper(base, net, METHODS[k].0) {
                                 Some((pm, ps, pe)) => {
                                     // As printed: two decimals, three where the paper has three.
                                     let pt = if (pm * 100.0 - (pm * 100.0).round()).abs() > 1e-6 {
@@ -1099,10 +1105,7 @@ fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
                 };
                 any = true;
                 let other: Vec<f64> = o.iter().map(|r| 100.0 * r.best().0).collect();
-                let paper = match (
-                    paper_value(base, net, "ibci"),
-                    paper_value(base, net, METHODS[k].0),
-                ) {
+                let paper = match (paper(base, net, "ibci"), paper(base, net, METHODS[k].0)) {
                     (Some(a), Some(bb)) => format!("{:+.2}", a.0 - bb.0),
                     _ => "–".into(),
                 };

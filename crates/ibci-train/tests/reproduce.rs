@@ -95,6 +95,7 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
         "## Table 2",
         "Welch's 95% confidence interval",
         "| He | 16-8-4 |",
+        "The paper reports MNIST only",
     ] {
         assert!(summary.contains(needle), "{needle} missing:\n{summary}");
     }
