@@ -37,8 +37,11 @@ const ROWS_PER_TASK: usize = 256;
 pub struct PackedRhs {
     k: usize,
     n: usize,
-    /// Panel q: `k x NB` floats at `q * k * NB`.
+    /// Panel q: `k x NB` floats at `off + q * k * NB`; `off` puts the first float on a
+    /// 32-byte boundary, so every panel row (256 bytes) is aligned for AVX loads (unaligned
+    /// 32-byte loads are split in two at this build's CPU level).
     data: Vec<f32>,
+    off: usize,
 }
 
 impl PackedRhs {
@@ -46,16 +49,22 @@ impl PackedRhs {
     pub fn new(b: MatRef<'_>) -> PackedRhs {
         let (k, n) = (b.rows(), b.cols());
         let panels = n.div_ceil(NB);
-        let mut data = vec![0f32; panels * k * NB];
+        let mut data = vec![0f32; panels * k * NB + 8];
+        let off = data.as_ptr().align_offset(32).min(8);
         for q in 0..panels {
             for p in 0..k {
-                let dst = &mut data[(q * k + p) * NB..][..NB];
+                let dst = &mut data[off + (q * k + p) * NB..][..NB];
                 for (t, d) in dst.iter_mut().enumerate().take(n.saturating_sub(q * NB)) {
                     *d = b.at(p, q * NB + t);
                 }
             }
         }
-        PackedRhs { k, n, data }
+        assert_eq!(
+            data[off..].as_ptr() as usize % 32,
+            0,
+            "PackedRhs: the panels must start on a 32-byte boundary"
+        );
+        PackedRhs { k, n, data, off }
     }
 
     /// Rows of B.
@@ -131,18 +140,26 @@ pub fn gemm_sparse_lhs_with(
             idx.clear();
             val.clear();
             start.clear();
+            let k = a.cols();
             for i in r0..r0 + rows {
-                start.push(idx.len());
-                let mut push = |p: usize, v: f32| {
-                    if v != 0.0 {
-                        idx.push(p as u32);
-                        val.push(v);
-                    }
-                };
-                match a.row(i) {
-                    Some(row) => row.iter().enumerate().for_each(|(p, &v)| push(p, v)),
-                    None => (0..a.cols()).for_each(|p| push(p, a.at(i, p))),
+                let s0 = idx.len();
+                start.push(s0);
+                // Branchless compaction: write every entry, advance past the nonzeros only
+                // (zeros are unpredictable in images, a branch would mispredict often).
+                idx.resize(s0 + k, 0);
+                val.resize(s0 + k, 0.0);
+                let mut m = s0;
+                for p in 0..k {
+                    let v = match a.row(i) {
+                        Some(row) => row[p],
+                        None => a.at(i, p),
+                    };
+                    idx[m] = p as u32;
+                    val[m] = v;
+                    m += usize::from(v != 0.0);
                 }
+                idx.truncate(m);
+                val.truncate(m);
             }
             start.push(idx.len());
         };
@@ -151,7 +168,7 @@ pub fn gemm_sparse_lhs_with(
         chunk_rows(r0, rows, &mut idx, &mut val, &mut start);
         let mut tmp = [0f32; NB];
         for q in 0..n.div_ceil(NB) {
-            let panel = &b.data[q * b.k * NB..(q + 1) * b.k * NB];
+            let panel = &b.data[b.off + q * b.k * NB..b.off + (q + 1) * b.k * NB];
             for r in 0..rows {
                 let (s0, s1) = (start[r], start[r + 1]);
                 panel_product(path, &idx[s0..s1], &val[s0..s1], panel, &mut tmp);
@@ -192,7 +209,8 @@ fn panel_product(path: KernelPath, idx: &[u32], val: &[f32], panel: &[f32], out:
         KernelPath::Avx2Fma | KernelPath::Avx512 => {
             // SAFETY: the dispatch only selects these paths on CPUs with AVX2 and FMA (AVX-512
             // hosts have both); every index in `idx` is < k, so each panel row read lies inside
-            // `panel` (k * NB floats); `out` holds NB floats.
+            // `panel` (k * NB floats), and rows start on 32-byte boundaries (PackedRhs aligns
+            // the data, a row is 256 bytes); `out` holds NB floats.
             unsafe { x86::panel_avx2(idx, val, panel.as_ptr(), out.as_mut_ptr()) }
         }
         _ => {
@@ -214,7 +232,8 @@ mod x86 {
     /// `out[0..64] = chains over the nonzeros` with eight ymm accumulators.
     ///
     /// # Safety
-    /// The CPU has AVX2 and FMA; `panel` holds `64 * (max idx + 1)` floats; `out` holds 64.
+    /// The CPU has AVX2 and FMA; `panel` holds `64 * (max idx + 1)` floats and is 32-byte
+    /// aligned; `out` holds 64.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn panel_avx2(idx: &[u32], val: &[f32], panel: *const f32, out: *mut f32) {
         // Eight named accumulators: an array indexed in a loop can end up in memory, where
@@ -222,20 +241,21 @@ mod x86 {
         let z = _mm256_setzero_ps();
         let (mut c0, mut c1, mut c2, mut c3, mut c4, mut c5, mut c6, mut c7) =
             (z, z, z, z, z, z, z, z);
-        // SAFETY: reads `panel[p * 64 .. p * 64 + 64]` for indices the caller bounds, and
-        // writes `out[0..64]`; unaligned loads and stores.
+        // SAFETY: reads `panel[p * 64 .. p * 64 + 64]` for indices the caller bounds, with
+        // aligned loads (the caller aligns `panel`; 64 floats keep the alignment), and writes
+        // `out[0..64]` with unaligned stores.
         unsafe {
             for (&p, &v) in idx.iter().zip(val) {
                 let bp = panel.add(p as usize * 64);
                 let av = _mm256_set1_ps(v);
-                c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), c0);
-                c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(8)), c1);
-                c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(16)), c2);
-                c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(24)), c3);
-                c4 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(32)), c4);
-                c5 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(40)), c5);
-                c6 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(48)), c6);
-                c7 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp.add(56)), c7);
+                c0 = _mm256_fmadd_ps(av, _mm256_load_ps(bp), c0);
+                c1 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(8)), c1);
+                c2 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(16)), c2);
+                c3 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(24)), c3);
+                c4 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(32)), c4);
+                c5 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(40)), c5);
+                c6 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(48)), c6);
+                c7 = _mm256_fmadd_ps(av, _mm256_load_ps(bp.add(56)), c7);
             }
             for (q, c) in [c0, c1, c2, c3, c4, c5, c6, c7].into_iter().enumerate() {
                 _mm256_storeu_ps(out.add(q * 8), c);
