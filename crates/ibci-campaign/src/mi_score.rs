@@ -61,10 +61,5 @@ pub fn mi_scores(r: &Mat, labels: &[usize], alpha: f64, seed: u64) -> Scores {
         .collect();
     let iim: Vec<f64> = per.iter().map(|p| p.0).collect();
     let tie: Vec<f64> = per.iter().map(|p| p.1).collect();
-    let score = iim
-        .iter()
-        .zip(&tie)
-        .map(|(i, t)| alpha * i + (1.0 - alpha) * t)
-        .collect();
-    Scores { iim, tie, score }
+    Scores::mix(iim, tie, alpha)
 }

@@ -331,10 +331,17 @@ pub fn scores(st: &CandidateStats, form: ScoreForm, alpha: f64) -> Scores {
                 .collect(),
         ),
     };
-    let score = iim
-        .iter()
-        .zip(&tie)
-        .map(|(i, t)| alpha * i + (1.0 - alpha) * t)
-        .collect();
-    Scores { iim, tie, score }
+    Scores::mix(iim, tie, alpha)
+}
+
+impl Scores {
+    /// `score = alpha * iim + (1 - alpha) * tie` for each candidate.
+    pub fn mix(iim: Vec<f64>, tie: Vec<f64>, alpha: f64) -> Scores {
+        let score = iim
+            .iter()
+            .zip(&tie)
+            .map(|(i, t)| alpha * i + (1.0 - alpha) * t)
+            .collect();
+        Scores { iim, tie, score }
+    }
 }

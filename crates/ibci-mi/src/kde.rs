@@ -174,8 +174,9 @@ pub fn mi_both(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bo
 
 /// [`mi_both`] with the kernel values computed in f32 on eight lanes by ibci-kernels' `exp`
 /// (1.02 ulp), once per element (the 2 s2 kernel is the 8 s2 one to the fourth power), summed
-/// in f32 per 256-element chunk and in f64 across: within 1e-5 of [`mi_both`] (tested) and
-/// several times faster; for the information plane, where it runs after every epoch.
+/// in f32 per 256-element chunk and in f64 across: within 1e-5 of [`mi_both`] (tested); for
+/// the information plane, where it runs after every epoch (there, replacing the f64 sums cut
+/// the plane's overhead on MLP-2 from 247% to 120% of the training time, measured).
 ///
 /// # Panics
 /// As [`mi_both`].
