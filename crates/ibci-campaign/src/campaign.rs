@@ -464,10 +464,7 @@ pub fn campaign(
             Variant::Paper => ScoreForm::Paper,
         };
         let sc = match (&kept, mi) {
-            (Some(r), true) => {
-                let all: Vec<usize> = (0..p.candidates).collect();
-                mi_scores(&r.columns(&all), cur_labels, p.alpha, jitter_seed)
-            }
+            (Some(r), true) => mi_scores(&r.candidate_major(), cur_labels, p.alpha, jitter_seed),
             _ => scores(&st, form, p.alpha),
         };
         if !sc.score.iter().all(|v| v.is_finite()) {

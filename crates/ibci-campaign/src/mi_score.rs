@@ -9,11 +9,11 @@
 //!   I(X; Z) = H(Z), and binning is the resolution this entropy is measured at.
 //!
 //! Both are in nats and mixed without normalisation: score = alpha IIM + (1 - alpha) TIE.
-//! Needs every candidate's whole response (the `n x C` matrix; 240 MB for 60,000 x 1,000).
+//! Needs every candidate's whole response (the `C x n` matrix; 240 MB for 1,000 x 60,000).
 
 use ibci_kernels::Mat;
 use ibci_mi::discrete::{entropy_from_counts, Correction};
-use ibci_mi::ross::{jitter, ross_mi};
+use ibci_mi::ross::{jitter, Ross};
 use rayon::prelude::*;
 
 use crate::score::Scores;
@@ -44,10 +44,11 @@ pub fn binned_entropy(x: &[f32]) -> f64 {
     entropy_from_counts(counts, Correction::None)
 }
 
-/// The scores of the candidates whose responses are the columns of `r` (`n x C`).
-pub fn mi_scores(r: &Mat, labels: &[usize], alpha: f64, seed: u64) -> Scores {
-    let rt = r.as_ref().t().to_mat(); // C x n: each candidate's responses contiguous
-    let n = r.rows();
+/// The scores of the candidates whose responses are the rows of `rt` (`C x n`, each
+/// candidate's responses contiguous).
+pub fn mi_scores(rt: &Mat, labels: &[usize], alpha: f64, seed: u64) -> Scores {
+    let n = rt.cols();
+    let ross = Ross::new(labels, ROSS_K);
     let per: Vec<(f64, f64)> = rt
         .as_slice()
         .par_chunks(n.max(1))
@@ -56,7 +57,7 @@ pub fn mi_scores(r: &Mat, labels: &[usize], alpha: f64, seed: u64) -> Scores {
             let iim = binned_entropy(col);
             let mut jit = col.to_vec();
             jitter(&mut jit, 1e-10, seed.wrapping_add(j as u64));
-            (iim, ross_mi(&jit, labels, ROSS_K).max(0.0))
+            (iim, ross.mi(&jit).max(0.0))
         })
         .collect();
     let iim: Vec<f64> = per.iter().map(|p| p.0).collect();

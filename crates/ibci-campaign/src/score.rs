@@ -204,6 +204,25 @@ impl Responses {
         }
         Mat::from_vec(n, cols.len(), out)
     }
+
+    /// The `C x n` transpose of all the responses: each candidate's responses contiguous.
+    pub fn candidate_major(&self) -> Mat {
+        let c = self.cands;
+        let n: usize = self.blocks.iter().map(|b| b.len() / c.max(1)).sum();
+        let mut out = vec![0f32; n * c];
+        let mut r0 = 0;
+        for block in &self.blocks {
+            let rows = block.len() / c.max(1);
+            // Within a block, consecutive candidates read the same cache lines of its rows.
+            for (j, dst) in out.chunks_exact_mut(n.max(1)).enumerate() {
+                for (i, d) in dst[r0..r0 + rows].iter_mut().enumerate() {
+                    *d = block[i * c + j];
+                }
+            }
+            r0 += rows;
+        }
+        Mat::from_vec(c, n, out)
+    }
 }
 
 /// Per-candidate statistics derived from [`Moments`] (all f64, one entry per candidate).

@@ -6,7 +6,8 @@
 //! Also KSG (brute force, 100-dimensional layer) and the KDE bounds for a 100-unit layer on
 //! 10,000 images (targets: <= 2 s each on 2 cores).
 //!
-//! Run: `cargo bench -p ibci-mi` (`-- ksg` for the KSG and KDE part only).
+//! Run: `cargo bench -p ibci-mi` (`-- ksg` for the KSG and KDE part only, `-- ross` for
+//! Ross's only).
 
 use std::path::Path;
 use std::time::Instant;
@@ -41,8 +42,11 @@ fn main() {
         ibci_mi::ross::jitter(col, 1e-10, j as u64);
     }
     let z = zt.as_ref().t().to_mat();
-    ksg_and_kde(&x, &y);
-    if std::env::args().any(|a| a == "ksg") {
+    let only = |part: &str| std::env::args().skip(1).any(|a| a == part);
+    if !only("ross") {
+        ksg_and_kde(&x, &y);
+    }
+    if only("ksg") {
         return;
     }
     println!("Ross I(neuron; label), k = 3, 1000 neurons x 60000 samples (ReLU responses)");

@@ -18,21 +18,26 @@
 //! zeros give d_i = 0; scikit-learn adds seeded noise first, [`jitter`] does the same here with
 //! an explicit seed.
 //!
-//! Per variable: one integer sort of (value, index) keys, the class orders taken from it, a
-//! two-pointer walk for the k-th in-class neighbour, and a galloping search outwards from the
-//! sample for m_i. [`ross_mi_columns`] runs
-//! the columns of a matrix in parallel (each column alone, so threads do not change a bit).
+//! Per variable: one stable radix sort of (value, index) keys on the value's order-preserving
+//! bits (so ties stay in index order), the class orders taken from it, the k-th in-class
+//! neighbour from the k + 1 windows of consecutive class values around the sample, and m_i by
+//! a search outwards from the sample (blocks of 8 compares, then galloping). The class sizes
+//! and the digamma table depend on the labels only: [`Ross`] computes them once for many
+//! variables. [`ross_mi_columns`] runs the columns of a matrix in parallel (each column alone,
+//! so threads do not change a bit).
 
 use ibci_kernels::{MatRef, Par};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::SplitMix64;
 use rayon::prelude::*;
 
 use crate::digamma::digamma_table;
 
 /// Ross's I(X;Y) in nats for values `x` and labels `y`, with `k` neighbours (scikit-learn's
-/// default is 3).
+/// default is 3); NaN if a value is not finite.
 ///
 /// # Panics
-/// If `x.len() != y.len()` or `k == 0`.
+/// If `x.len() != y.len()`, `k == 0` or there are 2^32 samples or more.
 #[track_caller]
 pub fn ross_mi(x: &[f32], y: &[usize], k: usize) -> f64 {
     assert_eq!(
@@ -42,80 +47,187 @@ pub fn ross_mi(x: &[f32], y: &[usize], k: usize) -> f64 {
         x.len(),
         y.len()
     );
-    assert!(k > 0, "ross_mi: k must be at least 1");
-    let classes = y.iter().copied().max().map_or(0, |m| m + 1);
-    let mut count = vec![0usize; classes];
-    y.iter().for_each(|&c| count[c] += 1);
-    // Keep samples whose class has another member; sort them by value (then index). The key
-    // packs an order-preserving image of the f32 bits above the index, so one integer sort
-    // gives the same order as sorting (value by total_cmp, index).
-    let mut keys: Vec<u64> = x
-        .iter()
-        .zip(y)
-        .enumerate()
-        .filter(|(_, (_, &c))| count[c] > 1)
-        .map(|(i, (&v, _))| (u64::from(ordered_bits(v)) << 32) | i as u64)
-        .collect();
-    let n = keys.len();
-    if n == 0 {
-        return 0.0;
-    }
-    keys.sort_unstable();
-    let order: Vec<(f64, usize)> = keys
-        .iter()
-        .map(|&k| {
-            let i = (k & 0xFFFF_FFFF) as usize;
-            (f64::from(x[i]), i)
-        })
-        .collect();
-    let sorted: Vec<f64> = order.iter().map(|p| p.0).collect();
-    // Each class's values in sorted order, and each kept sample's position in its class.
-    let mut by_class: Vec<Vec<f64>> = vec![Vec::new(); classes];
-    let mut pos = vec![0usize; n];
-    for (r, &(v, i)) in order.iter().enumerate() {
-        let c = y[i];
-        pos[r] = by_class[c].len();
-        by_class[c].push(v);
-    }
-    let psi = digamma_table(n.max(k) + 1);
-    let (mut sum_k, mut sum_nc, mut sum_m) = (0f64, 0f64, 0f64);
-    for (r, &(v, i)) in order.iter().enumerate() {
-        let cls = &by_class[y[i]];
-        let kc = k.min(cls.len() - 1);
-        // k_c-th nearest neighbour in the class: walk outwards from the sample's position.
-        let (mut lo, mut hi) = (pos[r], pos[r]);
-        let mut d = 0f64;
-        for _ in 0..kc {
-            let left = (lo > 0).then(|| v - cls[lo - 1]);
-            let right = (hi + 1 < cls.len()).then(|| cls[hi + 1] - v);
-            match (left, right) {
-                (Some(a), Some(b)) if a <= b => {
-                    lo -= 1;
-                    d = a;
-                }
-                (Some(a), None) => {
-                    lo -= 1;
-                    d = a;
-                }
-                (_, Some(b)) => {
-                    hi += 1;
-                    d = b;
-                }
-                (None, None) => unreachable!("k_c < class size"),
+    Ross::new(y, k).mi(x)
+}
+
+/// Ross's estimator for many variables against one labelling: the class sizes and the digamma
+/// table are computed once.
+pub struct Ross<'a> {
+    y: &'a [usize],
+    k: usize,
+    /// Samples per class.
+    count: Vec<usize>,
+    /// Where each class starts in the class-major order of the kept samples.
+    start: Vec<usize>,
+    /// Samples whose class has another member.
+    kept: usize,
+    /// ψ(1), ψ(2), ... far enough for every count.
+    psi: Vec<f64>,
+}
+
+impl<'a> Ross<'a> {
+    /// The estimator for labels `y` with `k` neighbours.
+    ///
+    /// # Panics
+    /// If `k == 0` or `y` has 2^32 samples or more.
+    #[track_caller]
+    pub fn new(y: &'a [usize], k: usize) -> Self {
+        assert!(k > 0, "ross_mi: k must be at least 1");
+        assert!(
+            u32::try_from(y.len()).is_ok(),
+            "ross_mi: {} samples, at most 2^32 - 1",
+            y.len()
+        );
+        let classes = y.iter().copied().max().map_or(0, |m| m + 1);
+        let mut count = vec![0usize; classes];
+        y.iter().for_each(|&c| count[c] += 1);
+        let mut start = Vec::with_capacity(classes);
+        let mut kept = 0;
+        for &c in &count {
+            start.push(kept);
+            if c > 1 {
+                kept += c;
             }
         }
-        let radius = if d > 0.0 { d.next_down() } else { 0.0 };
-        // m_i: kept samples with |x_j - v| <= radius, a contiguous run of `sorted` around r
-        // (which is in it); m_i is small, so gallop outwards from r instead of searching all.
-        let first = r - gallop(r, |s| v - sorted[r - s] <= radius);
-        let end = r + 1 + gallop(n - 1 - r, |s| sorted[r + s] - v <= radius);
-        let m = end - first;
-        sum_k += psi[kc - 1];
-        sum_nc += psi[cls.len() - 1];
-        sum_m += psi[m - 1];
+        Ross {
+            y,
+            k,
+            count,
+            start,
+            kept,
+            psi: digamma_table(y.len().max(k) + 1),
+        }
     }
-    let nf = n as f64;
-    psi[n - 1] + sum_k / nf - sum_nc / nf - sum_m / nf
+
+    /// I(X;Y) in nats for the values `x` of one variable; NaN if a value is not finite
+    /// (its distances mean nothing).
+    ///
+    /// # Panics
+    /// If `x.len()` differs from the number of labels.
+    #[track_caller]
+    pub fn mi(&self, x: &[f32]) -> f64 {
+        self.mi_with(x, &mut Work::default())
+    }
+
+    #[track_caller]
+    fn mi_with(&self, x: &[f32], w: &mut Work) -> f64 {
+        let (y, k, psi) = (self.y, self.k, &self.psi);
+        assert_eq!(
+            x.len(),
+            y.len(),
+            "ross_mi: {} values, {} labels",
+            x.len(),
+            y.len()
+        );
+        if !x.iter().all(|v| v.is_finite()) {
+            return f64::NAN;
+        }
+        let n = self.kept;
+        if n == 0 {
+            return 0.0;
+        }
+        // Keep samples whose class has another member; sort them by value (then index). The
+        // key packs an order-preserving image of the f32 bits above the index.
+        w.keys.clear();
+        w.keys.extend(
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .filter(|(_, (_, &c))| self.count[c] > 1)
+                .map(|(i, (&v, _))| (u64::from(ordered_bits(v)) << 32) | i as u64),
+        );
+        radix_sort_high_half(&mut w.keys, &mut w.spare);
+        // The values in sorted order, each one's class, and each class's values in sorted
+        // order (class-major, one buffer) with each sample's position in its class.
+        w.sorted.resize(n, 0.0);
+        w.class_of.resize(n, 0);
+        w.pos.resize(n, 0);
+        w.by_class.resize(n, 0.0);
+        w.fill.clear();
+        w.fill.extend_from_slice(&self.start);
+        for (r, &key) in w.keys.iter().enumerate() {
+            let c = y[(key & 0xFFFF_FFFF) as usize];
+            let v = from_ordered_bits((key >> 32) as u32);
+            let f = w.fill[c];
+            w.sorted[r] = v;
+            w.class_of[r] = c;
+            w.by_class[f] = v;
+            w.pos[r] = f - self.start[c];
+            w.fill[c] = f + 1;
+        }
+        let (sorted, by_class) = (&w.sorted[..], &w.by_class[..]);
+        let at = |s: &[f32], j: usize| f64::from(s[j]);
+        let (mut sum_k, mut sum_nc, mut sum_m) = (0f64, 0f64, 0f64);
+        for r in 0..n {
+            let v = at(sorted, r);
+            let c = w.class_of[r];
+            let cls = &by_class[self.start[c]..self.start[c] + self.count[c]];
+            let kc = k.min(cls.len() - 1);
+            // d = distance to the k_c-th nearest neighbour in the class. The sample and its k_c
+            // nearest neighbours are k_c + 1 consecutive class values: d is the smallest, over
+            // such windows holding the sample, of the window's largest distance from v.
+            let p = w.pos[r];
+            let mut d = f64::INFINITY;
+            for lo in p.saturating_sub(kc)..=p.min(cls.len() - 1 - kc) {
+                d = d.min((v - at(cls, lo)).max(at(cls, lo + kc) - v));
+            }
+            let radius = if d > 0.0 { d.next_down() } else { 0.0 };
+            // m_i: kept samples with |x_j - v| <= radius, a contiguous run of `sorted` around
+            // r (which is in it); m_i is small, so search outwards from r.
+            let first = r - reach(r, |s| v - at(sorted, r - s) <= radius);
+            let end = r + 1 + reach(n - 1 - r, |s| at(sorted, r + s) - v <= radius);
+            let m = end - first;
+            sum_k += psi[kc - 1];
+            sum_nc += psi[cls.len() - 1];
+            sum_m += psi[m - 1];
+        }
+        let nf = n as f64;
+        psi[n - 1] + sum_k / nf - sum_nc / nf - sum_m / nf
+    }
+}
+
+/// Buffers for one column, reused from column to column.
+#[derive(Default)]
+struct Work {
+    keys: Vec<u64>,
+    spare: Vec<u64>,
+    sorted: Vec<f32>,
+    class_of: Vec<usize>,
+    pos: Vec<usize>,
+    by_class: Vec<f32>,
+    fill: Vec<usize>,
+}
+
+/// Sorts `keys` by their high 32 bits, stably (keys equal there keep their order): LSD radix
+/// sort in digits of 11, 11 and 10 bits, skipping a digit that all keys share.
+fn radix_sort_high_half(keys: &mut Vec<u64>, spare: &mut Vec<u64>) {
+    const SHIFTS: [u32; 3] = [32, 43, 54];
+    const MASK: u64 = 0x7FF;
+    let mut hist = [[0usize; 2048]; 3];
+    for &key in keys.iter() {
+        for (h, s) in hist.iter_mut().zip(SHIFTS) {
+            h[((key >> s) & MASK) as usize] += 1;
+        }
+    }
+    spare.resize(keys.len(), 0);
+    for (h, s) in hist.iter_mut().zip(SHIFTS) {
+        if h.contains(&keys.len()) {
+            continue;
+        }
+        // Counts to starting offsets.
+        let mut next = 0;
+        for slot in h.iter_mut() {
+            let c = *slot;
+            *slot = next;
+            next += c;
+        }
+        for &key in keys.iter() {
+            let d = ((key >> s) & MASK) as usize;
+            spare[h[d]] = key;
+            h[d] += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
 }
 
 /// An image of the f32 bits whose unsigned order is `f32::total_cmp`'s order.
@@ -128,10 +240,34 @@ fn ordered_bits(v: f32) -> u32 {
     }
 }
 
+/// The inverse of [`ordered_bits`].
+fn from_ordered_bits(b: u32) -> f32 {
+    f32::from_bits(if b & 0x8000_0000 != 0 {
+        b & 0x7FFF_FFFF
+    } else {
+        !b
+    })
+}
+
 /// The largest `s` in `0..=max` with `ok(s)`, for a predicate that holds for 0 and, once
-/// false, stays false: exponential search, then binary search in the last step's range.
-fn gallop(max: usize, ok: impl Fn(usize) -> bool) -> usize {
+/// false, stays false. The answer is usually small: the first [`SCAN`] steps are tested in
+/// blocks of 8 without branching on each (a block's count of true is the prefix that holds),
+/// then exponential search and a binary search in the last step's range.
+fn reach(max: usize, ok: impl Fn(usize) -> bool) -> usize {
     let mut good = 0;
+    while good < SCAN && max - good >= 8 {
+        let held = (1..=8).map(|t| usize::from(ok(good + t))).sum::<usize>();
+        good += held;
+        if held < 8 {
+            return good;
+        }
+    }
+    while good < max.min(SCAN) {
+        if !ok(good + 1) {
+            return good;
+        }
+        good += 1;
+    }
     let mut step = 1;
     while good < max {
         let probe = (good + step).min(max);
@@ -155,6 +291,9 @@ fn gallop(max: usize, ok: impl Fn(usize) -> bool) -> usize {
     good
 }
 
+/// Steps [`reach`] scans before it gallops.
+const SCAN: usize = 32;
+
 /// [`ross_mi`] of every column of `x` (`n x c`, one column per neuron) against `y`.
 ///
 /// # Panics
@@ -172,6 +311,7 @@ pub fn ross_mi_columns(x: MatRef<'_>, y: &[usize], k: usize, par: Par) -> Vec<f6
     // buffers, instead of a strided walk (a cache miss per element) for every column.
     const COLS: usize = 16;
     let (n, c) = (x.rows(), x.cols());
+    let ross = Ross::new(y, k);
     let block = |b: usize| -> Vec<f64> {
         let j0 = b * COLS;
         let w = COLS.min(c - j0);
@@ -185,7 +325,8 @@ pub fn ross_mi_columns(x: MatRef<'_>, y: &[usize], k: usize, par: Par) -> Vec<f6
                 None => (0..w).for_each(|jj| bufs[jj][i] = x.at(i, j0 + jj)),
             }
         }
-        bufs.iter().map(|v| ross_mi(v, y, k)).collect()
+        let mut work = Work::default();
+        bufs.iter().map(|v| ross.mi_with(v, &mut work)).collect()
     };
     let blocks = c.div_ceil(COLS);
     let per_block: Vec<Vec<f64>> = match par {
@@ -196,7 +337,7 @@ pub fn ross_mi_columns(x: MatRef<'_>, y: &[usize], k: usize, par: Par) -> Vec<f6
 }
 
 /// Adds `scale * max(1, mean |x|) * u` to each value, with `u` uniform in [-1, 1) from a
-/// SplitMix64 stream seeded by `seed`, to break the ties of discrete-valued responses (such
+/// SplitMix64 stream (rand_xoshiro's) seeded by `seed`, to break the ties of discrete-valued responses (such
 /// as ReLU zeros) before a k-NN estimator; scikit-learn does the same with 1e-10 and Gaussian
 /// noise from its `random_state`. The sum is rounded to f32, so a small `scale` separates the
 /// values near 0 (the ReLU zeros) but not equal values far from 0, whose f32 spacing is
@@ -204,15 +345,9 @@ pub fn ross_mi_columns(x: MatRef<'_>, y: &[usize], k: usize, par: Par) -> Vec<f6
 pub fn jitter(x: &mut [f32], scale: f64, seed: u64) {
     let mean_abs = x.iter().map(|&v| f64::from(v).abs()).sum::<f64>() / x.len().max(1) as f64;
     let amp = scale * mean_abs.max(1.0);
-    let mut s = seed;
+    let mut rng = SplitMix64::seed_from_u64(seed);
     for v in x.iter_mut() {
-        // SplitMix64 (Steele, Lea & Flood 2014).
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        let u = (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
         *v = (f64::from(*v) + amp * u) as f32;
     }
 }

@@ -127,6 +127,12 @@ fn exact_invariances() {
     let cols = ross_mi_columns(m.as_ref(), &y, 3, Par::Rayon);
     assert_eq!(cols, ross_mi_columns(m.as_ref(), &y, 3, Par::Seq));
     assert_eq!(cols[0], base);
+    // A non-finite value is reported, not estimated around.
+    let mut bad = x.clone();
+    bad[7] = f32::NAN;
+    assert!(ross_mi(&bad, &y, 3).is_nan());
+    bad[7] = f32::INFINITY;
+    assert!(ross_mi(&bad, &y, 3).is_nan());
 }
 
 #[test]
@@ -167,5 +173,73 @@ fn matches_scikit_learn_on_deterministic_data() {
             (i - want).abs() < 1e-9,
             "n {n}, k {k}: {i} vs scikit-learn {want}"
         );
+    }
+}
+
+/// Ross's estimator straight from its definition, O(N²): every distance computed and sorted.
+fn naive_ross(x: &[f32], y: &[usize], k: usize) -> f64 {
+    use ibci_mi::digamma::digamma;
+    let classes = y.iter().max().map_or(0, |m| m + 1);
+    let count: Vec<usize> = (0..classes)
+        .map(|c| y.iter().filter(|&&l| l == c).count())
+        .collect();
+    let kept: Vec<usize> = (0..x.len()).filter(|&i| count[y[i]] > 1).collect();
+    if kept.is_empty() {
+        return 0.0;
+    }
+    let dist = |i: usize, j: usize| (f64::from(x[i]) - f64::from(x[j])).abs();
+    let (mut sk, mut snc, mut sm) = (0.0, 0.0, 0.0);
+    for &i in &kept {
+        let mut same: Vec<f64> = kept
+            .iter()
+            .filter(|&&j| j != i && y[j] == y[i])
+            .map(|&j| dist(i, j))
+            .collect();
+        same.sort_by(f64::total_cmp);
+        let kc = k.min(same.len());
+        let d = same[kc - 1];
+        let radius = if d > 0.0 { d.next_down() } else { 0.0 };
+        let m = kept.iter().filter(|&&j| dist(i, j) <= radius).count();
+        sk += digamma(kc);
+        snc += digamma(count[y[i]]);
+        sm += digamma(m);
+    }
+    let n = kept.len() as f64;
+    digamma(kept.len()) + (sk - snc - sm) / n
+}
+
+#[test]
+fn matches_the_naive_definition_on_edge_cases() {
+    // Ties (few levels), signed zeros, singleton classes, k at and above the class sizes, a
+    // single class, tiny inputs; sums run in another order, so 1e-12 (absolute, estimates are
+    // O(1)) rather than bits.
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(SEED + 7);
+    for trial in 0..200u64 {
+        let n = 1 + (r.next_u32() % 300) as usize;
+        let classes = 1 + (r.next_u32() % 6) as usize;
+        let y: Vec<usize> = (0..n).map(|_| (r.next_u32() as usize) % classes).collect();
+        let levels = 1 + r.next_u32() % 20;
+        let x: Vec<f32> = (0..n)
+            .map(|_| match trial % 3 {
+                0 => (r.next_u32() % levels) as f32 - 5.0,
+                1 => {
+                    let v = (r.next_u32() % levels) as f32 - 0.5 * levels as f32;
+                    if v == 0.0 && r.next_u32() % 2 == 0 {
+                        -0.0
+                    } else {
+                        v * 1e-3
+                    }
+                }
+                _ => normal(&mut r).max(0.0) as f32,
+            })
+            .collect();
+        for k in [1usize, 3, 10] {
+            let (fast, slow) = (ross_mi(&x, &y, k), naive_ross(&x, &y, k));
+            assert!(
+                (fast - slow).abs() < 1e-12,
+                "seed {}, trial {trial}, n {n}, k {k}: {fast} vs naive {slow}",
+                SEED + 7
+            );
+        }
     }
 }
