@@ -115,7 +115,7 @@ fn ksg_and_kde(x: &Mat, y: &[usize]) {
         let (bx, by) = pool.install(|| ibci_mi::kde::mi_both(tm.as_ref(), &y[..n], 0.1, par));
         let kd = t0.elapsed().as_secs_f64();
         println!(
-            "{threads} thread(s): KSG {ks:.2} s (I = {i:.4} nats); KDE I(X;T) in [{:.3}, {:.3}] and I(T;Y) in [{:.3}, {:.3}] nats: {kd:.2} s (targets <= 2 s each on 2 cores)",
+            "{threads} thread(s): KSG {ks:.2} s (I = {i:.10} nats); KDE I(X;T) in [{:.3}, {:.3}] and I(T;Y) in [{:.3}, {:.3}] nats: {kd:.2} s (targets <= 2 s each on 2 cores)",
             bx.lower, bx.upper, by.lower, by.upper
         );
     }

@@ -17,12 +17,16 @@
 //! psi is exact at integers ([`crate::digamma`]). Estimates are not clamped at 0.
 //!
 //! Two neighbour searches with identical counts: [`Search::BruteForce`], O(N^2 (dx + dy)),
-//! for high dimensions; and [`Search::KdTree`] (one tree per space, bounding boxes in the
+//! for high dimensions (per point, one pass for the k nearest and one for the counts; the
+//! coordinates are reordered by decreasing spread and each distance stops as soon as it
+//! exceeds the radius in question, which is exact since a partial maximum only grows; an AVX2
+//! copy runs when [`KernelPath`] allows, with the same values); and [`Search::KdTree`] (one tree per space, bounding boxes in the
 //! max-norm), about O(N log N) for low dimensions. [`Search::Auto`] picks the tree up to
 //! [`TREE_MAX_DIM`] joint dimensions. Ties (duplicate points) make eps 0; add a seeded
 //! jitter first, as every reference does. Points are processed in parallel and the per-point
 //! terms summed in index order: the thread count changes no bit.
 
+use ibci_kernels::KernelPath;
 use rayon::prelude::*;
 use wide::f64x4;
 
@@ -85,6 +89,224 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
         out = out.max((x - y).abs());
     }
     out
+}
+
+/// The brute-force search's inputs: coordinates permuted by [`spread_first`].
+struct Brute<'a> {
+    x: Points<'a>,
+    y: Points<'a>,
+    k: usize,
+    variant: Variant,
+}
+
+/// Point `i`'s marginal counts (n_x, n_y) by brute force, with `within` for
+/// [`dist_within`]; `best` is scratch space.
+#[inline(always)]
+fn brute_point(
+    p: &Brute<'_>,
+    i: usize,
+    best: &mut Vec<(f64, f64, f64)>,
+    within: impl Fn(&[f64], &[f64], f64) -> f64,
+) -> (usize, usize) {
+    let (x, y, k, n) = (p.x, p.y, p.k, p.x.n());
+    let (xi, yi) = (x.row(i), y.row(i));
+    // The k nearest in the joint space as (d, dx, dy), largest first; a pair at or beyond the
+    // current k-th distance is dropped as soon as that is certain, so ties at the k-th
+    // distance go to the lower index.
+    best.clear();
+    for j in (0..n).filter(|&j| j != i) {
+        let bound = if best.len() == k {
+            best[0].0
+        } else {
+            f64::INFINITY
+        };
+        let dy = within(yi, y.row(j), bound);
+        if dy >= bound {
+            continue;
+        }
+        let dx = within(xi, x.row(j), bound);
+        if dx >= bound {
+            continue;
+        }
+        let item = (dx.max(dy), dx, dy);
+        if best.len() < k {
+            best.push(item);
+            best.sort_by(|a, b| b.0.total_cmp(&a.0));
+        } else {
+            best[0] = item;
+            for t in 1..k {
+                if best[t - 1].0 >= best[t].0 {
+                    break;
+                }
+                best.swap(t - 1, t);
+            }
+        }
+    }
+    let (rx, ry) = match p.variant {
+        Variant::Ksg1 => {
+            let r = best[0].0.next_down();
+            (r, r)
+        }
+        Variant::Ksg2 => best
+            .iter()
+            .fold((0f64, 0f64), |(ex, ey), t| (ex.max(t.1), ey.max(t.2))),
+    };
+    let count = |q: Points<'_>, qi: &[f64], r: f64| {
+        (0..n)
+            .filter(|&j| j != i && within(qi, q.row(j), r) <= r)
+            .count()
+    };
+    (count(x, xi, rx), count(y, yi, ry))
+}
+
+/// The max-norm distance between two rows if it is at most `bound`; otherwise some value
+/// above `bound` (the running maximum once it exceeds it, checked every 8 coordinates).
+/// Exact either way for the question "is it at most `bound`?", since a partial maximum only
+/// grows.
+fn dist_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
+    let lanes = |x: &[f64]| f64x4::new([x[0], x[1], x[2], x[3]]);
+    let mut m = f64x4::ZERO;
+    let limit = f64x4::splat(bound);
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let d0 = (lanes(&x[..4]) - lanes(&y[..4])).abs();
+        let d1 = (lanes(&x[4..]) - lanes(&y[4..])).abs();
+        m = m.fast_max(d0).fast_max(d1);
+        if m.simd_gt(limit).any() {
+            break;
+        }
+    }
+    let mut out = m.to_array().into_iter().fold(0f64, f64::max);
+    if out > bound {
+        return out;
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        out = out.max((x - y).abs());
+    }
+    out
+}
+
+/// The AVX2 copy of the brute-force search (the build's CPU level has only SSE).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{brute_point as portable_point, Brute};
+
+    /// [`super::dist_within`] on 4-lane AVX registers: the same maxima of the same exact
+    /// differences, checked against `bound` at the same 8-coordinate steps, so the same value.
+    ///
+    /// # Safety
+    /// The host must have AVX2 (what `target_feature` requires), and `a.len() == b.len()`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn dist_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
+        let n = a.len();
+        let sign = _mm256_set1_pd(-0.0);
+        let limit = _mm256_set1_pd(bound);
+        let mut m = _mm256_setzero_pd();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut t = 0;
+        while t + 8 <= n {
+            // SAFETY: t + 8 <= n = a.len() = b.len(), so all 8 reads of each row are in bounds.
+            let (x0, y0, x1, y1) = unsafe {
+                (
+                    _mm256_loadu_pd(pa.add(t)),
+                    _mm256_loadu_pd(pb.add(t)),
+                    _mm256_loadu_pd(pa.add(t + 4)),
+                    _mm256_loadu_pd(pb.add(t + 4)),
+                )
+            };
+            let d0 = _mm256_andnot_pd(sign, _mm256_sub_pd(x0, y0));
+            let d1 = _mm256_andnot_pd(sign, _mm256_sub_pd(x1, y1));
+            m = _mm256_max_pd(m, _mm256_max_pd(d0, d1));
+            t += 8;
+            if _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(m, limit)) != 0 {
+                break;
+            }
+        }
+        let mut lanes = [0f64; 4];
+        // SAFETY: `lanes` holds 4 f64, what the unaligned store writes.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), m) };
+        let mut out = lanes.into_iter().fold(0f64, f64::max);
+        if out > bound {
+            return out;
+        }
+        for (x, y) in a[t..].iter().zip(&b[t..]) {
+            out = out.max((x - y).abs());
+        }
+        out
+    }
+
+    /// [`super::brute_point`] compiled for AVX2 around the AVX2 distance.
+    ///
+    /// # Safety
+    /// The host must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn brute_point(
+        p: &Brute<'_>,
+        i: usize,
+        best: &mut Vec<(f64, f64, f64)>,
+    ) -> (usize, usize) {
+        // SAFETY: this function runs only on AVX2 hosts (its own contract), and rows of one
+        // point set have equal lengths.
+        portable_point(p, i, best, |a, b, r| unsafe { dist_within(a, b, r) })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn avx2_distance_matches_the_portable_one() {
+            if !std::arch::is_x86_feature_detected!("avx2") {
+                eprintln!("SKIPPED: no AVX2 on this host");
+                return;
+            }
+            // Every length around the 8-wide steps, bounds below, at and above the distance.
+            let mut s = 1u64;
+            let mut next = || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            };
+            for d in 0..40 {
+                for _ in 0..50 {
+                    let a: Vec<f64> = (0..d).map(|_| next()).collect();
+                    let b: Vec<f64> = (0..d).map(|_| next()).collect();
+                    let full = super::super::dist_within(&a, &b, f64::INFINITY);
+                    for bound in [f64::INFINITY, full, full.next_down(), full * 0.5, -1.0] {
+                        let want = super::super::dist_within(&a, &b, bound);
+                        // SAFETY: AVX2 was detected above; a and b have length d.
+                        let got = unsafe { dist_within(&a, &b, bound) };
+                        assert_eq!(got.to_bits(), want.to_bits(), "d {d}, bound {bound}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A copy of the points with the coordinates permuted by decreasing spread (max - min), so
+/// that [`dist_within`] meets the large differences first. Max-norm distances are unchanged.
+fn spread_first(p: Points<'_>) -> Vec<f64> {
+    let d = p.d;
+    let mut lo = vec![f64::INFINITY; d];
+    let mut hi = vec![f64::NEG_INFINITY; d];
+    for row in p.data.chunks_exact(d) {
+        for (c, &v) in row.iter().enumerate() {
+            lo[c] = lo[c].min(v);
+            hi[c] = hi[c].max(v);
+        }
+    }
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&a, &b| (hi[b] - lo[b]).total_cmp(&(hi[a] - lo[a])));
+    p.data
+        .chunks_exact(d)
+        .flat_map(|row| order.iter().map(move |&c| row[c]))
+        .collect()
 }
 
 /// I(X;Y) in nats.
@@ -150,32 +372,24 @@ pub fn ksg(x: Points<'_>, y: Points<'_>, k: usize, variant: Variant, search: Sea
             })
             .collect()
     } else {
+        let (xs, ys) = (spread_first(x), spread_first(y));
+        let pts = Brute {
+            x: Points { data: &xs, d: x.d },
+            y: Points { data: &ys, d: y.d },
+            k,
+            variant,
+        };
+        let avx2 = KernelPath::default_path() != KernelPath::Portable;
         (0..n)
             .into_par_iter()
-            .map_init(Vec::new, |buf: &mut Vec<(f64, f64, f64)>, i| {
-                buf.clear();
-                let (xi, yi) = (x.row(i), y.row(i));
-                for j in (0..n).filter(|&j| j != i) {
-                    let (dx, dy) = (dist(xi, x.row(j)), dist(yi, y.row(j)));
-                    buf.push((dx.max(dy), dx, dy));
+            .map_init(Vec::new, |best, i| {
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: the default path is AVX2 or wider only when the host has AVX2.
+                    return unsafe { x86::brute_point(&pts, i, best) };
                 }
-                buf.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-                match variant {
-                    Variant::Ksg1 => {
-                        let r = buf[k - 1].0.next_down();
-                        let nx = buf.iter().filter(|t| t.1 <= r).count();
-                        let ny = buf.iter().filter(|t| t.2 <= r).count();
-                        (nx, ny)
-                    }
-                    Variant::Ksg2 => {
-                        let (ex, ey) = buf[..k]
-                            .iter()
-                            .fold((0f64, 0f64), |(ex, ey), t| (ex.max(t.1), ey.max(t.2)));
-                        let nx = buf.iter().filter(|t| t.1 <= ex).count();
-                        let ny = buf.iter().filter(|t| t.2 <= ey).count();
-                        (nx, ny)
-                    }
-                }
+                let _ = avx2;
+                brute_point(&pts, i, best, dist_within)
             })
             .collect()
     };
