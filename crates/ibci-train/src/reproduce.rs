@@ -528,6 +528,16 @@ fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
+/// The result cached under `dir/runs/KEY.json`, if that file parses, was made with `cfg` and
+/// holds every epoch.
+fn cached(dir: &Path, cfg: &Value, key: &str, epochs: usize) -> Option<RunResult> {
+    let v = read_json(&dir.join("runs").join(format!("{key}.json")))?;
+    (v["config"] == *cfg)
+        .then(|| RunResult::from_json(&v))
+        .flatten()
+        .filter(|r| r.history.len() == epochs + 1)
+}
+
 /// Runs `ibci reproduce`.
 pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
@@ -584,14 +594,15 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         .collect();
     let configs: Vec<(Value, String)> =
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
+    // Each run's result: from the cache now, or from its worker below.
+    let mut results: Vec<Option<RunResult>> = vec![None; all.len()];
+    for &i in &mine {
+        results[i] = cached(&out, &configs[i].0, &configs[i].1, sweep.epochs);
+    }
     let todo: Vec<usize> = mine
         .iter()
         .copied()
-        .filter(|&i| {
-            let cached = read_json(&runs_dir.join(format!("{}.json", configs[i].1)));
-            !cached
-                .is_some_and(|v| v["config"] == configs[i].0 && RunResult::from_json(&v).is_some())
-        })
+        .filter(|&i| results[i].is_none())
         .collect();
     if sweep.name == "quick" {
         eprintln!(
@@ -654,16 +665,24 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
                 }
             };
             let path = runs_dir.join(format!("{}.json", configs[i].1));
-            if let Err(e) = serde_json::to_string(&v)
+            // The result as the cache holds it (numbers through their JSON text), so a
+            // resumed sweep reads the same values as this one.
+            let written = serde_json::to_string(&v)
                 .map_err(anyhow::Error::from)
-                .and_then(|t| write_atomically(&path, t.as_bytes()).map_err(Into::into))
-            {
-                failure.get_or_insert(e);
-                continue;
-            }
+                .and_then(|t| {
+                    write_atomically(&path, t.as_bytes())?;
+                    RunResult::from_json(&serde_json::from_str(&t)?)
+                        .context("a run's result has no epoch history")
+                });
+            let res = match written {
+                Ok(res) => res,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
             done += 1;
             let r = &all[i];
-            let res = RunResult::from_json(&v).expect("just written");
             let (best, epoch) = res.best();
             let el = run_start.elapsed().as_secs_f64();
             let eta = el / done as f64 * (todo.len() - done) as f64;
@@ -680,6 +699,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
                 (eta / 60.0).floor(),
                 eta % 60.0
             );
+            results[i] = Some(res);
         }
     });
     if let Some(e) = failure {
@@ -694,9 +714,13 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         );
         return Ok(());
     }
-    let results = collect(&sweep, &all, &configs, std::slice::from_ref(&out))?;
+    let results = results
+        .into_iter()
+        .collect::<Option<Vec<RunResult>>>()
+        .context("a run of the sweep finished without a result")?;
     write_outputs(
         &sweep,
+        &describe,
         &all,
         &results,
         &out,
@@ -740,15 +764,9 @@ fn collect(
     let mut out = Vec::with_capacity(all.len());
     let mut missing = Vec::new();
     for (run, (cfg, key)) in all.iter().zip(configs) {
-        let found = dirs.iter().find_map(|d| {
-            let v = read_json(&d.join("runs").join(format!("{key}.json")))?;
-            (v["config"] == *cfg)
-                .then(|| RunResult::from_json(&v))
-                .flatten()
-        });
-        match found {
-            Some(r) if r.history.len() == sweep.epochs + 1 => out.push(r),
-            _ => missing.push(format!(
+        match dirs.iter().find_map(|d| cached(d, cfg, key, sweep.epochs)) {
+            Some(r) => out.push(r),
+            None => missing.push(format!(
                 "{} {} {} seed {}",
                 run.net, run.base, run.method, run.seed
             )),
@@ -816,11 +834,12 @@ fn merge(args: &ReproduceArgs, sweep: &Sweep, out: &Path, argv: &[String]) -> Re
             fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
         }
     }
+    let describe = sweep.describe(&data_sha);
     write_atomically(
         &out.join("sweep.json"),
-        serde_json::to_string_pretty(&sweep.describe(&data_sha))?.as_bytes(),
+        serde_json::to_string_pretty(&describe)?.as_bytes(),
     )?;
-    write_outputs(sweep, &all, &results, out, argv, start, 0, 0)
+    write_outputs(sweep, &describe, &all, &results, out, argv, start, 0, 0)
 }
 
 /// Per (net, base, method): the runs' results in seed order.
@@ -870,6 +889,7 @@ fn cell_text(rs: &[&RunResult]) -> (String, f64) {
 #[allow(clippy::too_many_arguments)]
 fn write_outputs(
     sweep: &Sweep,
+    describe: &Value,
     all: &[Run],
     results: &[RunResult],
     out: &Path,
@@ -975,7 +995,7 @@ fn write_outputs(
         "ibci_version": env!("CARGO_PKG_VERSION"),
         "git_commit": env!("IBCI_GIT_COMMIT"),
         "command": argv,
-        "sweep": sweep.describe(&[]),
+        "sweep": describe,
         "data_dir": sweep.data_dir.display().to_string(),
         "runs": all.len(),
         "jobs": jobs,

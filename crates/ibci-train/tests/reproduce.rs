@@ -103,6 +103,13 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&read(&a.join("manifest.json"))).unwrap();
     assert_eq!(manifest["runs"], 20);
+    // The manifest names the data the sweep ran on: the four files' digests, as sweep.json.
+    let sweep: serde_json::Value = serde_json::from_slice(&read(&a.join("sweep.json"))).unwrap();
+    assert_eq!(manifest["sweep"], sweep);
+    assert_eq!(
+        manifest["sweep"]["data_sha256"].as_array().map(Vec::len),
+        Some(4)
+    );
 
     // Nothing to do the second time; the outputs are the same bytes.
     let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|f| read(&a.join(f))).collect();
