@@ -190,3 +190,117 @@ pub fn ln_inplace(xs: &mut [f32]) {
 pub fn tanh_inplace(xs: &mut [f32]) {
     map_x8(xs, tanh_x8);
 }
+
+/// AVX2 copies of the vector functions, for callers that run their own loops in an AVX2
+/// `#[target_feature]` function (the build's CPU level gives `wide` only SSE). Each repeats
+/// the portable function operation for operation (the same IEEE-rounded adds, subs, muls,
+/// the same rounding and integer steps, no fused multiply-add), so it returns the same bits
+/// (tested over dense sweeps and the special values).
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{LN2_HI, LN2_LO, LOG2E};
+
+    /// `wide`'s `f32x8::round` at the SSE4.1 level: half away from zero, as
+    /// `trunc(|x| + 0.5)` with the sign put back, except that `0.5.next_down()` goes to 0
+    /// and values of magnitude 2^23 or more (and non-finite ones) are kept as they are.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn round(x: __m256) -> __m256 {
+        let abs_bits = _mm256_set1_ps(f32::from_bits(0x7fff_ffff));
+        let a = _mm256_and_ps(x, abs_bits);
+        let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm256_add_ps(
+            a,
+            _mm256_set1_ps(0.5),
+        ));
+        let t = _mm256_and_ps(
+            t,
+            _mm256_cmp_ps::<_CMP_NEQ_UQ>(a, _mm256_set1_ps(0.5f32.next_down())),
+        );
+        let small = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+            _mm256_castps_si256(_mm256_set1_ps(8_388_608.0)),
+            _mm256_castps_si256(a),
+        ));
+        let keep = _mm256_and_ps(small, abs_bits);
+        _mm256_or_ps(_mm256_and_ps(t, keep), _mm256_andnot_ps(keep, x))
+    }
+
+    /// `wide`'s `f32x8::round_int` at the SSE2 level (nearest, NaN to 0, 2^31 and above to
+    /// `i32::MAX`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn round_int(x: __m256) -> __m256i {
+        let non_nan = _mm256_and_ps(x, _mm256_cmp_ps::<_CMP_EQ_OQ>(x, x));
+        let flip = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(
+            x,
+            _mm256_set1_ps(2_147_483_648.0),
+        ));
+        _mm256_xor_si256(flip, _mm256_cvtps_epi32(non_nan))
+    }
+
+    /// `2^k` from its bits, as [`super::pow2i`].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn pow2i(k: __m256i) -> __m256 {
+        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            k,
+            _mm256_set1_epi32(127),
+        )))
+    }
+
+    /// [`super::exp_x8`] on one AVX register: the same bits.
+    ///
+    /// # Safety
+    /// Safe to call from code compiled with AVX2 enabled; elsewhere, only on hosts with AVX2
+    /// (what `target_feature` requires of every caller).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub fn exp(x: __m256) -> __m256 {
+        let c = _mm256_set1_ps;
+        let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
+        let xc = _mm256_min_ps(
+            _mm256_max_ps(_mm256_blendv_ps(x, _mm256_setzero_ps(), nan), c(-104.0)),
+            c(89.0),
+        );
+        let k = round(_mm256_mul_ps(xc, c(LOG2E)));
+        let r = _mm256_sub_ps(
+            _mm256_sub_ps(xc, _mm256_mul_ps(k, c(LN2_HI))),
+            _mm256_mul_ps(k, c(LN2_LO)),
+        );
+        let mut q = c(1.0 / 5040.0);
+        for coef in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+            q = _mm256_add_ps(_mm256_mul_ps(q, r), c(coef));
+        }
+        let p = _mm256_add_ps(
+            c(1.0),
+            _mm256_add_ps(r, _mm256_mul_ps(_mm256_mul_ps(r, r), q)),
+        );
+        let ki = round_int(k);
+        let k1 = _mm256_srai_epi32::<1>(ki);
+        let k2 = _mm256_sub_epi32(ki, k1);
+        let y = _mm256_mul_ps(_mm256_mul_ps(p, pow2i(k1)), pow2i(k2));
+        _mm256_blendv_ps(y, x, nan)
+    }
+
+    /// [`super::exp_inplace`] on AVX2: the same bits.
+    ///
+    /// # Safety
+    /// The host must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn exp_inplace(xs: &mut [f32]) {
+        let mut chunks = xs.chunks_exact_mut(8);
+        for ch in &mut chunks {
+            // SAFETY: `ch` holds exactly 8 f32, what the unaligned load and store touch.
+            unsafe { _mm256_storeu_ps(ch.as_mut_ptr(), exp(_mm256_loadu_ps(ch.as_ptr()))) };
+        }
+        let tail = chunks.into_remainder();
+        if !tail.is_empty() {
+            let mut buf = [0f32; 8];
+            buf[..tail.len()].copy_from_slice(tail);
+            // SAFETY: `buf` holds 8 f32.
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), exp(_mm256_loadu_ps(buf.as_ptr()))) };
+            tail.copy_from_slice(&buf[..tail.len()]);
+        }
+    }
+}

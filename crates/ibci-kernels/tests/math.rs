@@ -176,3 +176,46 @@ fn tanh_dense_sweep() {
         TANH_MAX_ULPS,
     );
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_exp_gives_the_portable_bits() {
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("SKIPPED: avx2_exp_gives_the_portable_bits (no AVX2 on this host)");
+        return;
+    }
+    // Every 61st bit pattern of the whole f32 range (both signs: NaNs, infinities,
+    // subnormals, the overflow and underflow edges) and the special values, in chunks whose
+    // lengths leave every tail size.
+    let mut xs: Vec<f32> = (0..=u32::MAX).step_by(61).map(f32::from_bits).collect();
+    xs.extend([
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        0.5f32.next_down(),
+        88.72,
+        88.73,
+        -87.3,
+        -103.97,
+        -104.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MIN_POSITIVE,
+    ]);
+    let mut want = xs.clone();
+    ibci_kernels::math::exp_inplace(&mut want);
+    let mut got = xs.clone();
+    for chunk in got.chunks_mut(8 * 1021 + 5) {
+        // SAFETY: AVX2 was detected above.
+        unsafe { ibci_kernels::math::avx2::exp_inplace(chunk) };
+    }
+    for ((x, a), b) in xs.iter().zip(&got).zip(&want) {
+        assert_eq!(
+            a.to_bits(),
+            b.to_bits(),
+            "exp({x:e}): avx2 {a:e}, portable {b:e}"
+        );
+    }
+}
