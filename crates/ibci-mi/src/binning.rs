@@ -1,5 +1,5 @@
 //! Binned estimators of a layer's information (Saxe et al. 2018, `ibsgd`'s `simplebinmi`):
-//! each activation `t` goes to bin `floor(t / width)`, a row's bins form one symbol (hashed
+//! each activation `t` goes to bin `floor(t / width)`, a row's bins form one symbol (grouped
 //! exactly), and the plug-in estimates of [`crate::discrete`] follow:
 //!
 //! ```text
@@ -10,13 +10,14 @@
 //! `width` is the resolution the result depends on (0.5 in Saxe et al.'s MNIST runs); it is
 //! an explicit parameter and belongs in every report. With N samples, I(X;T) <= ln N.
 
-use std::collections::HashMap;
-
 use ibci_kernels::MatRef;
 
 use crate::discrete::{self, Correction};
 
 /// The bin pattern of every row as a dense symbol id (ids in order of first appearance).
+///
+/// Rows are grouped exactly: their bin vectors are sorted (stably, so each group's first
+/// member is its first appearance) and equal neighbours share an id; no hashing.
 ///
 /// # Panics
 /// If `width` is not positive and finite, or an activation is NaN or infinite.
@@ -26,20 +27,37 @@ pub fn bin_patterns(t: MatRef<'_>, width: f64) -> Vec<usize> {
         width.is_finite() && width > 0.0,
         "bin_patterns: width {width} must be positive"
     );
-    let mut ids: HashMap<Vec<i64>, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(t.rows());
-    let mut key = Vec::with_capacity(t.cols());
-    for i in 0..t.rows() {
-        key.clear();
-        for j in 0..t.cols() {
-            let v = f64::from(t.at(i, j));
+    let (n, d) = (t.rows(), t.cols());
+    let mut keys: Vec<i64> = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let mut push = |j: usize, v: f32| {
+            let v = f64::from(v);
             assert!(v.is_finite(), "bin_patterns: activation ({i}, {j}) is {v}");
-            key.push((v / width).floor() as i64);
+            keys.push((v / width).floor() as i64);
+        };
+        match t.row(i) {
+            Some(row) => row.iter().enumerate().for_each(|(j, &v)| push(j, v)),
+            None => (0..d).for_each(|j| push(j, t.at(i, j))),
         }
-        let next = ids.len();
-        out.push(*ids.entry(key.clone()).or_insert(next));
     }
-    out
+    let key = |i: usize| &keys[i * d..(i + 1) * d];
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| key(a).cmp(key(b)));
+    // Each group's first member (smallest row), then ids by first appearance.
+    let mut first = vec![0usize; n];
+    let mut groups: Vec<usize> = Vec::new();
+    for (s, &i) in order.iter().enumerate() {
+        if s == 0 || key(order[s - 1]) != key(i) {
+            groups.push(i);
+        }
+        first[i] = *groups.last().expect("a group was opened");
+    }
+    groups.sort_unstable();
+    let mut id = vec![usize::MAX; n];
+    for (g, &rep) in groups.iter().enumerate() {
+        id[rep] = g;
+    }
+    (0..n).map(|i| id[first[i]]).collect()
 }
 
 /// Binned estimates for one layer.

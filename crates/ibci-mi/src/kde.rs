@@ -19,7 +19,7 @@
 //! identical points are at distance exactly 0. Sums over j use a log-sum-exp in f64; rows run
 //! in parallel and their terms are added in row order (the same bits for any thread count).
 
-use ibci_kernels::{gemm, Mat, MatRef, Par};
+use ibci_kernels::{gemm, KernelPath, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 /// Upper and lower bounds, in nats.
@@ -99,11 +99,7 @@ fn sum_over_rows<const K: usize>(
 /// If `t` has no rows or `noise_var` is not positive and finite.
 #[track_caller]
 pub fn mi_xt(t: MatRef<'_>, noise_var: f64, par: Par) -> Bounds {
-    assert!(t.rows() > 0, "kde::mi_xt: no samples");
-    assert!(
-        noise_var.is_finite() && noise_var > 0.0,
-        "kde::mi_xt: noise variance {noise_var}"
-    );
+    check(t, None, noise_var, "kde::mi_xt");
     let n = t.rows() as f64;
     let [up, lo] = sum_over_rows(t, par, |_, d| {
         [2.0, 8.0].map(|s| logsumexp(d.iter().map(|&x| -x / (s * noise_var))) - n.ln())
@@ -124,22 +120,8 @@ pub fn mi_xt(t: MatRef<'_>, noise_var: f64, par: Par) -> Bounds {
 /// As [`mi_ty`].
 #[track_caller]
 pub fn mi_both(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bounds, Bounds) {
-    assert!(t.rows() > 0, "kde::mi_both: no samples");
-    assert!(
-        noise_var.is_finite() && noise_var > 0.0,
-        "kde::mi_both: noise variance {noise_var}"
-    );
-    assert_eq!(
-        labels.len(),
-        t.rows(),
-        "kde::mi_both: {} labels for {} rows",
-        labels.len(),
-        t.rows()
-    );
+    let count = check(t, Some(labels), noise_var, "kde::mi_both");
     let n = t.rows() as f64;
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut count = vec![0usize; classes];
-    labels.iter().for_each(|&c| count[c] += 1);
     let terms = |i: usize, d: &[f64]| {
         let c = labels[i];
         let nc = count[c] as f64;
@@ -172,40 +154,37 @@ pub fn mi_both(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bo
     )
 }
 
+/// Tile edge of [`mi_both_fast`]'s symmetric pass.
+const TILE: usize = 256;
+
+/// One tile's f32 sums, widened: for each of its rows and (off the diagonal) each of its
+/// columns, [all (2 s2), same class (2 s2), all (8 s2), same class (8 s2)].
+struct TileSums {
+    rows: Vec<[f64; 4]>,
+    cols: Vec<[f64; 4]>,
+}
+
 /// [`mi_both`] with the kernel values computed in f32 on eight lanes by ibci-kernels' `exp`
-/// (1.02 ulp), once per element (the 2 s2 kernel is the 8 s2 one to the fourth power), summed
-/// in f32 per 256-element chunk and in f64 across: within 1e-5 of [`mi_both`] (tested); for
-/// the information plane, where it runs after every epoch (there, replacing the f64 sums cut
-/// the plane's overhead on MLP-2 from 247% to 120% of the training time, measured).
+/// (1.02 ulp), once per pair: the 2 s2 kernel is the 8 s2 one to the fourth power, and the
+/// kernel matrix is symmetric, so only the tiles on and above the diagonal are computed (their
+/// row sums feed the tile's rows, their column sums the tile's columns). Sums run in f32
+/// within a 256 x 256 tile and in f64 across tiles, in tile order for any thread count (the
+/// same bits). Within 1e-5 of [`mi_both`] (tested); for the information plane, where it runs
+/// after every epoch.
 ///
 /// # Panics
 /// As [`mi_both`].
 #[track_caller]
 pub fn mi_both_fast(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> (Bounds, Bounds) {
-    use ibci_kernels::math::exp_x8;
-    use wide::f32x8;
-    assert!(t.rows() > 0, "kde::mi_both_fast: no samples");
-    assert!(
-        noise_var.is_finite() && noise_var > 0.0,
-        "kde::mi_both_fast: noise variance {noise_var}"
-    );
-    assert_eq!(
-        labels.len(),
-        t.rows(),
-        "kde::mi_both_fast: {} labels for {} rows",
-        labels.len(),
-        t.rows()
-    );
+    let count = check(t, Some(labels), noise_var, "kde::mi_both_fast");
+    let avx2 = KernelPath::default_path() != KernelPath::Portable;
     let n = t.rows();
     let nf = n as f64;
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut count = vec![0usize; classes];
-    labels.iter().for_each(|&c| count[c] += 1);
-    // Per class, a 0/1 mask over the samples, padded to whole vectors.
-    let padded = n.div_ceil(8) * 8;
-    let masks: Vec<Vec<f32>> = (0..classes)
+    let blocks = n.div_ceil(TILE);
+    // Per class, a 0/1 mask over the samples, padded to whole tiles.
+    let masks: Vec<Vec<f32>> = (0..count.len())
         .map(|c| {
-            let mut m = vec![0f32; padded];
+            let mut m = vec![0f32; blocks * TILE];
             labels
                 .iter()
                 .enumerate()
@@ -215,75 +194,78 @@ pub fn mi_both_fast(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -
         })
         .collect();
     let norms = squared_norms(t);
-    let widths = [2.0 * noise_var, 8.0 * noise_var];
-    let mut total = [0f64; 4];
-    let mut i0 = 0;
-    while i0 < n {
-        let rows = BLOCK.min(n - i0);
-        let mut g = Mat::zeros(rows, n);
-        gemm(g.as_mut(), t.rows_range(i0, rows), t.t(), 1.0, 0.0, par);
-        let g = &g;
-        let term = |arg: &mut Vec<f32>, r: usize| -> [f64; 4] {
+    // k8 = exp(-d / (8 s2)) from arg = -d / (8 s2); k2 = exp(-d / (2 s2)) = k8^4.
+    let inv = (-1.0 / (8.0 * noise_var)) as f32;
+    let tile = |&(a, b): &(usize, usize)| -> TileSums {
+        let (i0, j0) = (a * TILE, b * TILE);
+        let (ri, rj) = (TILE.min(n - i0), TILE.min(n - j0));
+        let mut g = Mat::zeros(ri, rj);
+        gemm(
+            g.as_mut(),
+            t.rows_range(i0, ri),
+            t.rows_range(j0, rj).t(),
+            1.0,
+            0.0,
+            Par::Seq,
+        );
+        let lanes = rj.div_ceil(8);
+        let mut arg = vec![f32::NEG_INFINITY; lanes * 8]; // exp(-inf) = 0: padding adds nothing
+        let mut col: Vec<Lanes> = vec![[[0f32; 8]; 4]; if a == b { 0 } else { lanes }];
+        let mut rows = Vec::with_capacity(ri);
+        for r in 0..ri {
             let i = i0 + r;
             let gi = g.as_ref().row(r).expect("row-major");
-            let mask = &masks[labels[i]];
-            let mut out = [0f64; 4];
-            // One exp per element: k8 = exp(-d / (8 s2)) and k2 = exp(-d / (2 s2)) = k8^4.
-            let inv = (-1.0 / widths[1]) as f32;
-            arg.clear();
-            arg.extend(
-                gi.iter()
-                    .zip(&norms)
-                    .map(|(&gij, &nj)| ((norms[i] + nj) - 2.0 * gij).max(0.0) * inv),
-            );
-            arg.resize(padded, f32::NEG_INFINITY); // exp(-inf) = 0: padding adds nothing
-            let mut sums = [0f64; 4]; // all (2 s2), same (2 s2), all (8 s2), same (8 s2)
-            let far = f32x8::splat(-87.0);
-            for (a, m) in arg.chunks(256).zip(mask.chunks(256)) {
-                let mut v = [f32x8::ZERO; 4];
-                for (x, mm) in a.chunks_exact(8).zip(m.chunks_exact(8)) {
-                    let xv = f32x8::new([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
-                    // Far pairs: e^-87 < 2^-125, below f32's normal range, and every k8 term
-                    // of the sum is at least 1 (the self term): skipping them moves a sum by
-                    // less than 1e-33 relative.
-                    if !xv.simd_gt(far).any() {
-                        continue;
-                    }
-                    let k8 = exp_x8(xv);
-                    let k4 = k8 * k8;
-                    let k2 = k4 * k4;
-                    let mk = f32x8::new([mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], mm[6], mm[7]]);
-                    v[0] += k2;
-                    v[1] += k2 * mk;
-                    v[2] += k8;
-                    v[3] += k8 * mk;
-                }
-                for (s, v) in sums.iter_mut().zip(v) {
-                    *s += v.to_array().iter().map(|&x| f64::from(x)).sum::<f64>();
-                }
+            for ((x, &gij), &nj) in arg.iter_mut().zip(gi).zip(&norms[j0..j0 + rj]) {
+                *x = ((norms[i] + nj) - 2.0 * gij).max(0.0) * inv;
             }
-            let nc = count[labels[i]] as f64;
-            for w in 0..2 {
-                let all = sums[2 * w].ln() - nf.ln();
-                out[w] = all;
-                out[2 + w] = (sums[2 * w + 1].ln() - nc.ln()) - all;
-            }
-            out
-        };
-        let terms: Vec<[f64; 4]> = match par {
-            Par::Seq => {
-                let mut a = Vec::with_capacity(padded);
-                (0..rows).map(|r| term(&mut a, r)).collect()
-            }
-            Par::Rayon => (0..rows)
-                .into_par_iter()
-                .map_init(|| Vec::with_capacity(padded), |a, r| term(a, r))
-                .collect(),
-        };
-        for t in &terms {
-            total.iter_mut().zip(t).for_each(|(a, b)| *a += b);
+            let mask = &masks[labels[i]][j0..j0 + lanes * 8];
+            #[cfg(target_arch = "x86_64")]
+            let v = if avx2 {
+                // SAFETY: the default path is AVX2 or wider only on hosts with AVX2.
+                unsafe { x86::tile_row(&arg, mask, &mut col) }
+            } else {
+                tile_row(&arg, mask, &mut col)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let v = tile_row(&arg, mask, &mut col);
+            rows.push(v.map(|x| x.iter().map(|&e| f64::from(e)).sum::<f64>()));
         }
-        i0 += rows;
+        let cols = col
+            .iter()
+            .flat_map(|c| (0..8).map(move |l| c.map(|x| f64::from(x[l]))))
+            .take(if a == b { 0 } else { rj })
+            .collect();
+        TileSums { rows, cols }
+    };
+    let pairs: Vec<(usize, usize)> = (0..blocks)
+        .flat_map(|a| (a..blocks).map(move |b| (a, b)))
+        .collect();
+    let tiles: Vec<TileSums> = match par {
+        Par::Seq => pairs.iter().map(tile).collect(),
+        Par::Rayon => pairs.par_iter().map(tile).collect(),
+    };
+    // partial[i * blocks + b]: row i's sums over the samples of block b.
+    let mut partial = vec![[0f64; 4]; n * blocks];
+    for (&(a, b), ts) in pairs.iter().zip(&tiles) {
+        for (r, v) in ts.rows.iter().enumerate() {
+            partial[(a * TILE + r) * blocks + b] = *v;
+        }
+        for (c, v) in ts.cols.iter().enumerate() {
+            partial[(b * TILE + c) * blocks + a] = *v;
+        }
+    }
+    let mut total = [0f64; 4];
+    for (i, row) in partial.chunks_exact(blocks).enumerate() {
+        let mut sums = [0f64; 4];
+        for v in row {
+            sums.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        }
+        let nc = count[labels[i]] as f64;
+        for w in 0..2 {
+            let all = sums[2 * w].ln() - nf.ln();
+            total[w] += all;
+            total[2 + w] += (sums[2 * w + 1].ln() - nc.ln()) - all;
+        }
     }
     let [xu, xl, yu, yl] = total;
     (
@@ -298,28 +280,133 @@ pub fn mi_both_fast(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -
     )
 }
 
+/// Per-lane f32 sums [all (2 s2), same class (2 s2), all (8 s2), same class (8 s2)].
+type Lanes = [[f32; 8]; 4];
+
+/// One row of a [`mi_both_fast`] tile: `arg` holds `-d_ij / (8 s2)` for the tile's columns
+/// (padded with -inf to whole vectors), `mask` the 0/1 same-class flags. Returns the row's
+/// sums by lane and, unless `col` is empty (a diagonal tile), adds each term to its column's
+/// sums too.
+fn tile_row(arg: &[f32], mask: &[f32], col: &mut [Lanes]) -> Lanes {
+    use ibci_kernels::math::exp_x8;
+    use wide::f32x8;
+    let far = f32x8::splat(-87.0);
+    let mut v = [f32x8::ZERO; 4];
+    for (q, (x, mm)) in arg.chunks_exact(8).zip(mask.chunks_exact(8)).enumerate() {
+        let xv = f32x8::new([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        // Far pairs: e^-87 < 2^-125, below f32's normal range, and every k8 sum holds the
+        // self term 1: skipping them moves a sum by less than 1e-33 relative.
+        if !xv.simd_gt(far).any() {
+            continue;
+        }
+        let k8 = exp_x8(xv);
+        let k4 = k8 * k8;
+        let k2 = k4 * k4;
+        let mk = f32x8::new([mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], mm[6], mm[7]]);
+        let terms = [k2, k2 * mk, k8, k8 * mk];
+        for (acc, term) in v.iter_mut().zip(terms) {
+            *acc += term;
+        }
+        if let Some(c) = col.get_mut(q) {
+            for (acc, term) in c.iter_mut().zip(terms) {
+                *acc = (f32x8::from(*acc) + term).to_array();
+            }
+        }
+    }
+    v.map(|x| x.to_array())
+}
+
+/// The AVX2 copy of [`tile_row`] (the build's CPU level gives `wide` only SSE).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use ibci_kernels::math::avx2::exp;
+
+    use super::Lanes;
+
+    /// [`super::tile_row`] on AVX registers: the same operations in the same order, with
+    /// [`exp`] giving `exp_x8`'s bits, so the same sums.
+    ///
+    /// # Safety
+    /// The host must have AVX2; `arg` and `mask` have equal lengths, a multiple of 8, and
+    /// `col` is empty or holds `arg.len() / 8` entries.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile_row(arg: &[f32], mask: &[f32], col: &mut [Lanes]) -> Lanes {
+        debug_assert!(arg.len() == mask.len() && arg.len().is_multiple_of(8));
+        debug_assert!(col.is_empty() || col.len() == arg.len() / 8);
+        let far = _mm256_set1_ps(-87.0);
+        let mut v = [_mm256_setzero_ps(); 4];
+        for q in 0..arg.len() / 8 {
+            // SAFETY: q * 8 + 8 <= arg.len() = mask.len().
+            let (xv, mk) = unsafe {
+                (
+                    _mm256_loadu_ps(arg.as_ptr().add(q * 8)),
+                    _mm256_loadu_ps(mask.as_ptr().add(q * 8)),
+                )
+            };
+            if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OS>(xv, far)) == 0 {
+                continue;
+            }
+            let k8 = exp(xv);
+            let k4 = _mm256_mul_ps(k8, k8);
+            let k2 = _mm256_mul_ps(k4, k4);
+            let terms = [k2, _mm256_mul_ps(k2, mk), k8, _mm256_mul_ps(k8, mk)];
+            for (acc, &term) in v.iter_mut().zip(&terms) {
+                *acc = _mm256_add_ps(*acc, term);
+            }
+            if let Some(c) = col.get_mut(q) {
+                for (acc, &term) in c.iter_mut().zip(&terms) {
+                    // SAFETY: `acc` holds 8 f32, what the unaligned load and store touch.
+                    unsafe {
+                        let p = acc.as_mut_ptr();
+                        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), term));
+                    }
+                }
+            }
+        }
+        let mut out = [[0f32; 8]; 4];
+        for (o, x) in out.iter_mut().zip(v) {
+            // SAFETY: `o` holds 8 f32.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), x) };
+        }
+        out
+    }
+}
+
+/// The argument checks every estimator here shares; returns the samples per class (empty
+/// without labels).
+#[track_caller]
+fn check(t: MatRef<'_>, labels: Option<&[usize]>, noise_var: f64, who: &str) -> Vec<usize> {
+    assert!(t.rows() > 0, "{who}: no samples");
+    assert!(
+        noise_var.is_finite() && noise_var > 0.0,
+        "{who}: noise variance {noise_var}"
+    );
+    let Some(labels) = labels else {
+        return Vec::new();
+    };
+    assert_eq!(
+        labels.len(),
+        t.rows(),
+        "{who}: {} labels for {} rows",
+        labels.len(),
+        t.rows()
+    );
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut count = vec![0usize; classes];
+    labels.iter().for_each(|&c| count[c] += 1);
+    count
+}
+
 /// Bounds on I(T;Y) for the layer `t` (`n x d`), labels and noise variance `noise_var`.
 ///
 /// # Panics
 /// As [`mi_xt`], or if `labels.len() != t.rows()`.
 #[track_caller]
 pub fn mi_ty(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> Bounds {
-    assert!(t.rows() > 0, "kde::mi_ty: no samples");
-    assert!(
-        noise_var.is_finite() && noise_var > 0.0,
-        "kde::mi_ty: noise variance {noise_var}"
-    );
-    assert_eq!(
-        labels.len(),
-        t.rows(),
-        "kde::mi_ty: {} labels for {} rows",
-        labels.len(),
-        t.rows()
-    );
+    let count = check(t, Some(labels), noise_var, "kde::mi_ty");
     let n = t.rows() as f64;
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
-    let mut count = vec![0usize; classes];
-    labels.iter().for_each(|&c| count[c] += 1);
     let [up, lo] = sum_over_rows(t, par, |i, d| {
         let c = labels[i];
         let nc = count[c] as f64;
@@ -337,5 +424,55 @@ pub fn mi_ty(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -> Bound
     Bounds {
         upper: up / n,
         lower: lo / n,
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avx2_tile_row_gives_the_portable_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("SKIPPED: avx2_tile_row_gives_the_portable_bits (no AVX2 on this host)");
+            return;
+        }
+        // Arguments from 0 down past the far-pair cut (-87), -inf padding, random masks; with
+        // and without column sums, over several rows so the column sums accumulate.
+        let mut s = 5u64;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for lanes in [1usize, 3, 32] {
+            let mut col_a = vec![[[0f32; 8]; 4]; lanes];
+            let mut col_b = col_a.clone();
+            for row in 0..5 {
+                let arg: Vec<f32> = (0..lanes * 8)
+                    .map(|k| match (k + row) % 11 {
+                        0 => f32::NEG_INFINITY,
+                        1 => -90.0 - u(),
+                        _ => -95.0 * u() * u(),
+                    })
+                    .collect();
+                let mask: Vec<f32> = (0..lanes * 8).map(|_| (u() < 0.3) as u8 as f32).collect();
+                let a = tile_row(&arg, &mask, &mut col_a);
+                // SAFETY: AVX2 detected above; lengths as the function requires.
+                let b = unsafe { x86::tile_row(&arg, &mask, &mut col_b) };
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "rows, {lanes} lanes");
+                let (c, d) = (tile_row(&arg, &mask, &mut []), unsafe {
+                    // SAFETY: as above, with no column sums.
+                    x86::tile_row(&arg, &mask, &mut [])
+                });
+                assert_eq!(format!("{c:?}"), format!("{d:?}"));
+            }
+            assert_eq!(
+                format!("{col_a:?}"),
+                format!("{col_b:?}"),
+                "columns, {lanes} lanes"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! - [`discrete`]: plug-in entropy, mutual information and conditional mutual information of
 //!   discrete variables, with an optional Miller-Madow correction.
 //! - [`binning`]: a layer's activations binned at an explicit width, each row's bin pattern
-//!   one symbol (hashed exactly), then [`discrete`] (Saxe et al. 2018's estimator).
+//!   one symbol (grouped exactly), then [`discrete`] (Saxe et al. 2018's estimator).
 //! - [`kde`]: the upper (KL) and lower (Bhattacharyya) pairwise-distance bounds of Kolchinsky
 //!   & Tracey for T plus Gaussian noise of variance σ², with the distances from ibci-kernels'
 //!   GEMM.

@@ -262,3 +262,65 @@ fn kde_one_pass_equals_the_separate_bounds() {
         }
     }
 }
+
+#[test]
+fn bin_patterns_match_a_hash_map_of_first_appearances() {
+    // The naive definition: a row's bins as a key, ids handed out in order of first
+    // appearance. Few bins per coordinate make many repeated rows; a transposed view takes
+    // the strided path; negative activations floor downwards.
+    use ibci_mi::binning::bin_patterns;
+    use std::collections::HashMap;
+    let mut state = 7u64;
+    let mut u = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 3.0 - 1.5
+    };
+    for (n, d) in [(1usize, 1usize), (7, 3), (500, 2), (300, 12)] {
+        let t = ibci_kernels::Mat::from_fn(n, d, |_, _| u());
+        for view in [t.as_ref(), t.as_ref().t().to_mat().as_ref().t()] {
+            let got = bin_patterns(view, 0.5);
+            let mut ids: HashMap<Vec<i64>, usize> = HashMap::new();
+            let want: Vec<usize> = (0..n)
+                .map(|i| {
+                    let key: Vec<i64> = (0..d)
+                        .map(|j| (f64::from(t.at(i, j)) / 0.5).floor() as i64)
+                        .collect();
+                    let next = ids.len();
+                    *ids.entry(key).or_insert(next)
+                })
+                .collect();
+            assert_eq!(got, want, "{n} x {d}");
+        }
+    }
+}
+
+#[test]
+fn kde_fast_path_is_thread_invariant_and_exact_on_tile_edges() {
+    // Sizes around the 256-row tiles (one partial tile, exactly one, one plus one row, two
+    // and a bit): Seq and Rayon give the same bits, and the f64 path agrees to 1e-5.
+    let mut state = 3u64;
+    let mut u = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    for n in [1usize, 9, 256, 257, 530] {
+        let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let t = ibci_kernels::Mat::from_fn(n, 5, |i, _| labels[i] as f32 + u());
+        let seq = ibci_mi::kde::mi_both_fast(t.as_ref(), &labels, 0.1, Par::Seq);
+        let par = ibci_mi::kde::mi_both_fast(t.as_ref(), &labels, 0.1, Par::Rayon);
+        assert_eq!(format!("{seq:?}"), format!("{par:?}"), "n {n}");
+        let (xt, ty) = ibci_mi::kde::mi_both(t.as_ref(), &labels, 0.1, Par::Seq);
+        for (a, b) in [
+            (seq.0.upper, xt.upper),
+            (seq.0.lower, xt.lower),
+            (seq.1.upper, ty.upper),
+            (seq.1.lower, ty.lower),
+        ] {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "n {n}: {a} vs {b}");
+        }
+    }
+}
