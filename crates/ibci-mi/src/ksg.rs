@@ -99,64 +99,104 @@ struct Brute<'a> {
     variant: Variant,
 }
 
+/// Per-thread scratch space of the brute force.
+#[derive(Default)]
+struct Scratch {
+    /// The k nearest so far as (d, d_a, d_b, j), largest (d, then j) first.
+    best: Vec<(f64, f64, f64, usize)>,
+    /// For every j != i in order: (d_a as [`dist_within`] returned it, the bound it was
+    /// computed against).
+    seen: Vec<(f64, f64)>,
+}
+
 /// Point `i`'s marginal counts (n_x, n_y) by brute force, with `within` for
-/// [`dist_within`]; `best` is scratch space.
+/// [`dist_within`].
+///
+/// The space with more dimensions ("a") is measured first: a pair whose a-distance reaches the
+/// current k-th joint distance is dropped without measuring the other space ("b"). The k
+/// nearest are the k smallest (d, j): ties at the k-th distance go to the lower index. The a-distances are kept, so a's count needs no second
+/// pass: a distance computed exactly is compared with the radius, and one cut short at a bound
+/// at or above the radius exceeds it (the bound never falls below the final k-th distance);
+/// only one cut short below the radius (possible for KSG2 with ties) is measured again. b's
+/// count is a second, pruned pass.
 #[inline(always)]
 fn brute_point(
     p: &Brute<'_>,
     i: usize,
-    best: &mut Vec<(f64, f64, f64)>,
+    s: &mut Scratch,
     within: impl Fn(&[f64], &[f64], f64) -> f64,
 ) -> (usize, usize) {
-    let (x, y, k, n) = (p.x, p.y, p.k, p.x.n());
-    let (xi, yi) = (x.row(i), y.row(i));
-    // The k nearest in the joint space as (d, dx, dy), largest first; a pair at or beyond the
-    // current k-th distance is dropped as soon as that is certain, so ties at the k-th
-    // distance go to the lower index.
-    best.clear();
+    let swap = p.y.d > p.x.d;
+    let (a, b) = if swap { (p.y, p.x) } else { (p.x, p.y) };
+    let (k, n) = (p.k, a.n());
+    let (ai, bi) = (a.row(i), b.row(i));
+    s.best.clear();
+    s.seen.clear();
     for j in (0..n).filter(|&j| j != i) {
-        let bound = if best.len() == k {
-            best[0].0
+        let bound = if s.best.len() == k {
+            s.best[0].0
         } else {
             f64::INFINITY
         };
-        let dy = within(yi, y.row(j), bound);
-        if dy >= bound {
+        let da = within(ai, a.row(j), bound);
+        s.seen.push((da, bound));
+        if da >= bound {
             continue;
         }
-        let dx = within(xi, x.row(j), bound);
-        if dx >= bound {
+        let db = within(bi, b.row(j), bound);
+        if db >= bound {
             continue;
         }
-        let item = (dx.max(dy), dx, dy);
+        // Largest (d, j) first: j only grows, so a new pair beats the top exactly when its
+        // d is smaller, and of tied pairs the higher index is the one dropped.
+        let item = (da.max(db), da, db, j);
+        let later = |p: &(f64, f64, f64, usize), q: &(f64, f64, f64, usize)| {
+            p.0.total_cmp(&q.0).then(p.3.cmp(&q.3))
+        };
+        let best = &mut s.best;
         if best.len() < k {
             best.push(item);
-            best.sort_by(|a, b| b.0.total_cmp(&a.0));
+            best.sort_by(|p, q| later(q, p));
         } else {
             best[0] = item;
             for t in 1..k {
-                if best[t - 1].0 >= best[t].0 {
+                if later(&best[t - 1], &best[t]).is_ge() {
                     break;
                 }
                 best.swap(t - 1, t);
             }
         }
     }
-    let (rx, ry) = match p.variant {
+    let (ra, rb) = match p.variant {
         Variant::Ksg1 => {
-            let r = best[0].0.next_down();
+            let r = s.best[0].0.next_down();
             (r, r)
         }
-        Variant::Ksg2 => best
+        Variant::Ksg2 => s
+            .best
             .iter()
-            .fold((0f64, 0f64), |(ex, ey), t| (ex.max(t.1), ey.max(t.2))),
+            .fold((0f64, 0f64), |(ea, eb), t| (ea.max(t.1), eb.max(t.2))),
     };
-    let count = |q: Points<'_>, qi: &[f64], r: f64| {
-        (0..n)
-            .filter(|&j| j != i && within(qi, q.row(j), r) <= r)
-            .count()
-    };
-    (count(x, xi, rx), count(y, yi, ry))
+    let others = (0..n).filter(|&j| j != i);
+    let na = others
+        .clone()
+        .zip(&s.seen)
+        .filter(|&(j, &(da, bound))| {
+            if da <= bound {
+                da <= ra // computed exactly
+            } else if bound >= ra {
+                false // cut short: at least the bound, which is at least the radius
+            } else {
+                within(ai, a.row(j), ra) <= ra
+            }
+        })
+        .count();
+    let nb = others.filter(|&j| within(bi, b.row(j), rb) <= rb).count();
+    if swap {
+        (nb, na)
+    } else {
+        (na, nb)
+    }
 }
 
 /// The max-norm distance between two rows if it is at most `bound`; otherwise some value
@@ -192,7 +232,7 @@ fn dist_within(a: &[f64], b: &[f64], bound: f64) -> f64 {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{brute_point as portable_point, Brute};
+    use super::{brute_point as portable_point, Brute, Scratch};
 
     /// [`super::dist_within`] on 4-lane AVX registers: the same maxima of the same exact
     /// differences, checked against `bound` at the same 8-coordinate steps, so the same value.
@@ -244,14 +284,10 @@ mod x86 {
     /// # Safety
     /// The host must have AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn brute_point(
-        p: &Brute<'_>,
-        i: usize,
-        best: &mut Vec<(f64, f64, f64)>,
-    ) -> (usize, usize) {
+    pub(super) unsafe fn brute_point(p: &Brute<'_>, i: usize, s: &mut Scratch) -> (usize, usize) {
         // SAFETY: this function runs only on AVX2 hosts (its own contract), and rows of one
         // point set have equal lengths.
-        portable_point(p, i, best, |a, b, r| unsafe { dist_within(a, b, r) })
+        portable_point(p, i, s, |a, b, r| unsafe { dist_within(a, b, r) })
     }
 
     #[cfg(test)]
@@ -382,14 +418,14 @@ pub fn ksg(x: Points<'_>, y: Points<'_>, k: usize, variant: Variant, search: Sea
         let avx2 = KernelPath::default_path() != KernelPath::Portable;
         (0..n)
             .into_par_iter()
-            .map_init(Vec::new, |best, i| {
+            .map_init(Scratch::default, |scratch, i| {
                 #[cfg(target_arch = "x86_64")]
                 if avx2 {
                     // SAFETY: the default path is AVX2 or wider only when the host has AVX2.
-                    return unsafe { x86::brute_point(&pts, i, best) };
+                    return unsafe { x86::brute_point(&pts, i, scratch) };
                 }
                 let _ = avx2;
-                brute_point(&pts, i, best, dist_within)
+                brute_point(&pts, i, scratch, dist_within)
             })
             .collect()
     };

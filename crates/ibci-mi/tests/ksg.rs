@@ -68,6 +68,76 @@ fn tree_and_brute_force_give_the_same_estimate() {
         let a = est(&x, 4, &y, 1, 4, v, Search::BruteForce);
         let b = est(&x, 4, &y, 1, 4, v, Search::Auto);
         assert_eq!(a.to_bits(), b.to_bits(), "{v:?}");
+        // The same with the roles swapped (the brute force measures the wider space first).
+        let a = est(&y, 1, &x, 4, 4, v, Search::BruteForce);
+        let b = est(&y, 1, &x, 4, 4, v, Search::KdTree);
+        assert_eq!(a.to_bits(), b.to_bits(), "{v:?}, swapped");
+    }
+}
+
+/// KSG straight from its definition, O(N^2) with every distance: the k nearest are the k
+/// smallest (joint distance, index), as the brute force takes them.
+fn naive_ksg(x: &[f64], dx: usize, y: &[f64], dy: usize, k: usize, v: Variant) -> f64 {
+    use ibci_mi::digamma::digamma;
+    let n = x.len() / dx;
+    let dist = |p: &[f64], d: usize, i: usize, j: usize| {
+        (0..d).fold(0f64, |m, c| m.max((p[i * d + c] - p[j * d + c]).abs()))
+    };
+    let mut sum = 0.0;
+    for i in 0..n {
+        let mut all: Vec<(f64, usize)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (dist(x, dx, i, j).max(dist(y, dy, i, j)), j))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let near = &all[..k];
+        let (rx, ry) = match v {
+            Variant::Ksg1 => (near[k - 1].0.next_down(), near[k - 1].0.next_down()),
+            Variant::Ksg2 => near.iter().fold((0f64, 0f64), |(ex, ey), &(_, j)| {
+                (ex.max(dist(x, dx, i, j)), ey.max(dist(y, dy, i, j)))
+            }),
+        };
+        let nx = (0..n)
+            .filter(|&j| j != i && dist(x, dx, i, j) <= rx)
+            .count();
+        let ny = (0..n)
+            .filter(|&j| j != i && dist(y, dy, i, j) <= ry)
+            .count();
+        sum += match v {
+            Variant::Ksg1 => digamma(nx + 1) + digamma(ny + 1),
+            Variant::Ksg2 => digamma(nx.max(1)) + digamma(ny.max(1)),
+        };
+    }
+    let mean = sum / n as f64;
+    match v {
+        Variant::Ksg1 => digamma(k) + digamma(n) - mean,
+        Variant::Ksg2 => digamma(k) - 1.0 / k as f64 + digamma(n) - mean,
+    }
+}
+
+#[test]
+fn brute_force_matches_the_naive_definition_with_ties_and_wide_rows() {
+    // Rows wider than the 8-coordinate steps of the pruned distance (and not a multiple of
+    // them), values on a coarse grid so joint distances tie at the k-th neighbour, both
+    // orders of the spaces. Counts must agree exactly; the sums then agree to rounding.
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(31);
+    for (n, dx, dy, levels) in [(120, 13, 1, 4u32), (90, 2, 17, 3), (150, 9, 9, 1000)] {
+        let x: Vec<f64> = (0..n * dx)
+            .map(|_| (r.next_u32() % levels) as f64 * 0.25)
+            .collect();
+        let y: Vec<f64> = (0..n * dy)
+            .map(|_| (r.next_u32() % levels) as f64 * 0.25)
+            .collect();
+        for v in [Variant::Ksg1, Variant::Ksg2] {
+            for k in [1, 4] {
+                let fast = est(&x, dx, &y, dy, k, v, Search::BruteForce);
+                let slow = naive_ksg(&x, dx, &y, dy, k, v);
+                assert!(
+                    (fast - slow).abs() < 1e-12,
+                    "seed 31, {v:?}, n {n}, dims {dx}/{dy}, k {k}: {fast} vs naive {slow}"
+                );
+            }
+        }
     }
 }
 
