@@ -3,8 +3,9 @@
 //! - [`digamma`]: ψ exactly at positive integers (what k-NN estimators need).
 //! - [`discrete`]: plug-in entropy, mutual information and conditional mutual information of
 //!   discrete variables, with an optional Miller-Madow correction.
-//! - [`binning`]: a layer's activations binned at an explicit width, each row's bin pattern
-//!   one symbol (grouped exactly), then [`discrete`] (Saxe et al. 2018's estimator).
+//! - [`binning`]: a layer's (or a scalar's) activations binned at an explicit resolution (a
+//!   width, or a bin count on a fixed range), each row's bin pattern one symbol (grouped
+//!   exactly), then [`discrete`] (Saxe et al. 2018's estimator).
 //! - [`kde`]: the upper (KL) and lower (Bhattacharyya) pairwise-distance bounds of Kolchinsky
 //!   & Tracey for T plus Gaussian noise of variance σ², with the distances from ibci-kernels'
 //!   GEMM.

@@ -324,3 +324,78 @@ fn kde_fast_path_is_thread_invariant_and_exact_on_tile_edges() {
         }
     }
 }
+
+#[test]
+fn binning_by_a_bin_count_on_a_fixed_range() {
+    use ibci_mi::binning::{binned_at, Resolution};
+    // A scalar: 400 values evenly spaced on [0, 1), labelled by their quarter. Four bins on
+    // [0, 1] give four equal groups: H = I(T;Y) = ln 4 exactly; two bins: ln 2 and ln 2.
+    let n = 400;
+    let t = ibci_kernels::Mat::from_fn(n, 1, |i, _| i as f32 / n as f32);
+    let y: Vec<usize> = (0..n).map(|i| i * 4 / n).collect();
+    let four = binned_at(
+        t.as_ref(),
+        &y,
+        Resolution::Bins {
+            count: 4,
+            lo: 0.0,
+            hi: 1.0,
+        },
+        Correction::None,
+    );
+    assert!(close(four.i_xt, 4f64.ln(), EXACT) && close(four.i_ty, 4f64.ln(), EXACT));
+    assert_eq!(four.patterns, 4);
+    let two = binned_at(
+        t.as_ref(),
+        &y,
+        Resolution::Bins {
+            count: 2,
+            lo: 0.0,
+            hi: 1.0,
+        },
+        Correction::None,
+    );
+    assert!(close(two.i_xt, 2f64.ln(), EXACT) && close(two.i_ty, 2f64.ln(), EXACT));
+    // Values outside the range fall into the edge bins: everything at or above hi is one bin,
+    // everything below lo another.
+    let wide = ibci_kernels::Mat::from_fn(n, 1, |i, _| if i < n / 2 { -5.0 } else { 7.0 });
+    let b = binned_at(
+        wide.as_ref(),
+        &y,
+        Resolution::Bins {
+            count: 10,
+            lo: 0.0,
+            hi: 1.0,
+        },
+        Correction::None,
+    );
+    assert_eq!(b.patterns, 2);
+    // Ten bins of width 0.1 on [0, 1] equal the width resolution 0.1 inside the range.
+    let w = binned(t.as_ref(), &y, 0.1, Correction::None);
+    let c = binned_at(
+        t.as_ref(),
+        &y,
+        Resolution::Bins {
+            count: 10,
+            lo: 0.0,
+            hi: 1.0,
+        },
+        Correction::None,
+    );
+    assert_eq!(w.patterns, c.patterns);
+    assert!(close(w.i_xt, c.i_xt, EXACT));
+}
+
+#[test]
+#[should_panic(expected = "need at least one bin")]
+fn an_empty_range_is_refused() {
+    let t = ibci_kernels::Mat::from_fn(3, 1, |i, _| i as f32);
+    ibci_mi::binning::bin_patterns_at(
+        t.as_ref(),
+        ibci_mi::binning::Resolution::Bins {
+            count: 3,
+            lo: 1.0,
+            hi: 1.0,
+        },
+    );
+}
