@@ -1,6 +1,6 @@
-//! Products whose left operand is mostly exact zeros: `C = A B`, A `m x k` (MNIST pixels are
-//! 81% zeros), B dense `k x n`. The campaign's first layer, `X W` over 60,000 images and up
-//! to thousands of candidates, is this product.
+//! Products whose left operand is mostly exact zeros: `C = A B`, A `m x k` (MNIST's training
+//! pixels are 80.9% zeros, as `ibci data info` reports), B dense `k x n`. The campaign's
+//! first layer, `X W` over 60,000 images and up to thousands of candidates, is this product.
 //!
 //! ```text
 //! c_ij = fma(a_ip_last, b_p_last j, ... fma(a_ip1, b_p1 j, +0))   p1 < p2 < ... : a_ip != 0

@@ -66,6 +66,11 @@ pub fn info(path: &Path) -> Result<()> {
                 .iter()
                 .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
             say!("pixels:    mean {mean:.6} std {std:.6} on [0,1] (u8/255; raw min {min}, max {max})");
+            let zeros = pixels.iter().filter(|&&p| p == 0).count();
+            say!(
+                "zeros:     {:.2}% of pixels ({zeros})",
+                100.0 * zeros as f64 / pixels.len().max(1) as f64
+            );
         }
         _ => {
             let values = array.to_f64();

@@ -56,6 +56,11 @@ fn data_info_shows_header_histogram_and_pixel_stats() {
     assert!(out.contains("shape:     10000 x 28 x 28"), "{out}");
     // The test set's pixel mean on [0, 1] is 0.1325.
     assert!(out.contains("pixels:    mean 0.1325"), "{out}");
+    // 80.72% of its pixels are exactly 0 (what the sparse first-layer product exploits).
+    assert!(
+        out.contains("zeros:     80.72% of pixels (6328781)"),
+        "{out}"
+    );
 }
 
 #[test]
