@@ -9,7 +9,8 @@
 //!   ([`ibci_mi::kde::mi_both_fast`]).
 //!
 //! `infoplane.csv`: epoch, layer, width, bin_width, noise_var, binned I(X;T), binned I(T;Y),
-//! KDE upper/lower I(X;T), KDE upper/lower I(T;Y), seconds. The SVGs draw one path per layer
+//! KDE upper/lower I(X;T), KDE upper/lower I(T;Y), seconds. A resumed run (`--resume`) keeps
+//! the rows of the epochs already run, at the same resolution ([`resumable`]). The SVGs draw one path per layer
 //! through the epochs, points coloured from the first epoch (blue) to the last (red).
 
 use std::fmt::Write as _;
@@ -318,4 +319,46 @@ pub fn svg(points: &[Point], kde: bool, title: &str) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Writes `infoplane.svg` (binned) and `infoplane-kde.svg` (KDE upper bounds) into `dir`.
+pub fn write_svgs(dir: &Path, pts: &[Point]) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().to_string());
+    for (kde, file) in [(false, "infoplane.svg"), (true, "infoplane-kde.svg")] {
+        let svg = svg(pts, kde, &format!("information plane: {name}"));
+        ibci_nn::checkpoint::write_atomically(&dir.join(file), svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The rows of an earlier `infoplane.csv` to keep when a run resumes after epoch `done`:
+/// those of epochs 0..=done, which must all be there (`layers` rows each) and at the
+/// resolution asked for now.
+pub fn resumable(
+    rows: Vec<Point>,
+    done: usize,
+    layers: usize,
+    bin_width: f64,
+    noise_var: f64,
+) -> Result<Vec<Point>> {
+    if let Some(p) = rows
+        .iter()
+        .find(|p| p.bin_width != bin_width || p.noise_var != noise_var)
+    {
+        bail!(
+            "measured at bin width {} and noise variance {}, but this run asks for {bin_width} and {noise_var}",
+            p.bin_width,
+            p.noise_var
+        );
+    }
+    let kept: Vec<Point> = rows.into_iter().filter(|p| p.epoch <= done).collect();
+    for e in 0..=done {
+        let n = kept.iter().filter(|p| p.epoch == e).count();
+        if n != layers {
+            bail!("epoch {e} has {n} rows, expected one per layer ({layers})");
+        }
+    }
+    Ok(kept)
 }

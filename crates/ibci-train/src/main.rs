@@ -246,7 +246,7 @@ fn main() -> ExitCode {
             )
         }
         Command::Plot { dir } => infoplane::read_csv(&dir.join("infoplane.csv")).and_then(|pts| {
-            train::write_infoplane_svgs(&dir, &pts)?;
+            infoplane::write_svgs(&dir, &pts)?;
             say!(
                 "wrote {} and {}",
                 dir.join("infoplane.svg").display(),

@@ -170,18 +170,30 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     // The information plane: measured after every epoch (and at epoch 0) on a fixed subset.
     let mut plane = None;
     if let Some((samples, bin_width, noise)) = args.infoplane {
-        if args.resume {
-            bail!("--infoplane cannot be combined with --resume (the plane of the epochs already run would be missing); rerun the whole run");
-        }
         let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;
         let path = out.join("infoplane.csv");
+        // On resume, the epochs already run keep their rows (rows of a later epoch, from a run
+        // stopped after measuring but before its checkpoint, are measured again).
+        let done = history.len() - 1;
+        let pts = if args.resume {
+            let old = infoplane::read_csv(&path).with_context(|| {
+                format!(
+                    "--infoplane with --resume: the run being resumed has no readable {} (was it run with --infoplane?)",
+                    path.display()
+                )
+            })?;
+            infoplane::resumable(old, done, spec.layers(), bin_width, noise)
+                .with_context(|| format!("--infoplane with --resume: {}", path.display()))?
+        } else {
+            pool.install(|| ip.measure(&mlp, 0, par))
+        };
         let mut f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         writeln!(f, "{}", infoplane::HEADER)?;
-        let pts = pool.install(|| ip.measure(&mlp, 0, par));
         for p in &pts {
             writeln!(f, "{}", p.csv())?;
         }
-        plane = Some((ip, f, pts, 0f64));
+        let secs = pts.iter().map(|p| p.seconds).sum::<f64>();
+        plane = Some((ip, f, pts, secs));
     }
     for m in &history {
         record(m)?;
@@ -253,7 +265,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     }
     if let (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) = (args.infoplane, &plane) {
         let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
-        write_infoplane_svgs(&out, pts)?;
+        infoplane::write_svgs(&out, pts)?;
         manifest["infoplane"] = json!({
             "samples": samples,
             "subset": format!("test images drawn by Xoshiro256PlusPlus::seed_from_u64({INFOPLANE_SEED:#x})"),
@@ -524,16 +536,4 @@ fn manifest(
             "weights_sha256": digest,
         },
     })
-}
-
-/// Writes `infoplane.svg` (binned) and `infoplane-kde.svg` (KDE upper bounds) into `dir`.
-pub fn write_infoplane_svgs(dir: &Path, pts: &[infoplane::Point]) -> Result<()> {
-    let name = dir
-        .file_name()
-        .map_or(String::new(), |n| n.to_string_lossy().to_string());
-    for (kde, file) in [(false, "infoplane.svg"), (true, "infoplane-kde.svg")] {
-        let svg = infoplane::svg(pts, kde, &format!("information plane: {name}"));
-        checkpoint::write_atomically(&dir.join(file), svg.as_bytes())?;
-    }
-    Ok(())
 }

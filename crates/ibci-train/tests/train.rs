@@ -551,13 +551,41 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
         .unwrap();
     assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
     assert_eq!(std::fs::read(out.join("infoplane.svg")).unwrap(), svg);
-    // Errors: with --resume, a sample count beyond the test set, a plot without a CSV.
-    let r = train(&data, &out, &["--infoplane", "--resume"], None);
+    // Resuming keeps the epochs already measured: 2 epochs, then on to 3, gives the rows of
+    // the straight run (all but the seconds).
+    let plane = ["--infoplane", "--infoplane-samples", "50"];
+    let part = root.join("part");
+    let run = |extra: &[&str]| base(&data, &part).args(plane).args(extra).output().unwrap();
+    assert!(run(&["--epochs", "2"]).status.success());
+    let r = run(&["--epochs", "3", "--resume"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let without_seconds = |dir: &Path| -> Vec<String> {
+        std::fs::read_to_string(dir.join("infoplane.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(without_seconds(&part), without_seconds(&out));
+    assert_eq!(digest_of(&r), digest_of(&o));
+    // Resuming at another resolution, or a run that was not measured, is refused.
+    let r = run(&["--epochs", "4", "--resume", "--infoplane-bin-width", "1"]);
     let e = String::from_utf8_lossy(&r.stderr);
     assert!(
-        e.contains("--infoplane cannot be combined with --resume"),
+        !r.status.success() && e.contains("measured at bin width 0.5"),
         "{e}"
     );
+    let r = base(&data, &root.join("plain"))
+        .args(plane)
+        .args(["--epochs", "4", "--resume"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && e.contains("was it run with --infoplane?"),
+        "{e}"
+    );
+    // Errors: a sample count beyond the test set, a plot without a CSV.
     let r = train(
         &data,
         &root.join("x"),
