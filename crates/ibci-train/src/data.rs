@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use clap::ValueEnum;
 use ibci_idx::mnist::{self, DigestCheck, LoadOptions, Split, Verified};
 use ibci_idx::{read_file, ElemType, IdxData};
 
@@ -121,4 +122,25 @@ pub fn check(dir: &Path, digests: DigestCheck, classes: usize) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Which SHA-256 digests data files are checked against (`--digests`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Digests {
+    /// The well-known MNIST digests built into ibci.
+    Mnist,
+    /// The directory's own SHA256SUMS file (custom data sets).
+    Sums,
+    /// No digest check (custom data sets without sums).
+    None,
+}
+
+impl From<Digests> for DigestCheck {
+    fn from(d: Digests) -> Self {
+        match d {
+            Digests::Mnist => DigestCheck::KnownMnist,
+            Digests::Sums => DigestCheck::SumsFile,
+            Digests::None => DigestCheck::Skip,
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Network initialisation for `ibci train` and `ibci init`: the torch.nn.init schemes, LSUV,
 //! and the neuron campaign (`--init ibci`), all drawing from the one seeded generator.
 
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -8,15 +10,20 @@ use ibci_campaign::{
     campaign, Base, CampaignOptions, CandidateScale, Criteria, Dist, LayerReport, ScoreSource,
     Variant,
 };
+use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::Par;
+use ibci_nn::checkpoint;
 use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
 use ibci_nn::lsuv::{lsuv, LsuvConfig};
 use ibci_nn::mlp::gather_rows;
+use ibci_nn::train::OwnedSplit;
 use ibci_nn::train::Split;
 use ibci_nn::{ArchSpec, Mlp};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{json, Value};
+
+use crate::train::{encode_weights, setup, NetArgs};
 
 /// The initialisation flags shared by `ibci train` and `ibci init`.
 #[derive(clap::Args, Clone, Debug)]
@@ -367,4 +374,64 @@ fn layer_json(r: &LayerReport) -> Value {
             "propagate": r.seconds.propagate,
         },
     })
+}
+
+/// `ibci init` flags.
+#[derive(clap::Args, Debug)]
+pub struct InitCli {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Where to write the weights (safetensors, PyTorch layout); a manifest goes to FILE.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `ibci init`: initialises a network and writes it (safetensors) with a manifest.
+pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
+    let (init, bias, seed, out) = (&args.net.init, args.net.bias, args.net.seed, &args.out);
+    let (spec, threads, pool, _, data) = setup(&args.net)?;
+    let train = OwnedSplit::from_mnist(&data.train);
+    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let weights = encode_weights(&mlp);
+    checkpoint::write_atomically(out, &weights)
+        .with_context(|| format!("--out {}", out.display()))?;
+    let digest = to_hex(&sha256(&weights));
+    let b = ibci_kernels::dispatch::build_info();
+    let manifest = json!({
+        "ibci_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": env!("IBCI_GIT_COMMIT"),
+        "command": argv,
+        "seed": seed,
+        "rng": "Xoshiro256PlusPlus (rand_xoshiro 0.7), seed_from_u64(seed)",
+        "config": {
+            "arch": spec.widths,
+            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "init": init.describe(),
+            "bias": bias,
+        },
+        "initialisation": report,
+        "cpu": {
+            "build_level": crate::cpu::build_level(),
+            "host_features": crate::cpu::host_simd_features(),
+        },
+        "kernels": { "gemm_path": b.selected.name() },
+        "threads": threads,
+        "data": data.files.iter().map(|f| json!({
+            "file": f.path.display().to_string(),
+            "sha256": f.sha256,
+        })).collect::<Vec<_>>(),
+        "weights_sha256": digest,
+    });
+    let mut side = out.as_os_str().to_owned();
+    side.push(".json");
+    checkpoint::write_atomically(
+        Path::new(&side),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    say!("wrote {} ({spec}, {})", out.display(), init.label());
+    say!("weights sha256: {digest}");
+    Ok(())
 }

@@ -34,7 +34,7 @@ mod train;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Neuron Campaign for Initialization (IBCI, CIKM 2021), reproduced in Rust.
 #[derive(Parser, Debug)]
@@ -50,9 +50,9 @@ enum Command {
     #[command(subcommand)]
     Data(DataCommand),
     /// Train an MLP on an MNIST-style data set (SGD, softmax cross-entropy).
-    Train(TrainCli),
+    Train(train::TrainArgs),
     /// Write an initialised network (e.g. IBCI's) as safetensors, for use elsewhere.
-    Init(InitCli),
+    Init(init::InitCli),
     /// Redraw a run's information-plane SVGs from its infoplane.csv.
     Plot {
         /// The run directory (holding infoplane.csv).
@@ -82,117 +82,12 @@ enum DataCommand {
         /// The directory (e.g. datasets/mnist).
         dir: PathBuf,
         /// Which SHA-256 digests to check the files against.
-        #[arg(long, value_enum, default_value_t = Digests::Mnist)]
-        digests: Digests,
+        #[arg(long, value_enum, default_value_t = data::Digests::Mnist)]
+        digests: data::Digests,
         /// Number of classes; every label must be below it.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         classes: u16,
     },
-}
-
-/// `ibci train` flags (defaults: the reference code's protocol).
-#[derive(clap::Args, Debug)]
-struct TrainCli {
-    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
-    #[arg(long, default_value = "mlp2")]
-    arch: String,
-    /// One activation per weight layer: relu, tanh, sigmoid, identity (default: relu hidden,
-    /// identity output).
-    #[arg(long)]
-    act: Option<String>,
-    #[command(flatten)]
-    init: init::InitArgs,
-    /// Constant bias of every layer (the reference code uses 0 or 0.01).
-    #[arg(long, default_value_t = 0.0)]
-    bias: f32,
-    /// Epochs to train.
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    /// The one seed every random number flows from.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
-    lr: f32,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
-    batch: usize,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.0)]
-    momentum: f32,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f32,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Data set directory.
-    #[arg(long, default_value = "datasets/mnist")]
-    data: PathBuf,
-    /// Which SHA-256 digests the data files are checked against.
-    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
-    digests: Digests,
-    /// Output directory (default: runs/ARCH-INIT-seedSEED).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
-    #[arg(long)]
-    resume: bool,
-    /// Record every layer's I(X;T) and I(T;Y) after every epoch (binning and KDE bounds) in
-    /// infoplane.csv, and draw infoplane.svg and infoplane-kde.svg.
-    #[arg(long)]
-    infoplane: bool,
-    /// Test images the information plane is measured on (a fixed seeded subset).
-    #[arg(long, default_value_t = 5000)]
-    infoplane_samples: usize,
-    /// Bin width of the binned estimates (activation units).
-    #[arg(long, default_value_t = 0.5)]
-    infoplane_bin_width: f64,
-    /// Noise variance of the KDE bounds.
-    #[arg(long, default_value_t = 0.1)]
-    infoplane_noise: f64,
-}
-
-/// `ibci init` flags.
-#[derive(clap::Args, Debug)]
-struct InitCli {
-    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
-    #[arg(long, default_value = "mlp2")]
-    arch: String,
-    /// One activation per weight layer (default: relu hidden, identity output).
-    #[arg(long)]
-    act: Option<String>,
-    #[command(flatten)]
-    init: init::InitArgs,
-    /// Constant bias of every layer.
-    #[arg(long, default_value_t = 0.0)]
-    bias: f32,
-    /// The one seed every random number flows from.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Data set directory (its training images score the candidates).
-    #[arg(long, default_value = "datasets/mnist")]
-    data: PathBuf,
-    /// Which SHA-256 digests the data files are checked against.
-    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
-    digests: Digests,
-    /// Where to write the weights (safetensors, PyTorch layout); a manifest goes to FILE.json.
-    #[arg(long)]
-    out: PathBuf,
-}
-
-/// Digest policy for `data check`.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Digests {
-    /// The well-known MNIST digests built into ibci.
-    Mnist,
-    /// The directory's own SHA256SUMS file (custom data sets).
-    Sums,
-    /// No digest check (custom data sets without sums).
-    None,
 }
 
 fn main() -> ExitCode {
@@ -206,44 +101,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(t) => {
             let argv: Vec<String> = std::env::args().collect();
-            let args = train::TrainArgs {
-                arch: t.arch,
-                act: t.act,
-                init: t.init,
-                bias: t.bias,
-                epochs: t.epochs,
-                seed: t.seed,
-                lr: t.lr,
-                batch: t.batch,
-                momentum: t.momentum,
-                weight_decay: t.weight_decay,
-                threads: t.threads,
-                data: t.data,
-                digests: t.digests.into(),
-                out: t.out,
-                resume: t.resume,
-                infoplane: t.infoplane.then_some((
-                    t.infoplane_samples,
-                    t.infoplane_bin_width,
-                    t.infoplane_noise,
-                )),
-            };
-            train::run(&args, &argv)
+            train::run(&t, &argv)
         }
         Command::Init(i) => {
             let argv: Vec<String> = std::env::args().collect();
-            train::init_only(
-                &i.arch,
-                i.act.as_deref(),
-                &i.init,
-                i.bias,
-                i.seed,
-                i.threads,
-                &i.data,
-                i.digests.into(),
-                &i.out,
-                &argv,
-            )
+            init::init_only(&i, &argv)
         }
         Command::Plot { dir } => infoplane::read_csv(&dir.join("infoplane.csv")).and_then(|pts| {
             infoplane::write_svgs(&dir, &pts)?;
@@ -314,16 +176,6 @@ fn info(probe: bool) {
                     format!("{}:", p.name())
                 );
             }
-        }
-    }
-}
-
-impl From<Digests> for ibci_idx::mnist::DigestCheck {
-    fn from(d: Digests) -> Self {
-        match d {
-            Digests::Mnist => ibci_idx::mnist::DigestCheck::KnownMnist,
-            Digests::Sums => ibci_idx::mnist::DigestCheck::SumsFile,
-            Digests::None => ibci_idx::mnist::DigestCheck::Skip,
         }
     }
 }

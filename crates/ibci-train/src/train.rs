@@ -17,11 +17,11 @@
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ibci_idx::mnist::{self, DigestCheck, LoadOptions};
+use ibci_idx::mnist::{self, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::checkpoint::{self, Checkpoint};
@@ -29,30 +29,92 @@ use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, Owne
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use serde_json::json;
 
+use crate::data::Digests;
 use crate::infoplane::{self, InfoPlane};
 use crate::init::{initialise, InitArgs};
 use crate::safetensors::{self, Tensor};
 
-/// Everything `ibci train` was asked to do.
-#[derive(Clone, Debug)]
-pub struct TrainArgs {
+/// The flags `ibci train` and `ibci init` share: the network, its initialiser, the seed,
+/// the threads and the data.
+#[derive(clap::Args, Debug)]
+pub struct NetArgs {
+    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
+    #[arg(long, default_value = "mlp2")]
     pub arch: String,
+    /// One activation per weight layer: relu, tanh, sigmoid, identity (default: relu hidden,
+    /// identity output).
+    #[arg(long)]
     pub act: Option<String>,
+    #[command(flatten)]
     pub init: InitArgs,
+    /// Constant bias of every layer (the reference code uses 0 or 0.01).
+    #[arg(long, default_value_t = 0.0)]
     pub bias: f32,
-    pub epochs: usize,
+    /// The one seed every random number flows from.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    pub lr: f32,
-    pub batch: usize,
-    pub momentum: f32,
-    pub weight_decay: f32,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
     pub threads: Option<usize>,
+    /// Data set directory (its training images train the network and score IBCI's
+    /// candidates).
+    #[arg(long, default_value = "datasets/mnist")]
     pub data: PathBuf,
-    pub digests: DigestCheck,
+    /// Which SHA-256 digests the data files are checked against.
+    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
+    pub digests: Digests,
+}
+
+/// `ibci train` flags (defaults: the reference code's protocol).
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f32,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// Output directory (default: runs/ARCH-INIT-seedSEED).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
+    #[arg(long)]
     pub resume: bool,
+    /// Record every layer's I(X;T) and I(T;Y) after every epoch (binning and KDE bounds) in
+    /// infoplane.csv, and draw infoplane.svg and infoplane-kde.svg.
+    #[arg(long)]
+    pub infoplane: bool,
+    /// Test images the information plane is measured on (a fixed seeded subset).
+    #[arg(long, default_value_t = 5000)]
+    pub infoplane_samples: usize,
+    /// Bin width of the binned estimates (activation units).
+    #[arg(long, default_value_t = 0.5)]
+    pub infoplane_bin_width: f64,
+    /// Noise variance of the KDE bounds.
+    #[arg(long, default_value_t = 0.1)]
+    pub infoplane_noise: f64,
+}
+
+impl TrainArgs {
     /// `--infoplane`: (samples, bin width, noise variance).
-    pub infoplane: Option<(usize, f64, f64)>,
+    fn plane(&self) -> Option<(usize, f64, f64)> {
+        self.infoplane.then_some((
+            self.infoplane_samples,
+            self.infoplane_bin_width,
+            self.infoplane_noise,
+        ))
+    }
 }
 
 /// The seed of the information plane's test subset: one fixed subset for every run, so
@@ -62,15 +124,7 @@ pub const INFOPLANE_SEED: u64 = 0x1f0_91a7e;
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let (spec, threads, pool, par, data) = setup(
-        &args.arch,
-        args.act.as_deref(),
-        &args.init,
-        args.bias,
-        args.threads,
-        &args.data,
-        args.digests,
-    )?;
+    let (spec, threads, pool, par, data) = setup(&args.net)?;
     if args.epochs == 0 || args.batch == 0 {
         bail!("--epochs and --batch must be at least 1");
     }
@@ -80,9 +134,9 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "runs/{}-{}-seed{}",
-            args.arch,
-            args.init.label(),
-            args.seed
+            args.net.arch,
+            args.net.init.label(),
+            args.net.seed
         ))
     });
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
@@ -133,7 +187,14 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             );
         }
         let (mlp, report) = initialise(
-            &args.init, &spec, args.bias, args.seed, args.batch, train, &pool, true,
+            &args.net.init,
+            &spec,
+            args.net.bias,
+            args.net.seed,
+            args.batch,
+            train,
+            &pool,
+            true,
         )?;
         init_report = Some(report);
         let state = SgdState::new(&mlp, cfg.momentum);
@@ -156,8 +217,8 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let tty = std::io::stderr().is_terminal();
     eprintln!(
         "ibci train: {spec}, init {}, seed {}, lr {}, batch {}, {} epochs, {threads} thread(s), kernel path {}",
-        args.init.label(),
-        args.seed,
+        args.net.init.label(),
+        args.net.seed,
         args.lr,
         args.batch,
         args.epochs,
@@ -169,7 +230,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     }
     // The information plane: measured after every epoch (and at epoch 0) on a fixed subset.
     let mut plane = None;
-    if let Some((samples, bin_width, noise)) = args.infoplane {
+    if let Some((samples, bin_width, noise)) = args.plane() {
         let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;
         let path = out.join("infoplane.csv");
         // On resume, the epochs already run keep their rows (rows of a later epoch, from a run
@@ -200,7 +261,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     }
     let resumed_from = history.len() - 1;
     for epoch in history.len()..=args.epochs {
-        let mut shuffle = shuffle_stream(args.seed, epoch);
+        let mut shuffle = shuffle_stream(args.net.seed, epoch);
         let m = pool
             .install(|| {
                 train_epoch(
@@ -263,7 +324,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     if let Some(report) = init_report {
         manifest["initialisation"] = report;
     }
-    if let (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) = (args.infoplane, &plane) {
+    if let (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) = (args.plane(), &plane) {
         let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
         infoplane::write_svgs(&out, pts)?;
         manifest["infoplane"] = json!({
@@ -301,17 +362,10 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
 /// The checks and set-up `ibci train` and `ibci init` share: the architecture, the
 /// initialiser's options (validated before any data are read), the thread pool, the data.
 #[allow(clippy::type_complexity)]
-fn setup(
-    arch: &str,
-    act: Option<&str>,
-    init: &InitArgs,
-    bias: f32,
-    threads: Option<usize>,
-    dir: &Path,
-    digests: DigestCheck,
-) -> Result<(ArchSpec, usize, rayon::ThreadPool, Par, mnist::Dataset)> {
+pub fn setup(a: &NetArgs) -> Result<(ArchSpec, usize, rayon::ThreadPool, Par, mnist::Dataset)> {
+    let (arch, init, bias, dir) = (&a.arch, &a.init, a.bias, &a.data);
     let mut spec = ArchSpec::parse(arch).with_context(|| "--arch")?;
-    if let Some(list) = act {
+    if let Some(list) = &a.act {
         spec = spec.with_activations(list).with_context(|| "--act")?;
     }
     if !bias.is_finite() {
@@ -322,8 +376,9 @@ fn setup(
     } else {
         crate::init::weight_init(&init.init)?;
     }
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
@@ -336,7 +391,7 @@ fn setup(
         dir,
         &LoadOptions {
             classes: spec.outputs(),
-            digests,
+            digests: a.digests.into(),
         },
     )
     .with_context(|| format!("loading --data {}", dir.display()))?;
@@ -349,67 +404,6 @@ fn setup(
         );
     }
     Ok((spec, threads, pool, par, data))
-}
-
-/// Runs `ibci init`: initialises a network and writes it (safetensors) with a manifest.
-#[allow(clippy::too_many_arguments)]
-pub fn init_only(
-    arch: &str,
-    act: Option<&str>,
-    init: &InitArgs,
-    bias: f32,
-    seed: u64,
-    threads: Option<usize>,
-    dir: &Path,
-    digests: DigestCheck,
-    out: &Path,
-    argv: &[String],
-) -> Result<()> {
-    let (spec, threads, pool, _, data) = setup(arch, act, init, bias, threads, dir, digests)?;
-    let train = OwnedSplit::from_mnist(&data.train);
-    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let weights = encode_weights(&mlp);
-    checkpoint::write_atomically(out, &weights)
-        .with_context(|| format!("--out {}", out.display()))?;
-    let digest = to_hex(&sha256(&weights));
-    let b = ibci_kernels::dispatch::build_info();
-    let manifest = json!({
-        "ibci_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("IBCI_GIT_COMMIT"),
-        "command": argv,
-        "seed": seed,
-        "rng": "Xoshiro256PlusPlus (rand_xoshiro 0.7), seed_from_u64(seed)",
-        "config": {
-            "arch": spec.widths,
-            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "init": init.describe(),
-            "bias": bias,
-        },
-        "initialisation": report,
-        "cpu": {
-            "build_level": crate::cpu::build_level(),
-            "host_features": crate::cpu::host_simd_features(),
-        },
-        "kernels": { "gemm_path": b.selected.name() },
-        "threads": threads,
-        "data": data.files.iter().map(|f| json!({
-            "file": f.path.display().to_string(),
-            "sha256": f.sha256,
-        })).collect::<Vec<_>>(),
-        "weights_sha256": digest,
-    });
-    let mut side = out.as_os_str().to_owned();
-    side.push(".json");
-    checkpoint::write_atomically(
-        Path::new(&side),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    say!("wrote {} ({spec}, {})", out.display(), init.label());
-    say!("weights sha256: {digest}");
-    Ok(())
 }
 
 fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
@@ -457,10 +451,10 @@ fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> Stri
     let files: Vec<String> = data.files.iter().map(|f| f.sha256.clone()).collect();
     json!({
         "arch": spec.to_string(),
-        "init": args.init.describe(),
+        "init": args.net.init.describe(),
         // f32 flags as their shortest round-trip text (exact, and readable in a mismatch).
-        "bias": args.bias.to_string(),
-        "seed": args.seed,
+        "bias": args.net.bias.to_string(),
+        "seed": args.net.seed,
         "lr": args.lr.to_string(),
         "batch": args.batch,
         "momentum": args.momentum.to_string(),
@@ -488,7 +482,7 @@ fn manifest(
         "ibci_version": env!("CARGO_PKG_VERSION"),
         "git_commit": env!("IBCI_GIT_COMMIT"),
         "command": argv,
-        "seed": args.seed,
+        "seed": args.net.seed,
         "rng": {
             "algorithm": "Xoshiro256PlusPlus (rand_xoshiro 0.7)",
             "init_stream": "seed_from_u64(seed)",
@@ -497,8 +491,8 @@ fn manifest(
         "config": {
             "arch": spec.widths,
             "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "init": args.init.describe(),
-            "bias": args.bias,
+            "init": args.net.init.describe(),
+            "bias": args.net.bias,
             "epochs": args.epochs,
             "batch": args.batch,
             "lr": args.lr,
@@ -518,7 +512,7 @@ fn manifest(
         },
         "threads": threads,
         "data": {
-            "dir": args.data.display().to_string(),
+            "dir": args.net.data.display().to_string(),
             "files": data.files.iter().map(|f| json!({
                 "file": f.path.display().to_string(),
                 "sha256": f.sha256,
