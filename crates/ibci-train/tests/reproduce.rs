@@ -6,28 +6,20 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{idx_u8, tempdir};
+use common::{tempdir, Tiny};
 
 /// 4 classes of 4x4 images (class c lights row c), deterministic noise.
 fn tiny_dataset(dir: &Path) {
-    let mut state = 777u32;
-    let mut noise = move || {
-        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        (state >> 25) as u8
-    };
-    for (prefix, n) in [("train", 300u32), ("t10k", 80)] {
-        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
-        let mut pixels = Vec::new();
-        for &c in &labels {
-            for p in 0..16u8 {
-                pixels.push(if p / 4 == c { 128 + noise() } else { noise() });
-            }
-        }
-        let img = idx_u8(&[n, 4, 4], &pixels);
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
-        let lab = idx_u8(&[n], &labels);
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab).unwrap();
-    }
+    common::tiny_dataset(
+        dir,
+        &Tiny {
+            seed: 777,
+            noise_bits: 7,
+            lit: 128,
+            train: 300,
+            test: 80,
+        },
+    );
 }
 
 /// A sweep of 16-8-4 nets, 2 epochs and 2 seeds on the tiny data (`--nets` and `--epochs`

@@ -6,35 +6,21 @@ mod common;
 
 use std::path::Path;
 
-use common::{idx_u8, tempdir};
+use common::{tempdir, Tiny};
 use std::process::{Command, Output};
 
 /// 4 classes of 4x4 images: class c lights row c, plus deterministic noise.
 fn tiny_dataset(dir: &Path) {
-    let mut state = 12345u32;
-    let mut noise = move || {
-        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        (state >> 26) as u8
-    };
-    for (prefix, n) in [("train", 240u32), ("t10k", 60)] {
-        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
-        let mut pixels = Vec::new();
-        for &c in &labels {
-            for p in 0..16u8 {
-                pixels.push(if p / 4 == c { 192 + noise() } else { noise() });
-            }
-        }
-        std::fs::write(
-            dir.join(format!("{prefix}-images-idx3-ubyte")),
-            idx_u8(&[n, 4, 4], &pixels),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("{prefix}-labels-idx1-ubyte")),
-            idx_u8(&[n], &labels),
-        )
-        .unwrap();
-    }
+    common::tiny_dataset(
+        dir,
+        &Tiny {
+            seed: 12345,
+            noise_bits: 6,
+            lit: 192,
+            train: 240,
+            test: 60,
+        },
+    );
 }
 
 /// `ibci train` on the tiny data set with the flags every test shares.

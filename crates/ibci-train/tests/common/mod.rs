@@ -1,7 +1,7 @@
 //! Helpers shared by the `ibci` binary's test files.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A fresh directory under the system temp dir, named after the process and `tag`.
 pub fn tempdir(tag: &str) -> PathBuf {
@@ -17,4 +17,36 @@ pub fn idx_u8(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
     out.extend_from_slice(payload);
     out
+}
+
+/// A tiny 4-class data set of 4x4 images: class c lights row c (pixels `lit` plus noise), the
+/// other pixels are noise of `noise_bits` bits from an LCG seeded with `seed`.
+pub struct Tiny {
+    pub seed: u32,
+    pub noise_bits: u32,
+    pub lit: u8,
+    pub train: u32,
+    pub test: u32,
+}
+
+/// Writes the four IDX files of `t` into `dir`.
+pub fn tiny_dataset(dir: &Path, t: &Tiny) {
+    let mut state = t.seed;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> (32 - t.noise_bits)) as u8
+    };
+    for (prefix, n) in [("train", t.train), ("t10k", t.test)] {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+        let mut pixels = Vec::new();
+        for &c in &labels {
+            for p in 0..16u8 {
+                pixels.push(if p / 4 == c { t.lit + noise() } else { noise() });
+            }
+        }
+        let img = idx_u8(&[n, 4, 4], &pixels);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), img).unwrap();
+        let lab = idx_u8(&[n], &labels);
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab).unwrap();
+    }
 }
