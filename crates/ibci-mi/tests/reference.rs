@@ -221,13 +221,8 @@ fn gaussian_closed_forms() {
 #[test]
 fn kde_one_pass_equals_the_separate_bounds() {
     // Two noisy clusters matching the labels, 300 points in 3 dimensions.
-    let mut state = 99u64;
-    let mut u = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut next = lcg(99);
+    let mut u = move || next() - 0.5;
     let labels: Vec<usize> = (0..300).map(|i| i % 2).collect();
     let t = ibci_kernels::Mat::from_fn(300, 3, |i, _| labels[i] as f32 * 2.0 + u());
     for noise in [0.01, 0.1, 1.0] {
@@ -270,13 +265,8 @@ fn bin_patterns_match_a_hash_map_of_first_appearances() {
     // the strided path; negative activations floor downwards.
     use ibci_mi::binning::bin_patterns;
     use std::collections::HashMap;
-    let mut state = 7u64;
-    let mut u = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 3.0 - 1.5
-    };
+    let mut next = lcg(7);
+    let mut u = move || next() * 3.0 - 1.5;
     for (n, d) in [(1usize, 1usize), (7, 3), (500, 2), (300, 12)] {
         let t = ibci_kernels::Mat::from_fn(n, d, |_, _| u());
         for view in [t.as_ref(), t.as_ref().t().to_mat().as_ref().t()] {
@@ -300,13 +290,7 @@ fn bin_patterns_match_a_hash_map_of_first_appearances() {
 fn kde_fast_path_is_thread_invariant_and_exact_on_tile_edges() {
     // Sizes around the 256-row tiles (one partial tile, exactly one, one plus one row, two
     // and a bit): Seq and Rayon give the same bits, and the f64 path agrees to 1e-5.
-    let mut state = 3u64;
-    let mut u = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 40) as f32 / (1u64 << 24) as f32
-    };
+    let mut u = lcg(3);
     for n in [1usize, 9, 256, 257, 530] {
         let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
         let t = ibci_kernels::Mat::from_fn(n, 5, |i, _| labels[i] as f32 + u());
@@ -333,55 +317,28 @@ fn binning_by_a_bin_count_on_a_fixed_range() {
     let n = 400;
     let t = ibci_kernels::Mat::from_fn(n, 1, |i, _| i as f32 / n as f32);
     let y: Vec<usize> = (0..n).map(|i| i * 4 / n).collect();
-    let four = binned_at(
-        t.as_ref(),
-        &y,
-        Resolution::Bins {
-            count: 4,
+    // `count` bins on [0, 1].
+    let at = |t: &ibci_kernels::Mat, count| {
+        let res = Resolution::Bins {
+            count,
             lo: 0.0,
             hi: 1.0,
-        },
-        Correction::None,
-    );
+        };
+        binned_at(t.as_ref(), &y, res, Correction::None)
+    };
+    let four = at(&t, 4);
     assert!(close(four.i_xt, 4f64.ln(), EXACT) && close(four.i_ty, 4f64.ln(), EXACT));
     assert_eq!(four.patterns, 4);
-    let two = binned_at(
-        t.as_ref(),
-        &y,
-        Resolution::Bins {
-            count: 2,
-            lo: 0.0,
-            hi: 1.0,
-        },
-        Correction::None,
-    );
+    let two = at(&t, 2);
     assert!(close(two.i_xt, 2f64.ln(), EXACT) && close(two.i_ty, 2f64.ln(), EXACT));
     // Values outside the range fall into the edge bins: everything at or above hi is one bin,
     // everything below lo another.
     let wide = ibci_kernels::Mat::from_fn(n, 1, |i, _| if i < n / 2 { -5.0 } else { 7.0 });
-    let b = binned_at(
-        wide.as_ref(),
-        &y,
-        Resolution::Bins {
-            count: 10,
-            lo: 0.0,
-            hi: 1.0,
-        },
-        Correction::None,
-    );
+    let b = at(&wide, 10);
     assert_eq!(b.patterns, 2);
     // Ten bins of width 0.1 on [0, 1] equal the width resolution 0.1 inside the range.
     let w = binned(t.as_ref(), &y, 0.1, Correction::None);
-    let c = binned_at(
-        t.as_ref(),
-        &y,
-        Resolution::Bins {
-            count: 10,
-            lo: 0.0,
-            hi: 1.0,
-        },
-        Correction::None,
-    );
+    let c = at(&t, 10);
     assert_eq!(w.patterns, c.patterns);
     assert!(close(w.i_xt, c.i_xt, EXACT));
 }
@@ -398,4 +355,16 @@ fn an_empty_range_is_refused() {
             hi: 1.0,
         },
     );
+}
+
+/// Test data: a 64-bit LCG (Knuth's MMIX constants) seeded with `seed`, 24 bits of each
+/// state as an f32 in [0, 1).
+fn lcg(seed: u64) -> impl FnMut() -> f32 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    }
 }
