@@ -228,7 +228,10 @@ pub fn mi_both_fast(t: MatRef<'_>, labels: &[usize], noise_var: f64, par: Par) -
                 tile_row(&arg, mask, &mut col)
             };
             #[cfg(not(target_arch = "x86_64"))]
-            let v = tile_row(&arg, mask, &mut col);
+            let v = {
+                let _ = avx2; // no AVX2 copy off x86-64
+                tile_row(&arg, mask, &mut col)
+            };
             rows.push(v.map(|x| x.iter().map(|&e| f64::from(e)).sum::<f64>()));
         }
         let cols = col

@@ -424,7 +424,7 @@ pub fn ksg(x: Points<'_>, y: Points<'_>, k: usize, variant: Variant, search: Sea
                     // SAFETY: the default path is AVX2 or wider only when the host has AVX2.
                     return unsafe { x86::brute_point(&pts, i, scratch) };
                 }
-                let _ = avx2;
+                let _ = avx2; // unused off x86-64, which has no AVX2 copy
                 brute_point(&pts, i, scratch, dist_within)
             })
             .collect()
