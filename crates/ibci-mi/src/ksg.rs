@@ -16,15 +16,18 @@
 //! flaw); so scaling all the data by a power of two leaves the estimate unchanged (tested).
 //! psi is exact at integers ([`crate::digamma`]). Estimates are not clamped at 0.
 //!
-//! Two neighbour searches with identical counts: [`Search::BruteForce`], O(N^2 (dx + dy)),
-//! for high dimensions (per point, one pass for the k nearest and one for the counts; the
-//! coordinates are reordered by decreasing spread and each distance stops as soon as it
-//! exceeds the radius in question, which is exact since a partial maximum only grows; an AVX2
-//! copy runs when [`KernelPath`] allows, with the same values); and [`Search::KdTree`] (one tree per space, bounding boxes in the
-//! max-norm), about O(N log N) for low dimensions. [`Search::Auto`] picks the tree up to
-//! [`TREE_MAX_DIM`] joint dimensions. Ties (duplicate points) make eps 0; add a seeded
-//! jitter first, as every reference does. Points are processed in parallel and the per-point
-//! terms summed in index order: the thread count changes no bit.
+//! Two neighbour searches: [`Search::BruteForce`], O(N^2 (dx + dy)), for high dimensions;
+//! and [`Search::KdTree`] (one tree per space, bounding boxes in the max-norm), about
+//! O(N log N) for low dimensions. [`Search::Auto`] picks the tree up to [`TREE_MAX_DIM`]
+//! joint dimensions. They give identical counts, except that with tied joint distances at
+//! the k-th neighbour KSG2 depends on which neighbours are taken: the brute force takes the
+//! k smallest (distance, index), the tree whichever it meets first. The brute force measures
+//! the wider space first and keeps those distances for its count, stops each distance once it
+//! passes the radius in question (exact, since a partial maximum only grows; coordinates are
+//! reordered by decreasing spread so that happens early), and has an AVX2 copy that runs when
+//! [`KernelPath`] allows, with the same values. Ties (duplicate points) make eps 0; add a
+//! seeded jitter first, as every reference does. Points are processed in parallel and the
+//! per-point terms summed in index order: the thread count changes no bit.
 
 use ibci_kernels::KernelPath;
 use rayon::prelude::*;
