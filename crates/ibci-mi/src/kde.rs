@@ -451,12 +451,7 @@ mod tests {
         // Arguments from 0 down past the far-pair cut (FAR), -inf padding, random masks; with
         // and without column sums, over several rows so the column sums accumulate.
         let mut s = 5u64;
-        let mut u = move || {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (s >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut u = move || (crate::lcg_step(&mut s) >> 40) as f32 / (1u64 << 24) as f32;
         for lanes in [1usize, 3, 32] {
             let mut col_a = vec![[[0f32; 8]; 4]; lanes];
             let mut col_b = col_a.clone();

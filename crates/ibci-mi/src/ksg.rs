@@ -77,21 +77,10 @@ impl Points<'_> {
     }
 }
 
-/// The max-norm distance between two rows, four lanes at a time (`wide`), the lanes'
-/// maxima combined at the end (a max is exact, so the order does not matter).
+/// The max-norm distance between two rows ([`dist_within`] with no bound: the max is exact,
+/// so the lanes and steps do not change it).
 fn dist(a: &[f64], b: &[f64]) -> f64 {
-    let mut m = f64x4::ZERO;
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        let d = f64x4::new([x[0], x[1], x[2], x[3]]) - f64x4::new([y[0], y[1], y[2], y[3]]);
-        m = m.fast_max(d.abs());
-    }
-    let mut out = m.to_array().into_iter().fold(0f64, f64::max);
-    for (x, y) in ra.iter().zip(rb) {
-        out = out.max((x - y).abs());
-    }
-    out
+    dist_within(a, b, f64::INFINITY)
 }
 
 /// The brute-force search's inputs: coordinates permuted by [`spread_first`].
@@ -305,12 +294,7 @@ mod x86 {
             }
             // Every length around the 8-wide steps, bounds below, at and above the distance.
             let mut s = 1u64;
-            let mut next = || {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            };
+            let mut next = || (crate::lcg_step(&mut s) >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             for d in 0..40 {
                 for _ in 0..50 {
                     let a: Vec<f64> = (0..d).map(|_| next()).collect();

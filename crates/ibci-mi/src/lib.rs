@@ -33,3 +33,12 @@ pub mod ross;
 pub fn bits(nats: f64) -> f64 {
     nats / std::f64::consts::LN_2
 }
+
+/// Unit-test data: one step of a 64-bit LCG (Knuth's MMIX constants), returning the new state.
+#[cfg(test)]
+pub(crate) fn lcg_step(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state
+}
