@@ -41,6 +41,7 @@ pub mod gemm;
 pub mod mat;
 pub mod math;
 pub mod probe;
+mod ptr;
 pub mod reference;
 pub mod softmax;
 pub mod sparse;

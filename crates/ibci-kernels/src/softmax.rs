@@ -18,9 +18,10 @@ use rayon::prelude::*;
 use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
 use crate::math::{exp_inplace, ln};
+use crate::ptr::SendPtr;
 
 /// Rows per parallel work item (the loss is summed within blocks, then over blocks in order).
-const ROWS: usize = 256;
+pub const ROWS: usize = 256;
 
 /// Mean cross-entropy of softmax(`logits`) against `labels`; with `grad`, also writes
 /// `d loss / d logits` multiplied by `grad_scale / B` (pass 1 for the mean loss's gradient).
@@ -38,6 +39,23 @@ pub fn softmax_xent(
     grad_scale: f32,
     par: Par,
 ) -> f64 {
+    softmax_xent_errors(logits, labels, grad, grad_scale, par).0
+}
+
+/// [`softmax_xent`] and, from the same pass, the number of rows whose [`argmax_rows`] is not
+/// their label. A batch of at most [`ROWS`] rows with at most [`STACK_CLASSES`] columns is
+/// done without allocating (the training loop's case).
+///
+/// # Panics
+/// As [`softmax_xent`].
+#[track_caller]
+pub fn softmax_xent_errors(
+    logits: MatRef<'_>,
+    labels: &[usize],
+    grad: Option<MatMut<'_>>,
+    grad_scale: f32,
+    par: Par,
+) -> (f64, usize) {
     let (b, c) = (logits.rows(), logits.cols());
     assert_eq!(
         labels.len(),
@@ -58,13 +76,20 @@ pub fn softmax_xent(
         );
     }
     if b == 0 {
-        return 0.0;
+        return (0.0, 0);
     }
     let scale = grad_scale / b as f32;
-    let grad = grad.map(GradPtr::new);
-    let block = |blk: usize| -> f64 {
-        let mut e = vec![0f32; c];
-        let mut total = 0f64;
+    let grad = grad.map(|g| (g.row_stride(), g.col_stride(), SendPtr::new(g)));
+    let block = |blk: usize| -> (f64, usize) {
+        let mut stack = [0f32; STACK_CLASSES];
+        let mut heap = Vec::new();
+        let e: &mut [f32] = if c <= STACK_CLASSES {
+            &mut stack[..c]
+        } else {
+            heap.resize(c, 0.0);
+            &mut heap
+        };
+        let (mut total, mut errors) = (0f64, 0usize);
         let rows = blk * ROWS..((blk + 1) * ROWS).min(b);
         for (i, &y) in labels.iter().enumerate().take(rows.end).skip(rows.start) {
             let m = (0..c).fold(f32::NEG_INFINITY, |m, j| {
@@ -75,58 +100,52 @@ pub fn softmax_xent(
                     m
                 }
             });
+            errors += usize::from(argmax_row(logits, i) != y);
             for (j, x) in e.iter_mut().enumerate() {
                 *x = logits.at(i, j) - m;
             }
-            exp_inplace(&mut e);
+            exp_inplace(e);
             let s = e.iter().fold(0f32, |s, &x| s + x);
             let loss = (m + ln(s)) - logits.at(i, y);
             total += f64::from(loss);
-            if let Some(g) = &grad {
+            if let Some((rs, cs, g)) = grad {
                 for (j, &x) in e.iter().enumerate() {
                     let onehot = if j == y { 1.0 } else { 0.0 };
                     // SAFETY: i < b and j < c are inside grad's view (shape checked above);
                     // each row is written by exactly one block.
-                    unsafe { g.write(i, j, (x / s - onehot) * scale) };
+                    unsafe { *g.get().add(i * rs + j * cs) = (x / s - onehot) * scale };
                 }
             }
         }
-        total
+        (total, errors)
     };
     let blocks = b.div_ceil(ROWS);
-    let partial: Vec<f64> = match par {
-        Par::Seq => (0..blocks).map(block).collect(),
-        Par::Rayon => (0..blocks).into_par_iter().map(block).collect(),
+    // The blocks' losses are added in block order, starting from -0.0 (as `Iterator::sum`
+    // does), so the loss does not depend on how the blocks were run.
+    let (sum, errors) = if blocks == 1 || par == Par::Seq {
+        (0..blocks)
+            .map(block)
+            .fold((-0.0, 0), |(s, e), (bs, be)| (s + bs, e + be))
+    } else {
+        let partial: Vec<(f64, usize)> = (0..blocks).into_par_iter().map(block).collect();
+        partial
+            .iter()
+            .fold((-0.0, 0), |(s, e), &(bs, be)| (s + bs, e + be))
     };
-    partial.iter().sum::<f64>() / b as f64
+    (sum / b as f64, errors)
 }
 
-/// A gradient view shared by the row blocks, each writing its own rows.
-struct GradPtr {
-    ptr: *mut f32,
-    rs: usize,
-    cs: usize,
-}
+/// Classes up to which [`softmax_xent_errors`] keeps a row's exponentials on the stack.
+pub const STACK_CLASSES: usize = 64;
 
-// SAFETY: blocks write disjoint rows through it (see softmax_xent), so sharing it across
-// threads creates no data race.
-unsafe impl Sync for GradPtr {}
-
-impl GradPtr {
-    fn new(mut g: MatMut<'_>) -> GradPtr {
-        GradPtr {
-            ptr: g.as_mut_ptr(),
-            rs: g.row_stride(),
-            cs: g.col_stride(),
+fn argmax_row(x: MatRef<'_>, i: usize) -> usize {
+    let mut best = 0;
+    for j in 1..x.cols() {
+        if x.at(i, j) > x.at(i, best) || x.at(i, best).is_nan() && !x.at(i, j).is_nan() {
+            best = j;
         }
     }
-
-    /// # Safety
-    /// `(i, j)` is inside the view and no other thread writes that element.
-    unsafe fn write(&self, i: usize, j: usize, v: f32) {
-        // SAFETY: by the caller's contract the element is inside the view and not shared.
-        unsafe { *self.ptr.add(i * self.rs + j * self.cs) = v };
-    }
+    best
 }
 
 /// The column of the largest element of each row; ties go to the first, NaN is never
@@ -137,15 +156,5 @@ impl GradPtr {
 #[track_caller]
 pub fn argmax_rows(x: MatRef<'_>) -> Vec<usize> {
     assert!(x.rows() == 0 || x.cols() > 0, "argmax_rows: no columns");
-    (0..x.rows())
-        .map(|i| {
-            let mut best = 0;
-            for j in 1..x.cols() {
-                if x.at(i, j) > x.at(i, best) || x.at(i, best).is_nan() && !x.at(i, j).is_nan() {
-                    best = j;
-                }
-            }
-            best
-        })
-        .collect()
+    (0..x.rows()).map(|i| argmax_row(x, i)).collect()
 }

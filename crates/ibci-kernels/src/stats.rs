@@ -82,6 +82,42 @@ pub fn column_sums(x: MatRef<'_>, par: Par) -> Vec<f32> {
     .collect()
 }
 
+/// [`column_sums`] into `out` without allocating: the same blocks, added in the same order
+/// (on this thread), so the same bits. `scratch` holds at least `2 * x.cols()` f64.
+///
+/// # Panics
+/// If `out.len() != x.cols()` or `scratch` is too short.
+#[track_caller]
+pub fn column_sums_into(x: MatRef<'_>, out: &mut [f32], scratch: &mut [f64]) {
+    let (n, d) = (x.rows(), x.cols());
+    assert_eq!(
+        out.len(),
+        d,
+        "column_sums_into: out has {} elements for {d} columns",
+        out.len()
+    );
+    assert!(
+        scratch.len() >= 2 * d,
+        "column_sums_into: scratch needs {} f64",
+        2 * d
+    );
+    let (total, acc) = scratch[..2 * d].split_at_mut(d);
+    total.fill(0.0);
+    for b in 0..n.div_ceil(ROW_BLOCK) {
+        acc.fill(0.0);
+        accumulate(
+            x,
+            b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(n),
+            acc,
+            |_, v| v,
+        );
+        total.iter_mut().zip(&*acc).for_each(|(t, v)| *t += v);
+    }
+    out.iter_mut()
+        .zip(&*total)
+        .for_each(|(o, &t)| *o = t as f32);
+}
+
 /// Mean and variance of every column (two passes; variance divisor `max(n - ddof, 1)`; an
 /// empty matrix gives zeros).
 pub fn column_mean_var(x: MatRef<'_>, ddof: usize, par: Par) -> (Vec<f32>, Vec<f32>) {

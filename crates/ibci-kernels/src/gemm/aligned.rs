@@ -54,3 +54,33 @@ pub(super) fn with_scratch<R>(which: Scratch, len: usize, f: impl FnOnce(&mut [f
         }
     })
 }
+
+/// An owned f32 buffer that starts on a 64-byte boundary and keeps its storage between uses
+/// (it only grows).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AlignedVec {
+    lines: Vec<Line>,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Line")
+    }
+}
+
+impl AlignedVec {
+    /// The first `len` floats (contents unspecified on first use: callers write before
+    /// reading), growing the storage if needed.
+    pub(crate) fn get(&mut self, len: usize) -> &mut [f32] {
+        let lines = len.div_ceil(16);
+        if self.lines.len() < lines {
+            self.lines.resize(lines, Line([0.0; 16]));
+        }
+        view(&mut self.lines, len)
+    }
+
+    /// Capacity in floats.
+    pub(crate) fn capacity(&self) -> usize {
+        self.lines.len() * 16
+    }
+}

@@ -39,7 +39,7 @@
 //! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast |
 //! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast |
 
-mod aligned;
+pub(crate) mod aligned;
 mod kernels;
 
 use aligned::{with_scratch, Scratch};
@@ -48,6 +48,7 @@ use rayon::prelude::*;
 
 use crate::dispatch::KernelPath;
 use crate::mat::{MatMut, MatRef};
+use crate::ptr::SendPtr;
 
 /// Which implementation computes the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,22 +136,6 @@ pub fn gemm_with(
     }
 }
 
-/// A raw pointer that may cross threads; the driver guarantees disjoint use.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the driver hands each task a disjoint set of C elements to write, so moving the
-// pointer to another thread creates no data race.
-unsafe impl Send for SendPtr {}
-// SAFETY: as above; tasks only write through it to elements they own.
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the `Send` wrapper, not the raw field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 fn div_ceil(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }
@@ -174,7 +159,7 @@ fn packed_gemm(
         return;
     }
     let (rs_c, cs_c) = (c.row_stride(), c.col_stride());
-    let cptr = SendPtr(c.as_mut_ptr());
+    let cptr = SendPtr::from_raw(c.as_mut_ptr());
     let (mr, nr) = (spec.mr, spec.nr);
 
     // Products this small finish before rayon could hand out the work.
@@ -224,11 +209,13 @@ fn packed_gemm(
         while threads > 1 && div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && nc > nr {
             nc = round_up(div_ceil(nc, 2), nr);
         }
-        let tasks: Vec<(usize, usize)> = (0..div_ceil(m, mc))
-            .flat_map(|ti| (0..div_ceil(n, nc)).map(move |tj| (ti * mc, tj * nc)))
-            .collect();
+        // Task t covers the block (t / tn, t % tn) of MC x NC outputs (no list is built: a
+        // training step runs thousands of products and allocates nothing).
+        let tn = div_ceil(n, nc);
+        let tasks = div_ceil(m, mc) * tn;
 
-        let run = |&(i0, j0): &(usize, usize)| {
+        let run = |t: usize| {
+            let (i0, j0) = ((t / tn) * mc, (t % tn) * nc);
             let mcur = mc.min(m - i0);
             let ncur = nc.min(n - j0);
             let ipanels = div_ceil(mcur, mr);
@@ -261,8 +248,8 @@ fn packed_gemm(
             });
         };
         match par {
-            Par::Seq => tasks.iter().for_each(run),
-            Par::Rayon => tasks.par_iter().for_each(run),
+            Par::Seq => (0..tasks).for_each(run),
+            Par::Rayon => (0..tasks).into_par_iter().for_each(run),
         }
     });
 }
@@ -472,7 +459,7 @@ fn mm_gemm(mut c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, alpha: f32, beta: f3
         return;
     }
     let (rs_c, cs_c) = (c.row_stride(), c.col_stride());
-    let cptr = SendPtr(c.as_mut_ptr());
+    let cptr = SendPtr::from_raw(c.as_mut_ptr());
     let block = |i0: usize, rows: usize| {
         // SAFETY: rows i0..i0+rows of A and C lie inside their views (shapes were checked);
         // strides are those of the views; each block writes only its own rows of C.

@@ -22,6 +22,13 @@
 
 use rayon::prelude::*;
 
+mod chain;
+pub mod exact;
+pub mod rows;
+
+pub use chain::Packed;
+pub use rows::{rows_t_times, rows_times, BatchColumns, CsrRows, GradOut};
+
 use crate::dispatch::KernelPath;
 use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};

@@ -1,0 +1,128 @@
+//! When skipping zero terms of an FMA chain cannot change a bit: the guard every sparse
+//! product checks before it runs.
+//!
+//! # The claim
+//!
+//! Let `d` be the dense chain `d = fma(a_k, b_k, ... fma(a_1, b_1, +0))` and `s` the same
+//! chain with the terms where `a_p == 0` (either sign) left out. For finite `b`:
+//!
+//! 1. `s` and `d` are equal as real numbers after every step (a left-out term adds `+-0`,
+//!    which leaves a nonzero sum unchanged and a zero sum zero; a kept term sees equal real
+//!    inputs in both chains and so rounds to the same real). Hence **a nonzero result is the
+//!    same bits in both chains**; only the sign of a zero result can differ.
+//! 2. A chain that starts at +0 holds -0 only after an *underflow to zero*: a step whose exact
+//!    value is nonzero but rounds to zero (an exact cancellation gives +0 in round-to-nearest,
+//!    and `+0 + (+-0) = +0`). Without such a step no state of either chain is -0, and the
+//!    results are equal bit for bit, zero or not.
+//! 3. No step can underflow to zero when every nonzero product `a_p b_p` is an integer
+//!    multiple of 2^-149 (the smallest subnormal): the sums are then multiples of 2^-149 as
+//!    well, and a nonzero multiple of 2^-149 rounds to a nonzero float. A finite nonzero f32
+//!    `x` with biased exponent `e` is an integer multiple of 2^(max(e, 1) - 150), so the
+//!    product is a multiple of 2^-149 when `max(e_a, 1) + max(e_b, 1) >= 151`.
+//!
+//! So the sparse product equals the dense one bit for bit when **B is finite** and
+//! `min_a + min_b >= 151`, with `min_x` the least `max(e, 1)` over the finite nonzero
+//! entries ([`exponent_floor`]). MNIST's pixels (`k/255`, at least 2^-8: `e >= 119`) leave
+//! any `|b| >= 2^-95` safe. A product that fails the guard is computed densely by the caller;
+//! one that passes it skips terms knowing that nothing observable changes. (Infinite or NaN
+//! entries of A are kept by the sparse index, so they meet every b in both chains alike.)
+
+/// The least `max(biased exponent, 1)` over the finite nonzero entries, and whether every
+/// entry is finite. An empty or all-zero slice gives [`NONE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExponentFloor {
+    /// Least `max(e, 1)` over finite nonzero entries ([`NONE`] if there are none).
+    pub min: u32,
+    /// Every entry is finite.
+    pub finite: bool,
+}
+
+/// The floor of a set with no finite nonzero entry (it never limits the guard).
+pub const NONE: u32 = 255;
+
+impl ExponentFloor {
+    /// The floor of nothing: no entries, all finite.
+    pub const EMPTY: ExponentFloor = ExponentFloor {
+        min: NONE,
+        finite: true,
+    };
+
+    /// The floor of the union of two sets.
+    pub fn merge(self, o: ExponentFloor) -> ExponentFloor {
+        ExponentFloor {
+            min: self.min.min(o.min),
+            finite: self.finite && o.finite,
+        }
+    }
+}
+
+/// [`ExponentFloor`] of the values in `xs`.
+pub fn exponent_floor(xs: &[f32]) -> ExponentFloor {
+    // Branch-free over u32 lanes, so the compiler vectorises it.
+    let (mut min, mut top) = (NONE, 0u32);
+    for &x in xs {
+        let e = (x.to_bits() >> 23) & 0xff;
+        let nonzero = x.to_bits() & 0x7fff_ffff != 0;
+        let class = if nonzero && e != 0xff { e.max(1) } else { NONE };
+        min = min.min(class);
+        top = top.max(e);
+    }
+    ExponentFloor {
+        min,
+        finite: top != 0xff,
+    }
+}
+
+/// Whether a sparse product with left operand floor `a` and right operand floor `b` gives the
+/// dense product's bits (see the module text). Only `b`'s finiteness matters.
+pub fn skipping_is_exact(a: ExponentFloor, b: ExponentFloor) -> bool {
+    b.finite && a.min + b.min >= 151
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_of_special_values() {
+        assert_eq!(exponent_floor(&[]), ExponentFloor::EMPTY);
+        assert_eq!(exponent_floor(&[0.0, -0.0]), ExponentFloor::EMPTY);
+        // 1.0 has biased exponent 127; 1/255 lies in [2^-8, 2^-7): 119.
+        assert_eq!(exponent_floor(&[1.0, -3.0]).min, 127);
+        assert_eq!(exponent_floor(&[1.0 / 255.0, 1.0]).min, 119);
+        // Subnormals count as exponent 1 (their spacing is 2^-149, as at e = 1).
+        assert_eq!(exponent_floor(&[f32::from_bits(1)]).min, 1);
+        let inf = exponent_floor(&[1.0, f32::INFINITY]);
+        assert_eq!((inf.min, inf.finite), (127, false));
+        assert!(!exponent_floor(&[f32::NAN]).finite);
+    }
+
+    #[test]
+    fn the_guard_at_its_boundary() {
+        let a = exponent_floor(&[1.0 / 255.0]); // 119
+        let ok = exponent_floor(&[2f32.powi(-95)]); // 127 - 95 = 32: 119 + 32 = 151
+        let tiny = exponent_floor(&[2f32.powi(-96)]); // 31: 150
+        assert!(skipping_is_exact(a, ok));
+        assert!(!skipping_is_exact(a, tiny));
+        assert!(!skipping_is_exact(
+            a,
+            ok.merge(exponent_floor(&[f32::INFINITY]))
+        ));
+    }
+
+    /// The underflow the guard exists for: a product that rounds to -0 is kept as -0 by the
+    /// sparse chain, while the dense chain's next zero term turns it into +0.
+    #[test]
+    fn an_underflow_makes_the_signs_differ() {
+        let (a1, b1) = (2f32.powi(-8), -(2f32.powi(-143))); // product -2^-151: rounds to -0
+        let (a2, b2) = (0.0f32, 1.0f32); // a zero term the sparse chain skips
+        let dense = a2.mul_add(b2, a1.mul_add(b1, 0.0));
+        let sparse = a1.mul_add(b1, 0.0);
+        assert_eq!(dense.to_bits(), 0.0f32.to_bits());
+        assert_eq!(sparse.to_bits(), (-0.0f32).to_bits());
+        assert!(!skipping_is_exact(
+            exponent_floor(&[a1]),
+            exponent_floor(&[b1])
+        ));
+    }
+}

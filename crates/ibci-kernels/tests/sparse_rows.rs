@@ -1,0 +1,353 @@
+//! The first layer's sparse products on a batch named by row indices equal the dense GEMM on
+//! the gathered batch, bit for bit: the forward product with its bias, the weight gradient,
+//! and the gradient fused with the SGD step; on every supported path, 1 and 3 threads, widths
+//! around the vector and chunk sizes, outputs pre-filled with NaN. Where the exactness guard
+//! fails, nothing is written.
+
+use std::io::Write as _;
+
+use ibci_kernels::elementwise::{bias_add, sgd_step};
+use ibci_kernels::sparse::{rows_t_times, rows_times, BatchColumns, CsrRows, GradOut, Packed};
+use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const SEED: u64 = 2026;
+
+fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
+    (rng.next_u32() >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+}
+
+/// An `m x k` matrix with about `zeros` of its entries exactly zero (half of them -0), the
+/// others like MNIST pixels (`q/255`) or signed uniforms.
+fn data(m: usize, k: usize, zeros: f64, pixels: bool, rng: &mut Xoshiro256PlusPlus) -> Mat {
+    Mat::from_fn(m, k, |_, _| {
+        let u = (rng.next_u32() >> 8) as f64 / (1u32 << 24) as f64;
+        if u < zeros {
+            if rng.next_u32() & 1 == 0 {
+                0.0
+            } else {
+                -0.0
+            }
+        } else if pixels {
+            (1 + rng.next_u32() % 255) as f32 / 255.0
+        } else {
+            uniform(rng)
+        }
+    })
+}
+
+fn gather(x: &Mat, rows: &[usize]) -> Mat {
+    Mat::from_fn(rows.len(), x.cols(), |r, p| x.at(rows[r], p))
+}
+
+fn bits(m: &Mat) -> Vec<u32> {
+    m.as_slice().iter().map(|v| v.to_bits()).collect()
+}
+
+fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
+    [1usize, 3]
+        .into_iter()
+        .map(|t| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap();
+            (t, pool, if t == 1 { Par::Seq } else { Par::Rayon })
+        })
+        .collect()
+}
+
+/// The supported paths; the others are reported as skipped by name, and are a failure when
+/// `IBCI_REQUIRE_PATHS` names them (comma-separated), so a host that should have a path
+/// cannot pass without running it.
+fn paths() -> Vec<KernelPath> {
+    let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
+    KernelPath::ALL
+        .into_iter()
+        .filter(|p| {
+            if p.supported() {
+                return true;
+            }
+            assert!(
+                !required.split(',').any(|r| r.trim() == p.name()),
+                "sparse_rows: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
+                p.name()
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "sparse_rows: path {} SKIPPED (not supported by this CPU)",
+                p.name()
+            );
+            false
+        })
+        .collect()
+}
+
+/// Widths around the vector (8), the chunk (12 vectors = 96) and two chunks.
+const WIDTHS: [usize; 16] = [1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 193, 256];
+
+#[test]
+fn forward_equals_the_gemm_plus_bias() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let pools = pools();
+    for path in paths() {
+        for (m, k, zeros, pixels) in [
+            (40, 784, 0.81, true),
+            (23, 37, 0.5, false),
+            (9, 1, 0.5, true),
+        ] {
+            let x = data(m, k, zeros, pixels, &mut rng);
+            let csr = CsrRows::new(x.as_ref());
+            let rows: Vec<usize> = (0..m).map(|i| (i * 7 + 3) % m).chain([0, m - 1]).collect();
+            let xb = gather(&x, &rows);
+            for n in WIDTHS {
+                let w = Mat::from_fn(k, n, |_, _| uniform(&mut rng));
+                let bias: Vec<f32> = (0..n).map(|_| uniform(&mut rng)).collect();
+                let mut want = Mat::filled(rows.len(), n, f32::NAN);
+                gemm_with(
+                    Backend::Ibci(path),
+                    want.as_mut(),
+                    xb.as_ref(),
+                    w.as_ref(),
+                    1.0,
+                    0.0,
+                    Par::Seq,
+                );
+                bias_add(want.as_mut(), &bias, Par::Seq);
+                for (t, pool, par) in &pools {
+                    let mut got = Mat::filled(rows.len(), n, f32::NAN);
+                    let done = pool.install(|| {
+                        rows_times(
+                            got.as_mut(),
+                            &csr,
+                            &rows,
+                            w.as_ref(),
+                            Some(&bias),
+                            &mut Packed::new(path),
+                            *par,
+                        )
+                    });
+                    assert!(
+                        done,
+                        "{path} m={m} k={k} n={n}: the guard refused finite data"
+                    );
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "{path} {t} threads m={m} k={k} n={n}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradient_and_fused_sgd_equal_the_gemm() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 1);
+    let pools = pools();
+    for path in paths() {
+        for (m, k, zeros) in [(60, 784, 0.81), (17, 50, 0.9), (5, 9, 0.0), (33, 20, 1.0)] {
+            let x = data(m, k, zeros, true, &mut rng);
+            let csr = CsrRows::new(x.as_ref());
+            let rows: Vec<usize> = (0..m).rev().step_by(2).chain(0..m / 2).collect();
+            let xb = gather(&x, &rows);
+            let mut cols = BatchColumns::with_capacity(rows.len(), k);
+            cols.fill(&csr, &rows);
+            for n in WIDTHS {
+                // D with exact zeros (dead units) and both signs.
+                let d = Mat::from_fn(rows.len(), n, |_, j| {
+                    if j % 5 == 2 {
+                        0.0
+                    } else {
+                        uniform(&mut rng) * 0.01
+                    }
+                });
+                let w0 = Mat::from_fn(k, n, |p, j| {
+                    if (p + j) % 11 == 0 {
+                        -0.0
+                    } else {
+                        uniform(&mut rng)
+                    }
+                });
+                let mut g = Mat::filled(k, n, f32::NAN);
+                gemm_with(
+                    Backend::Ibci(path),
+                    g.as_mut(),
+                    xb.as_ref().t(),
+                    d.as_ref(),
+                    1.0,
+                    0.0,
+                    Par::Seq,
+                );
+                let mut w_sgd = w0.clone();
+                sgd_step(
+                    w_sgd.as_mut_slice(),
+                    g.as_slice(),
+                    None,
+                    0.1,
+                    0.0,
+                    0.0,
+                    Par::Seq,
+                );
+                let mut w_gemm = w0.clone();
+                gemm_with(
+                    Backend::Ibci(path),
+                    w_gemm.as_mut(),
+                    xb.as_ref().t(),
+                    d.as_ref(),
+                    -0.1,
+                    1.0,
+                    Par::Seq,
+                );
+                assert_eq!(
+                    bits(&w_gemm),
+                    bits(&w_sgd),
+                    "the GEMM with alpha -lr, beta 1 is the SGD step"
+                );
+                for (t, pool, par) in &pools {
+                    let mut got = Mat::filled(k, n, f32::NAN);
+                    let done = pool.install(|| {
+                        rows_t_times(
+                            GradOut::Store(got.as_mut()),
+                            &cols,
+                            d.as_ref(),
+                            &mut Packed::new(path),
+                            *par,
+                        )
+                    });
+                    assert!(done);
+                    assert_eq!(
+                        bits(&got),
+                        bits(&g),
+                        "{path} {t} threads gradient m={m} k={k} n={n}"
+                    );
+                    let mut w = w0.clone();
+                    let done = pool.install(|| {
+                        rows_t_times(
+                            GradOut::Sgd(w.as_mut(), 0.1),
+                            &cols,
+                            d.as_ref(),
+                            &mut Packed::new(path),
+                            *par,
+                        )
+                    });
+                    assert!(done);
+                    assert_eq!(
+                        bits(&w),
+                        bits(&w_sgd),
+                        "{path} {t} threads fused SGD m={m} k={k} n={n}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Non-finite or tiny right operands, and learning rates that make `lr * (+0)` differ from +0,
+/// are refused before anything is written.
+#[test]
+fn the_guard_refuses_what_could_change_a_bit() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 2);
+    let x = data(12, 30, 0.7, true, &mut rng);
+    let csr = CsrRows::new(x.as_ref());
+    let rows: Vec<usize> = (0..12).collect();
+    let mut cols = BatchColumns::with_capacity(12, 30);
+    cols.fill(&csr, &rows);
+    let path = KernelPath::default_path();
+    for bad in [f32::INFINITY, f32::NAN, 2f32.powi(-96), f32::from_bits(1)] {
+        let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
+        *w.as_mut_slice().last_mut().unwrap() = bad;
+        let mut c = Mat::filled(12, 9, f32::NAN);
+        assert!(
+            !rows_times(
+                c.as_mut(),
+                &csr,
+                &rows,
+                w.as_ref(),
+                None,
+                &mut Packed::new(path),
+                Par::Seq
+            ),
+            "{bad:e}"
+        );
+        assert!(
+            c.as_slice().iter().all(|v| v.is_nan()),
+            "nothing written for {bad:e}"
+        );
+        let mut d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
+        d.as_mut_slice()[4] = bad;
+        let mut g = Mat::filled(30, 9, f32::NAN);
+        assert!(!rows_t_times(
+            GradOut::Store(g.as_mut()),
+            &cols,
+            d.as_ref(),
+            &mut Packed::new(path),
+            Par::Seq
+        ));
+        assert!(g.as_slice().iter().all(|v| v.is_nan()));
+    }
+    let d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
+    for lr in [f32::NAN, f32::INFINITY, -0.1, -0.0] {
+        let mut w = Mat::filled(30, 9, 1.0);
+        assert!(
+            !rows_t_times(
+                GradOut::Sgd(w.as_mut(), lr),
+                &cols,
+                d.as_ref(),
+                &mut Packed::new(path),
+                Par::Seq
+            ),
+            "lr {lr}"
+        );
+        assert!(w.as_slice().iter().all(|&v| v == 1.0));
+    }
+    // The smallest safe magnitude for pixels (2^-8 <= q/255): 2^-95 passes.
+    let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
+    w.as_mut_slice()[0] = 2f32.powi(-95);
+    let mut c = Mat::filled(12, 9, f32::NAN);
+    assert!(rows_times(
+        c.as_mut(),
+        &csr,
+        &rows,
+        w.as_ref(),
+        None,
+        &mut Packed::new(path),
+        Par::Seq
+    ));
+}
+
+#[test]
+fn index_of_special_values_and_empty_rows() {
+    let x = Mat::from_vec(
+        3,
+        4,
+        vec![
+            0.0,
+            -0.0,
+            0.0,
+            0.0,
+            1.0,
+            f32::NAN,
+            -0.0,
+            f32::INFINITY,
+            0.0,
+            0.0,
+            0.5,
+            0.0,
+        ],
+    );
+    let csr = CsrRows::new(x.as_ref());
+    assert_eq!((csr.rows(), csr.cols(), csr.nnz()), (3, 4, 4));
+    assert_eq!(csr.row(0), &[][..]);
+    let cols: Vec<u32> = csr.row(1).iter().map(|e| e.0).collect();
+    assert_eq!(cols, [0, 1, 3]);
+    assert!(csr.row(1)[1].1.is_nan());
+    assert_eq!(csr.row(2), &[(2u32, 0.5f32)][..]);
+    // A view with strides indexes the same entries.
+    let t = x.as_ref().t().to_mat();
+    let back = CsrRows::new(MatRef::from_slice(t.as_slice(), 4, 3).t());
+    let back_cols: Vec<u32> = back.row(1).iter().map(|e| e.0).collect();
+    assert_eq!(back_cols, cols);
+}
