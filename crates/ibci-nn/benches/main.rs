@@ -5,7 +5,8 @@
 //! process tree, and the ratio of medians is printed; these machines vary up to 2x from
 //! minute to minute, so only same-run ratios mean anything.
 //!
-//! Run: `cargo bench -p ibci-nn` (about three minutes with both comparisons).
+//! Run: `cargo bench -p ibci-nn` (about three minutes with both comparisons). To time fewer
+//! cells, `IBCI_BENCH_NETS=mlp2` and `IBCI_BENCH_THREADS=1` (comma-separated lists).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +15,7 @@ use std::time::Instant;
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::Par;
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{shuffle_stream, train_epoch, OwnedSplit, SgdState};
+use ibci_nn::train::{shuffle_stream, OwnedSplit, SgdState, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -82,9 +83,18 @@ fn main() {
         epochs: 1,
         ..TrainConfig::default()
     };
-    for arch in ["mlp2", "mlp3", "mlp5"] {
-        let spec = ArchSpec::parse(arch).expect("preset");
-        for threads in [1usize, 2] {
+    let list = |var: &str, all: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_else(|_| all.to_string())
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect()
+    };
+    for arch in list("IBCI_BENCH_NETS", "mlp2,mlp3,mlp5") {
+        let arch = arch.as_str();
+        let spec = ArchSpec::parse(arch).expect("IBCI_BENCH_NETS: a preset or widths");
+        for threads in list("IBCI_BENCH_THREADS", "1,2") {
+            let threads: usize = threads.parse().expect("IBCI_BENCH_THREADS: thread counts");
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
@@ -100,10 +110,9 @@ fn main() {
                 );
                 let mut state = SgdState::new(&mlp, 0.0);
                 let mut rng = shuffle_stream(1, rep + 1);
+                let mut trainer = Trainer::new(&mlp, &cfg, par);
                 let m = pool
-                    .install(|| {
-                        train_epoch(&mut mlp, &mut state, train, test, &cfg, 1, &mut rng, par)
-                    })
+                    .install(|| trainer.epoch(&mut mlp, &mut state, train, test, 1, &mut rng))
                     .expect("no divergence");
                 ours.push(m.seconds);
                 let t = Instant::now();

@@ -6,6 +6,8 @@
 //! - [`mlp`]: forward and backward passes.
 //! - [`train`]: mini-batch SGD epochs with a seeded shuffle, per-epoch metrics, divergence
 //!   detection.
+//! - [`workspace`]: the allocation-free training step (sparse first layer, SGD fused into the
+//!   weight gradients), bit-identical to [`mlp`]'s reference passes.
 //! - [`checkpoint`]: the model, optimiser state and metrics, written atomically with a digest
 //!   and verified on load, for bit-identical resumption.
 //!
@@ -18,7 +20,8 @@ pub mod lsuv;
 pub mod mlp;
 pub mod spec;
 pub mod train;
+pub mod workspace;
 
 pub use mlp::{Grads, Layer, Mlp};
 pub use spec::{ArchSpec, SpecError};
-pub use train::{EpochMetrics, TrainConfig, TrainError};
+pub use train::{EpochMetrics, TrainConfig, TrainError, Trainer};

@@ -10,13 +10,14 @@
 use std::fmt;
 use std::time::Instant;
 
-use ibci_kernels::elementwise::sgd_step;
+use ibci_kernels::sparse::CsrRows;
 use ibci_kernels::{Mat, MatRef, Par};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::init::below;
-use crate::mlp::{gather_rows, Grads, Mlp};
+use crate::mlp::Mlp;
+use crate::workspace::Workspace;
 
 /// Optimiser and loop settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,38 +47,51 @@ impl Default for TrainConfig {
     }
 }
 
-/// A data split: row-major samples and their labels.
+/// A data split: row-major samples, their labels, and optionally the samples' nonzero index
+/// (with it, the first layer skips zero inputs; the numbers are the same either way).
 #[derive(Clone, Copy, Debug)]
 pub struct Split<'a> {
     /// `n x features`.
     pub x: MatRef<'a>,
     /// `n` labels, each below the network's output width.
     pub y: &'a [usize],
+    /// The nonzeros of `x` ([`CsrRows::new`]), built once per data set.
+    pub sparse: Option<&'a CsrRows>,
 }
 
-/// A split held as training wants it: f32 samples and `usize` labels.
+/// A split held as training wants it: f32 samples, `usize` labels and the samples' nonzero
+/// index.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedSplit {
     /// `n x features`.
     pub x: Mat,
     /// `n` labels.
     pub y: Vec<usize>,
+    /// The nonzeros of `x`.
+    pub sparse: CsrRows,
 }
 
 impl OwnedSplit {
-    /// An MNIST-style split: pixels to f32 in [0, 1] (`x / 255`), one row per image.
-    pub fn from_mnist(s: &ibci_idx::mnist::Split) -> OwnedSplit {
-        OwnedSplit {
-            x: Mat::from_vec(s.len(), s.dim(), s.images_f32()),
-            y: s.labels.iter().map(|&l| usize::from(l)).collect(),
-        }
+    /// A split of samples `x` and labels `y`, indexed once.
+    pub fn new(x: Mat, y: Vec<usize>) -> OwnedSplit {
+        let sparse = CsrRows::new(x.as_ref());
+        OwnedSplit { x, y, sparse }
     }
 
-    /// A borrowed view for [`train_epoch`] and friends.
+    /// An MNIST-style split: pixels to f32 in [0, 1] (`x / 255`), one row per image.
+    pub fn from_mnist(s: &ibci_idx::mnist::Split) -> OwnedSplit {
+        OwnedSplit::new(
+            Mat::from_vec(s.len(), s.dim(), s.images_f32()),
+            s.labels.iter().map(|&l| usize::from(l)).collect(),
+        )
+    }
+
+    /// A borrowed view for [`Trainer`] and friends.
     pub fn view(&self) -> Split<'_> {
         Split {
             x: self.x.as_ref(),
             y: &self.y,
+            sparse: Some(&self.sparse),
         }
     }
 }
@@ -142,7 +156,7 @@ pub fn shuffle_stream(seed: u64, epoch: usize) -> Xoshiro256PlusPlus {
 
 /// Evaluates the untrained network (epoch 0).
 pub fn epoch_zero(mlp: &Mlp, test: Split<'_>, par: Par) -> EpochMetrics {
-    let t = mlp.evaluate(test.x, test.y, 1000, par);
+    let t = mlp.evaluate(test.x, test.y, EVAL_BATCH, par);
     EpochMetrics {
         epoch: 0,
         train_loss: f64::NAN,
@@ -176,7 +190,8 @@ impl SgdState {
     }
 }
 
-/// Runs one training epoch (`epoch` is 1-based, for messages) and evaluates the test split.
+/// Runs one training epoch (`epoch` is 1-based, for messages) and evaluates the test split;
+/// a [`Trainer`] made for this one call. Loops over epochs should keep one [`Trainer`].
 ///
 /// # Panics
 /// If a split's sample and label counts differ, or shapes do not match the network.
@@ -192,75 +207,100 @@ pub fn train_epoch(
     rng: &mut impl RngCore,
     par: Par,
 ) -> Result<EpochMetrics, TrainError> {
-    let start = Instant::now();
-    let n = train.y.len();
-    assert_eq!(
-        n,
-        train.x.rows(),
-        "train_epoch: {n} training labels for {} samples",
-        train.x.rows()
-    );
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = below(rng, i as u64 + 1) as usize;
-        order.swap(i, j);
+    Trainer::new(mlp, cfg, par).epoch(mlp, state, train, test, epoch, rng)
+}
+
+/// Test-set evaluation batch (as [`epoch_zero`] and the reference code use).
+pub const EVAL_BATCH: usize = 1000;
+
+/// Runs epochs: the settings, and every buffer the batches need, made once per run.
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    cfg: TrainConfig,
+    par: Par,
+    ws: Workspace,
+    eval: Workspace,
+    order: Vec<usize>,
+}
+
+impl Trainer {
+    /// A trainer for networks of `mlp`'s shape.
+    pub fn new(mlp: &Mlp, cfg: &TrainConfig, par: Par) -> Trainer {
+        Trainer {
+            cfg: *cfg,
+            par,
+            ws: Workspace::new(mlp, cfg.batch.max(1)),
+            eval: Workspace::new(mlp, EVAL_BATCH),
+            order: Vec::new(),
+        }
     }
-    let mut grads: Grads = mlp.zero_grads();
-    let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
-    for (bi, idx) in order.chunks(cfg.batch.max(1)).enumerate() {
-        let xb: Mat = gather_rows(train.x, idx.iter().copied());
-        let yb: Vec<usize> = idx.iter().map(|&i| train.y[i]).collect();
-        let st = mlp.loss_and_grads(xb.as_ref(), &yb, &mut grads, par);
-        if !st.loss.is_finite() {
+
+    /// One training epoch (`epoch` is 1-based, for messages), then the test evaluation.
+    ///
+    /// # Panics
+    /// If a split's sample and label counts differ, or shapes do not match the network.
+    #[track_caller]
+    pub fn epoch(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        train: Split<'_>,
+        test: Split<'_>,
+        epoch: usize,
+        rng: &mut impl RngCore,
+    ) -> Result<EpochMetrics, TrainError> {
+        let start = Instant::now();
+        let (cfg, par) = (self.cfg, self.par);
+        let n = train.y.len();
+        assert_eq!(
+            n,
+            train.x.rows(),
+            "train_epoch: {n} training labels for {} samples",
+            train.x.rows()
+        );
+        self.order.clear();
+        self.order.extend(0..n);
+        for i in (1..n).rev() {
+            let j = below(rng, i as u64 + 1) as usize;
+            self.order.swap(i, j);
+        }
+        let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
+        for (bi, idx) in self.order.chunks(cfg.batch.max(1)).enumerate() {
+            let st = self.ws.step(mlp, state, train, idx, &cfg, par);
+            if !st.loss.is_finite() {
+                return Err(TrainError::NonFinite {
+                    epoch,
+                    batch: bi,
+                    what: format!("the loss ({})", st.loss),
+                });
+            }
+            loss_sum += st.loss;
+            correct += idx.len() - st.errors;
+            batches += 1;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        if let Some((l, _)) = mlp.layers.iter().enumerate().find(|(_, layer)| {
+            !layer
+                .w
+                .as_slice()
+                .iter()
+                .chain(&layer.b)
+                .all(|v| v.is_finite())
+        }) {
             return Err(TrainError::NonFinite {
                 epoch,
-                batch: bi,
-                what: format!("the loss ({})", st.loss),
+                batch: batches.saturating_sub(1),
+                what: format!("a parameter of layer {}", l + 1),
             });
         }
-        loss_sum += st.loss;
-        correct += idx.len() - st.errors;
-        batches += 1;
-        for (l, layer) in mlp.layers.iter_mut().enumerate() {
-            let (vw, vb) = match state.velocity.get_mut(l) {
-                Some((vw, vb)) => (Some(&mut vw[..]), Some(&mut vb[..])),
-                None => (None, None),
-            };
-            let (lr, mo, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
-            sgd_step(
-                layer.w.as_mut_slice(),
-                grads.dw[l].as_slice(),
-                vw,
-                lr,
-                mo,
-                wd,
-                par,
-            );
-            sgd_step(&mut layer.b, &grads.db[l], vb, lr, mo, wd, par);
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    if let Some((l, _)) = mlp.layers.iter().enumerate().find(|(_, layer)| {
-        !layer
-            .w
-            .as_slice()
-            .iter()
-            .chain(&layer.b)
-            .all(|v| v.is_finite())
-    }) {
-        return Err(TrainError::NonFinite {
+        let t = self.eval.evaluate(mlp, test, par);
+        Ok(EpochMetrics {
             epoch,
-            batch: batches.saturating_sub(1),
-            what: format!("a parameter of layer {}", l + 1),
-        });
+            train_loss: loss_sum / batches.max(1) as f64,
+            train_acc: correct as f64 / n.max(1) as f64,
+            test_loss: t.loss,
+            test_err: t.errors as f64 / test.y.len().max(1) as f64,
+            seconds,
+        })
     }
-    let t = mlp.evaluate(test.x, test.y, 1000, par);
-    Ok(EpochMetrics {
-        epoch,
-        train_loss: loss_sum / batches.max(1) as f64,
-        train_acc: correct as f64 / n.max(1) as f64,
-        test_loss: t.loss,
-        test_err: t.errors as f64 / test.y.len().max(1) as f64,
-        seconds,
-    })
 }

@@ -44,10 +44,12 @@ fn mlp2_he_reaches_the_reference_accuracy() {
     let train = Split {
         x: tr.x.as_ref(),
         y: &tr.y,
+        sparse: None,
     };
     let test = Split {
         x: te.x.as_ref(),
         y: &te.y,
+        sparse: None,
     };
     // The untrained network is near chance.
     let e0 = epoch_zero(&mlp, test, Par::Rayon);
@@ -87,11 +89,13 @@ fn training_gives_the_same_bits_for_any_thread_count() {
     let train = Split {
         x: train_x.as_ref(),
         y: &tr.y[..n],
+        sparse: None,
     };
     let test_x = Mat::from_vec(2_000, 784, te.x.as_slice()[..2_000 * 784].to_vec());
     let test = Split {
         x: test_x.as_ref(),
         y: &te.y[..2_000],
+        sparse: None,
     };
     let spec = ArchSpec::parse("784-64-32-10")
         .unwrap()

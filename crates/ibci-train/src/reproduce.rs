@@ -455,10 +455,10 @@ fn load_data(sweep: &Sweep) -> Result<(OwnedSplit, OwnedSplit, Vec<String>)> {
             idx.swap(i, j);
         }
         idx.truncate(n);
-        train = OwnedSplit {
-            x: gather_rows(train.x.as_ref(), idx.iter().copied()),
-            y: idx.iter().map(|&i| train.y[i]).collect(),
-        };
+        train = OwnedSplit::new(
+            gather_rows(train.x.as_ref(), idx.iter().copied()),
+            idx.iter().map(|&i| train.y[i]).collect(),
+        );
     }
     Ok((train, OwnedSplit::from_mnist(&data.test), digests))
 }

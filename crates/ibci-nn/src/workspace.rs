@@ -1,0 +1,384 @@
+//! The training step without allocation: every buffer a batch needs, made once per run.
+//!
+//! One step on a batch of `B` rows named by indices into the training set (shapes as in
+//! [`crate::mlp`]):
+//!
+//! ```text
+//! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (ibci_kernels::sparse::rows)
+//! a_l      = f_l(a_{l-1} W_l + b_l)     GEMM, bias, activation
+//! dz_L     = softmax-CE gradient        loss and errors from the same pass
+//! for l = L .. 1:
+//!   da_{l-1} = dz_l W_l^T, times f'      before W_l changes
+//!   W_l      = W_l - lr a_{l-1}^T dz_l   the GEMM with alpha = -lr, beta = 1 (plain SGD), or
+//!                                        the gradient then `sgd_step` (momentum, decay)
+//!   b_l      = b_l - lr colsum(dz_l)
+//! ```
+//!
+//! Every value is the one [`Mlp::loss_and_grads`] followed by [`sgd_step`] on each layer
+//! computes, bit for bit: the GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is
+//! `w - lr * g` exactly (a negation is exact, `1 * w = w`), updating W_l after `da_{l-1}` is
+//! formed leaves every product's operands unchanged, and the sparse products return the
+//! GEMM's bits or decline (and the GEMM runs). `tests/workspace.rs` checks this against the
+//! reference path batch by batch, and that no batch after the first allocates.
+
+use ibci_kernels::elementwise::{activate, activate_backward, bias_add, sgd_step};
+use ibci_kernels::softmax::softmax_xent_errors;
+use ibci_kernels::sparse::{rows_t_times, rows_times, BatchColumns, GradOut, Packed};
+use ibci_kernels::stats::column_sums_into;
+use ibci_kernels::{gemm, MatMut, MatRef, Par};
+
+use crate::mlp::{BatchStats, Mlp};
+use crate::train::{SgdState, Split, TrainConfig};
+
+/// Buffers for batches of up to `batch` rows of one network shape.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    batch: usize,
+    widths: Vec<usize>,
+    /// `a_l` for l = 1..L, `batch x n_l` each.
+    acts: Vec<Vec<f32>>,
+    dz: Vec<f32>,
+    da: Vec<f32>,
+    /// The gathered batch, for the dense first layer.
+    xb: Vec<f32>,
+    yb: Vec<usize>,
+    /// Gradients, for the SGD variants that need them materialised.
+    dw: Vec<Vec<f32>>,
+    db: Vec<f32>,
+    colsum: Vec<f64>,
+    cols: BatchColumns,
+    packed: Packed,
+}
+
+/// Which form of the step runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Update {
+    /// Plain SGD: fused into the weight gradient's write-back.
+    Fused(f32),
+    /// Momentum or weight decay: gradients materialised, then `sgd_step`.
+    Separate,
+}
+
+fn view(buf: &[f32], rows: usize, cols: usize) -> MatRef<'_> {
+    MatRef::from_slice(&buf[..rows * cols], rows, cols)
+}
+
+fn view_mut(buf: &mut [f32], rows: usize, cols: usize) -> MatMut<'_> {
+    MatMut::from_slice(&mut buf[..rows * cols], rows, cols)
+}
+
+impl Workspace {
+    /// Buffers for `mlp`'s shape and batches of up to `batch` rows.
+    pub fn new(mlp: &Mlp, batch: usize) -> Workspace {
+        let widths = mlp.spec().widths;
+        let batch = batch.max(1);
+        let wide = *widths.iter().max().expect("widths");
+        let acts = widths[1..].iter().map(|&w| vec![0.0; batch * w]).collect();
+        Workspace {
+            batch,
+            acts,
+            dz: vec![0.0; batch * wide],
+            da: vec![0.0; batch * wide],
+            xb: vec![0.0; batch * widths[0]],
+            yb: Vec::with_capacity(batch),
+            dw: Vec::new(),
+            db: vec![0.0; wide],
+            colsum: vec![0.0; 2 * wide],
+            cols: BatchColumns::with_capacity(batch, widths[0]),
+            packed: Packed::default(),
+            widths,
+        }
+    }
+
+    #[track_caller]
+    fn check(&self, mlp: &Mlp, rows: usize) {
+        // Compared layer by layer: `mlp.spec()` would allocate on every batch.
+        let same = mlp.layers.len() + 1 == self.widths.len()
+            && mlp
+                .layers
+                .first()
+                .is_some_and(|l| l.w.rows() == self.widths[0])
+            && mlp
+                .layers
+                .iter()
+                .zip(&self.widths[1..])
+                .all(|(l, &w)| l.w.cols() == w);
+        assert!(
+            rows <= self.batch && same,
+            "Workspace: made for batches of {} on {:?}, given {rows} rows on {:?}",
+            self.batch,
+            self.widths,
+            mlp.spec().widths
+        );
+    }
+
+    /// The activations of `data.x[rows]` (the last are the logits), left in the workspace;
+    /// whether the batch was gathered into the dense buffer (the sparse product declined).
+    fn forward(&mut self, mlp: &Mlp, data: Split<'_>, rows: &[usize], par: Par) -> bool {
+        let b = rows.len();
+        let l0 = &mlp.layers[0];
+        let n1 = l0.w.cols();
+        let sparse = data.sparse.is_some_and(|csr| {
+            rows_times(
+                view_mut(&mut self.acts[0], b, n1),
+                csr,
+                rows,
+                l0.w.as_ref(),
+                Some(&l0.b),
+                &mut self.packed,
+                par,
+            )
+        });
+        if !sparse {
+            self.gather(data.x, rows);
+            let xb = view(&self.xb, b, data.x.cols());
+            gemm(
+                view_mut(&mut self.acts[0], b, n1),
+                xb,
+                l0.w.as_ref(),
+                1.0,
+                0.0,
+                par,
+            );
+            bias_add(view_mut(&mut self.acts[0], b, n1), &l0.b, par);
+        }
+        activate(l0.act, &mut self.acts[0][..b * n1], par);
+        for (l, layer) in mlp.layers.iter().enumerate().skip(1) {
+            let (before, after) = self.acts.split_at_mut(l);
+            let (n_in, n_out) = (layer.w.rows(), layer.w.cols());
+            let input = view(&before[l - 1], b, n_in);
+            let mut z = view_mut(&mut after[0], b, n_out);
+            gemm(z.rb_mut(), input, layer.w.as_ref(), 1.0, 0.0, par);
+            bias_add(z, &layer.b, par);
+            activate(layer.act, &mut after[0][..b * n_out], par);
+        }
+        !sparse
+    }
+
+    /// Copies `x[rows]` into the batch buffer.
+    fn gather(&mut self, x: MatRef<'_>, rows: &[usize]) {
+        let k = x.cols();
+        for (r, &i) in rows.iter().enumerate() {
+            let dst = &mut self.xb[r * k..(r + 1) * k];
+            match x.row(i) {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(p, d)| *d = x.at(i, p)),
+            }
+        }
+    }
+
+    /// One SGD step on the batch `data[rows]`: the batch's mean loss and errors, measured
+    /// before the update. A non-finite loss returns before anything changes.
+    ///
+    /// # Panics
+    /// If the batch is empty or larger than the workspace's, the network is not the shape the
+    /// workspace was made for, a row index or label is out of range, or the momentum buffers
+    /// do not match `cfg`.
+    #[track_caller]
+    pub fn step(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        data: Split<'_>,
+        rows: &[usize],
+        cfg: &TrainConfig,
+        par: Par,
+    ) -> BatchStats {
+        let b = rows.len();
+        assert!(b > 0, "Workspace::step: empty batch");
+        self.check(mlp, b);
+        let mut gathered = self.forward(mlp, data, rows, par);
+        let layers = mlp.layers.len();
+        let c = mlp.layers[layers - 1].w.cols();
+        self.yb.clear();
+        self.yb.extend(rows.iter().map(|&i| data.y[i]));
+        let (loss, errors) = softmax_xent_errors(
+            view(&self.acts[layers - 1], b, c),
+            &self.yb,
+            Some(view_mut(&mut self.dz, b, c)),
+            1.0,
+            par,
+        );
+        let stats = BatchStats { loss, errors };
+        if !loss.is_finite() {
+            return stats;
+        }
+        // softmax_xent gives d loss / d logits; a non-identity output activation adds f'.
+        activate_backward(
+            mlp.layers[layers - 1].act,
+            &self.acts[layers - 1][..b * c],
+            &mut self.dz[..b * c],
+            par,
+        );
+        let update = if cfg.momentum == 0.0 && cfg.weight_decay == 0.0 {
+            Update::Fused(cfg.lr)
+        } else {
+            if self.dw.is_empty() {
+                self.dw = mlp
+                    .layers
+                    .iter()
+                    .map(|l| vec![0.0; l.w.as_slice().len()])
+                    .collect();
+            }
+            Update::Separate
+        };
+        for l in (0..layers).rev() {
+            let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
+            // da_{l-1} = dz_l W_l^T, with W_l as it was in the forward pass.
+            if l > 0 {
+                let dz = view(&self.dz, b, n_out);
+                gemm(
+                    view_mut(&mut self.da, b, n_in),
+                    dz,
+                    mlp.layers[l].w.as_ref().t(),
+                    1.0,
+                    0.0,
+                    par,
+                );
+                activate_backward(
+                    mlp.layers[l - 1].act,
+                    &self.acts[l - 1][..b * n_in],
+                    &mut self.da[..b * n_in],
+                    par,
+                );
+            }
+            self.update_weights(mlp, state, data, rows, l, update, &mut gathered, cfg, par);
+            // b_l = b_l - lr * column sums of dz_l.
+            column_sums_into(
+                view(&self.dz, b, n_out),
+                &mut self.db[..n_out],
+                &mut self.colsum,
+            );
+            let vb = state.velocity.get_mut(l).map(|(_, vb)| &mut vb[..]);
+            let bias = &mut mlp.layers[l].b;
+            sgd_step(
+                bias,
+                &self.db[..n_out],
+                vb,
+                cfg.lr,
+                cfg.momentum,
+                cfg.weight_decay,
+                par,
+            );
+            std::mem::swap(&mut self.dz, &mut self.da);
+        }
+        stats
+    }
+
+    /// `W_l <- W_l - lr * a_{l-1}^T dz_l` (or the gradient and `sgd_step`).
+    #[allow(clippy::too_many_arguments)]
+    fn update_weights(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        data: Split<'_>,
+        rows: &[usize],
+        l: usize,
+        update: Update,
+        gathered: &mut bool,
+        cfg: &TrainConfig,
+        par: Par,
+    ) {
+        let b = rows.len();
+        let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
+        if l == 0 {
+            if let Some(csr) = data.sparse {
+                self.cols.fill(csr, rows);
+                let dz = view(&self.dz, b, n_out);
+                let out = match update {
+                    Update::Fused(lr) => GradOut::Sgd(mlp.layers[0].w.as_mut(), lr),
+                    Update::Separate => GradOut::Store(view_mut(&mut self.dw[0], n_in, n_out)),
+                };
+                if rows_t_times(out, &self.cols, dz, &mut self.packed, par) {
+                    return self.finish_separate(mlp, state, l, update, cfg, par);
+                }
+            }
+            if !*gathered {
+                self.gather(data.x, rows);
+                *gathered = true;
+            }
+        }
+        let dz = view(&self.dz, b, n_out);
+        let input = if l == 0 {
+            view(&self.xb, b, n_in)
+        } else {
+            view(&self.acts[l - 1], b, n_in)
+        };
+        match update {
+            Update::Fused(lr) => gemm(mlp.layers[l].w.as_mut(), input.t(), dz, -lr, 1.0, par),
+            Update::Separate => gemm(
+                view_mut(&mut self.dw[l], n_in, n_out),
+                input.t(),
+                dz,
+                1.0,
+                0.0,
+                par,
+            ),
+        }
+        self.finish_separate(mlp, state, l, update, cfg, par);
+    }
+
+    /// For momentum or weight decay: the SGD step from the materialised gradient.
+    fn finish_separate(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        l: usize,
+        update: Update,
+        cfg: &TrainConfig,
+        par: Par,
+    ) {
+        if update == Update::Separate {
+            let vw = state.velocity.get_mut(l).map(|(vw, _)| &mut vw[..]);
+            let w = mlp.layers[l].w.as_mut_slice();
+            sgd_step(
+                w,
+                &self.dw[l],
+                vw,
+                cfg.lr,
+                cfg.momentum,
+                cfg.weight_decay,
+                par,
+            );
+        }
+    }
+
+    /// Mean loss and error count of `mlp` over `data`, in batches of this workspace's size
+    /// ([`Mlp::evaluate`]'s numbers, bit for bit).
+    ///
+    /// # Panics
+    /// If the network is not the workspace's shape, or a label is out of range.
+    #[track_caller]
+    pub fn evaluate(&mut self, mlp: &Mlp, data: Split<'_>, par: Par) -> BatchStats {
+        let n = data.y.len();
+        assert_eq!(
+            n,
+            data.x.rows(),
+            "Workspace::evaluate: {n} labels for {} rows",
+            data.x.rows()
+        );
+        self.check(mlp, self.batch.min(n));
+        let c = mlp.layers[mlp.layers.len() - 1].w.cols();
+        let (mut loss_sum, mut errors) = (0f64, 0usize);
+        let mut rows: Vec<usize> = Vec::with_capacity(self.batch);
+        let mut i = 0;
+        while i < n {
+            let b = self.batch.min(n - i);
+            rows.clear();
+            rows.extend(i..i + b);
+            self.forward(mlp, data, &rows, par);
+            let logits = view(&self.acts[mlp.layers.len() - 1], b, c);
+            let (loss, e) = softmax_xent_errors(logits, &data.y[i..i + b], None, 1.0, par);
+            loss_sum += loss * b as f64;
+            errors += e;
+            i += b;
+        }
+        BatchStats {
+            loss: if n > 0 { loss_sum / n as f64 } else { 0.0 },
+            errors,
+        }
+    }
+}
