@@ -1,0 +1,119 @@
+//! No allocation inside the batch loop: a counting global allocator sees zero allocations
+//! during a training epoch's batches after the first, for plain SGD and for momentum, with
+//! and without the sparse index, on one thread and inside a two-thread pool. (Its own test
+//! binary: the allocator counts every thread of the process.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use ibci_kernels::sparse::CsrRows;
+use ibci_kernels::{Mat, Par};
+use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::train::{SgdState, Split};
+use ibci_nn::workspace::Workspace;
+use ibci_nn::{ArchSpec, Mlp, TrainConfig};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+struct Counting;
+
+static ARMED: AtomicBool = AtomicBool::new(false);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side
+// effect only.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ARMED.load(Ordering::Relaxed) {
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ARMED.load(Ordering::Relaxed) {
+            COUNT.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn no_batch_after_the_first_allocates() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let (n, d) = (1_000, 784);
+    let x = Mat::from_fn(n, d, |_, _| {
+        if rng.next_u32() % 5 == 0 {
+            (1 + rng.next_u32() % 255) as f32 / 255.0
+        } else {
+            0.0
+        }
+    });
+    let y: Vec<usize> = (0..n).map(|i| i % 10).collect();
+    let csr = CsrRows::new(x.as_ref());
+    let spec = ArchSpec::parse("784-64-32-10").unwrap();
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: Nonlinearity::Relu,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for (momentum, sparse, par) in [
+        (0.0, true, Par::Seq),
+        (0.0, true, Par::Rayon),
+        (0.9, true, Par::Seq),
+        (0.0, false, Par::Seq),
+        (0.9, false, Par::Rayon),
+    ] {
+        let mut mlp = Mlp::init(
+            &spec,
+            &vec![he; spec.layers()],
+            BiasInit::Constant(0.0),
+            &mut Xoshiro256PlusPlus::seed_from_u64(1),
+        );
+        let cfg = TrainConfig {
+            batch: 100,
+            momentum,
+            lr: 0.05,
+            ..TrainConfig::default()
+        };
+        let mut state = SgdState::new(&mlp, momentum);
+        let mut ws = Workspace::new(&mlp, cfg.batch);
+        let data = Split {
+            x: x.as_ref(),
+            y: &y,
+            sparse: sparse.then_some(&csr),
+        };
+        let order: Vec<usize> = (0..n).rev().collect();
+        let batches: Vec<&[usize]> = order.chunks(cfg.batch).collect();
+        let counted = pool.install(|| {
+            ws.step(&mut mlp, &mut state, data, batches[0], &cfg, par);
+            COUNT.store(0, Ordering::SeqCst);
+            ARMED.store(true, Ordering::SeqCst);
+            for rows in &batches[1..] {
+                let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par);
+                assert!(st.loss.is_finite());
+            }
+            ARMED.store(false, Ordering::SeqCst);
+            COUNT.load(Ordering::SeqCst)
+        });
+        assert_eq!(
+            counted,
+            0,
+            "momentum {momentum}, sparse {sparse}, {par:?}: {counted} allocations in {} batches",
+            batches.len() - 1
+        );
+    }
+}
