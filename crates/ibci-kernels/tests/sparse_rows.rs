@@ -7,7 +7,7 @@
 use std::io::Write as _;
 
 use ibci_kernels::elementwise::{bias_add, sgd_step};
-use ibci_kernels::sparse::{rows_t_times, rows_times, BatchColumns, CsrRows, GradOut, Packed};
+use ibci_kernels::sparse::{rows_t_times, rows_times, CsrRows, GradOut, Packed};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -153,8 +153,6 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
             let csr = CsrRows::new(x.as_ref());
             let rows: Vec<usize> = (0..m).rev().step_by(2).chain(0..m / 2).collect();
             let xb = gather(&x, &rows);
-            let mut cols = BatchColumns::with_capacity(rows.len(), k);
-            cols.fill(&csr, &rows);
             for n in WIDTHS {
                 // D with exact zeros (dead units) and both signs.
                 let d = Mat::from_fn(rows.len(), n, |_, j| {
@@ -211,7 +209,8 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     let done = pool.install(|| {
                         rows_t_times(
                             GradOut::Store(got.as_mut()),
-                            &cols,
+                            &csr,
+                            &rows,
                             d.as_ref(),
                             &mut Packed::new(path),
                             *par,
@@ -227,7 +226,8 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     let done = pool.install(|| {
                         rows_t_times(
                             GradOut::Sgd(w.as_mut(), 0.1),
-                            &cols,
+                            &csr,
+                            &rows,
                             d.as_ref(),
                             &mut Packed::new(path),
                             *par,
@@ -253,8 +253,6 @@ fn the_guard_refuses_what_could_change_a_bit() {
     let x = data(12, 30, 0.7, true, &mut rng);
     let csr = CsrRows::new(x.as_ref());
     let rows: Vec<usize> = (0..12).collect();
-    let mut cols = BatchColumns::with_capacity(12, 30);
-    cols.fill(&csr, &rows);
     let path = KernelPath::default_path();
     for bad in [f32::INFINITY, f32::NAN, 2f32.powi(-96), f32::from_bits(1)] {
         let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
@@ -281,7 +279,8 @@ fn the_guard_refuses_what_could_change_a_bit() {
         let mut g = Mat::filled(30, 9, f32::NAN);
         assert!(!rows_t_times(
             GradOut::Store(g.as_mut()),
-            &cols,
+            &csr,
+            &rows,
             d.as_ref(),
             &mut Packed::new(path),
             Par::Seq
@@ -294,7 +293,8 @@ fn the_guard_refuses_what_could_change_a_bit() {
         assert!(
             !rows_t_times(
                 GradOut::Sgd(w.as_mut(), lr),
-                &cols,
+                &csr,
+                &rows,
                 d.as_ref(),
                 &mut Packed::new(path),
                 Par::Seq

@@ -23,9 +23,9 @@
 
 use ibci_kernels::elementwise::{activate, activate_backward, bias_add, sgd_step};
 use ibci_kernels::softmax::softmax_xent_errors;
-use ibci_kernels::sparse::{rows_t_times, rows_times, BatchColumns, GradOut, Packed};
+use ibci_kernels::sparse::{rows_t_times, rows_times, GradOut, Packed};
 use ibci_kernels::stats::column_sums_into;
-use ibci_kernels::{gemm, MatMut, MatRef, Par};
+use ibci_kernels::{gemm, reserve_scratch, MatMut, MatRef, Par};
 
 use crate::mlp::{BatchStats, Mlp};
 use crate::train::{SgdState, Split, TrainConfig};
@@ -46,8 +46,9 @@ pub struct Workspace {
     dw: Vec<Vec<f32>>,
     db: Vec<f32>,
     colsum: Vec<f64>,
-    cols: BatchColumns,
     packed: Packed,
+    /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
+    reserved: Option<Par>,
 }
 
 /// Which form of the step runs.
@@ -84,8 +85,8 @@ impl Workspace {
             dw: Vec::new(),
             db: vec![0.0; wide],
             colsum: vec![0.0; 2 * wide],
-            cols: BatchColumns::with_capacity(batch, widths[0]),
             packed: Packed::default(),
+            reserved: None,
             widths,
         }
     }
@@ -155,6 +156,14 @@ impl Workspace {
         !sparse
     }
 
+    /// Floats of GEMM packing buffer that this workspace's products can need: the largest
+    /// packed operand (all of B, or a task's block of A with its running tiles), bounded by
+    /// the largest matrix any of them reads or writes.
+    fn gemm_scratch(&self) -> usize {
+        let wide = *self.widths.iter().max().expect("widths");
+        (self.batch.max(wide) + 32) * (wide + 32)
+    }
+
     /// Copies `x[rows]` into the batch buffer.
     fn gather(&mut self, x: MatRef<'_>, rows: &[usize]) {
         let k = x.cols();
@@ -190,6 +199,12 @@ impl Workspace {
         let b = rows.len();
         assert!(b > 0, "Workspace::step: empty batch");
         self.check(mlp, b);
+        if self.reserved != Some(par) {
+            // Every thread that may run a GEMM task gets its packing buffers now, not during
+            // some later batch.
+            reserve_scratch(par, self.gemm_scratch());
+            self.reserved = Some(par);
+        }
         let mut gathered = self.forward(mlp, data, rows, par);
         let layers = mlp.layers.len();
         let c = mlp.layers[layers - 1].w.cols();
@@ -286,13 +301,12 @@ impl Workspace {
         let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
         if l == 0 {
             if let Some(csr) = data.sparse {
-                self.cols.fill(csr, rows);
                 let dz = view(&self.dz, b, n_out);
                 let out = match update {
                     Update::Fused(lr) => GradOut::Sgd(mlp.layers[0].w.as_mut(), lr),
                     Update::Separate => GradOut::Store(view_mut(&mut self.dw[0], n_in, n_out)),
                 };
-                if rows_t_times(out, &self.cols, dz, &mut self.packed, par) {
+                if rows_t_times(out, csr, rows, dz, &mut self.packed, par) {
                     return self.finish_separate(mlp, state, l, update, cfg, par);
                 }
             }

@@ -55,6 +55,12 @@ pub(super) fn with_scratch<R>(which: Scratch, len: usize, f: impl FnOnce(&mut [f
     })
 }
 
+/// Grows this thread's scratch area to at least `len` floats now, so that later products up
+/// to that size do not allocate.
+pub(super) fn reserve(which: Scratch, len: usize) {
+    with_scratch(which, len, |_| ());
+}
+
 /// An owned f32 buffer that starts on a 64-byte boundary and keeps its storage between uses
 /// (it only grows).
 #[derive(Clone, Debug, Default)]

@@ -42,7 +42,7 @@
 pub(crate) mod aligned;
 mod kernels;
 
-use aligned::{with_scratch, Scratch};
+use aligned::{reserve, with_scratch, Scratch};
 
 use rayon::prelude::*;
 
@@ -78,6 +78,20 @@ const MAX_MR: usize = 12;
 const SEQ_FLOPS: f64 = 2e6;
 /// Below this many elements B is packed on the calling thread.
 const PAR_PACK_ELEMS: usize = 1 << 18;
+
+/// Grows the per-thread packing buffers to `floats` floats each (B's on this thread, A's on
+/// every thread that [`Par`] may run tasks on: this one, or each of the current rayon pool's,
+/// reached with `rayon::broadcast`), so that products needing no more than that allocate
+/// nothing afterwards. The buffers belong to the threads and are reused by every product.
+pub fn reserve_scratch(par: Par, floats: usize) {
+    reserve(Scratch::B, floats);
+    match par {
+        Par::Seq => reserve(Scratch::A, floats),
+        Par::Rayon => {
+            rayon::broadcast(|_| reserve(Scratch::A, floats));
+        }
+    }
+}
 
 /// `C <- alpha * A * B + beta * C` on the process-wide default path
 /// ([`KernelPath::default_path`]).

@@ -3,8 +3,7 @@
 //!
 //! ```text
 //! acc[j] = fma(v_last, b[p_last, j], ... fma(v_1, b[p_1, j], +0))      j in 0..n
-//! Store:          out[j] = acc[j]                 (+ bias[j], one rounding, when given)
-//! Sgd { lr }:     out[j] = out[j] - lr * acc[j]   (out holds the weights: w - lr * g)
+//! out[j] = acc[j]                 (+ bias[j], one rounding, when given)
 //! ```
 //!
 //! The right operand is packed ([`Packed`]): rows of `ld = round_up(n, 8)` floats from a
@@ -24,22 +23,15 @@ use crate::mat::MatRef;
 /// Most accumulator vectors per chunk (14 ymm + one broadcast; loads fold into the FMAs).
 pub const MAX_NV: usize = 14;
 
-/// What happens to a row's finished chains.
-#[derive(Clone, Copy, Debug)]
-pub enum Epilogue<'a> {
-    /// `out = acc`, or `out = acc + bias` (one rounding per element).
-    Store(Option<&'a [f32]>),
-    /// `out = out - lr * acc` (the SGD step, rounded as `sgd_step` rounds it).
-    Sgd(f32),
-}
-
-/// The scratch of the sparse products, reused between calls: the kernel path, and the right
+/// The scratch of the sparse products, reused between calls: the kernel path, the right
 /// operand packed once per product (`rows x n` floats, row `p` at `p * ld` from a 64-byte
-/// boundary, `ld = round_up(n, 8)`, padding zero).
+/// boundary, `ld = round_up(n, 8)` (16 for the gradient), padding zero), and the gradient's
+/// tiles.
 #[derive(Clone, Debug)]
 pub struct Packed {
     path: KernelPath,
     buf: AlignedVec,
+    tiles: AlignedVec,
     rows: usize,
     n: usize,
     ld: usize,
@@ -63,6 +55,7 @@ impl Packed {
         Packed {
             path,
             buf: AlignedVec::default(),
+            tiles: AlignedVec::default(),
             rows: 0,
             n: 0,
             ld: 0,
@@ -78,8 +71,14 @@ impl Packed {
     /// [`super::exact`]'s guard) from the same pass. Allocates only when `b` is larger than
     /// anything packed before.
     pub fn pack(&mut self, b: MatRef<'_>) -> ExponentFloor {
+        self.pack_padded(b, 8)
+    }
+
+    /// [`Packed::pack`] with rows padded to a multiple of `lanes` floats (8 or 16).
+    pub(super) fn pack_padded(&mut self, b: MatRef<'_>, lanes: usize) -> ExponentFloor {
+        debug_assert!(lanes == 8 || lanes == 16);
         let (rows, n) = (b.rows(), b.cols());
-        let ld = n.div_ceil(8) * 8;
+        let ld = n.div_ceil(lanes) * lanes;
         let dst = self.buf.get(rows * ld);
         let mut floor = ExponentFloor::EMPTY;
         for (p, d) in dst.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
@@ -100,6 +99,12 @@ impl Packed {
     /// Floats the buffer holds without growing.
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// `threads` tiles of `len` floats each, the first on a 64-byte boundary (contents
+    /// unspecified), for [`super::grad`].
+    pub(super) fn tiles(&mut self, threads: usize, len: usize) -> *mut f32 {
+        self.tiles.get(threads * len).as_mut_ptr()
     }
 
     /// The packed operand for [`row`].
@@ -127,6 +132,16 @@ pub(super) struct Rhs {
 }
 
 impl Rhs {
+    /// Row `r`'s first float.
+    ///
+    /// # Safety
+    /// `r < self.rows`.
+    pub(super) unsafe fn row_ptr(&self, r: usize) -> *const f32 {
+        debug_assert!(r < self.rows);
+        // SAFETY: row r lies inside the operand by the caller's contract.
+        unsafe { self.ptr.add(r * self.ld) }
+    }
+
     /// `b` read in place, when its rows are contiguous and at least one vector wide (`None`
     /// otherwise: pack it). The caller keeps `b` borrowed, unchanged, while the result is used.
     pub(super) fn in_place(b: MatRef<'_>) -> Option<Rhs> {
@@ -159,7 +174,7 @@ pub(super) unsafe fn row(
     list: &[(u32, f32)],
     b: Rhs,
     max_nv: usize,
-    epi: Epilogue<'_>,
+    bias: Option<&[f32]>,
     out: *mut f32,
 ) {
     debug_assert!(list.iter().all(|&(p, _)| (p as usize) < b.rows));
@@ -168,18 +183,18 @@ pub(super) unsafe fn row(
         KernelPath::Avx2Fma | KernelPath::Avx512 => {
             // SAFETY: the caller's contract; hosts that support either path have AVX2 and FMA
             // (every CPU with AVX-512F has both, as `sparse`'s first kernel also relies on).
-            unsafe { x86::row(list, b, max_nv.clamp(1, MAX_NV), epi, out) }
+            unsafe { x86::row(list, b, max_nv.clamp(1, MAX_NV), bias, out) }
         }
         _ => {
             // SAFETY: the caller's contract.
-            unsafe { portable(list, b, epi, out) }
+            unsafe { portable(list, b, bias, out) }
         }
     }
 }
 
 /// # Safety
 /// As [`row`].
-unsafe fn portable(list: &[(u32, f32)], b: Rhs, epi: Epilogue<'_>, out: *mut f32) {
+unsafe fn portable(list: &[(u32, f32)], b: Rhs, bias: Option<&[f32]>, out: *mut f32) {
     for j in 0..b.n {
         let mut s = 0f32;
         for &(p, v) in list {
@@ -189,10 +204,9 @@ unsafe fn portable(list: &[(u32, f32)], b: Rhs, epi: Epilogue<'_>, out: *mut f32
         // SAFETY: j < b.n, inside `out` and the bias.
         unsafe {
             let o = out.add(j);
-            *o = match epi {
-                Epilogue::Store(None) => s,
-                Epilogue::Store(Some(bias)) => s + *bias.get_unchecked(j),
-                Epilogue::Sgd(lr) => *o - lr * s,
+            *o = match bias {
+                None => s,
+                Some(bias) => s + *bias.get_unchecked(j),
             };
         }
     }
@@ -202,7 +216,7 @@ unsafe fn portable(list: &[(u32, f32)], b: Rhs, epi: Epilogue<'_>, out: *mut f32
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Epilogue, Rhs};
+    use super::Rhs;
 
     /// Terms ahead whose row is prefetched.
     const PREFETCH: usize = 4;
@@ -214,7 +228,7 @@ mod x86 {
         list: &[(u32, f32)],
         b: Rhs,
         max_nv: usize,
-        epi: Epilogue<'_>,
+        bias: Option<&[f32]>,
         out: *mut f32,
     ) {
         let nvec = b.n.div_ceil(8);
@@ -236,7 +250,7 @@ mod x86 {
                         // SAFETY: vectors at v0*8 + 8k (k < nv - 1) and at `last` lie inside
                         // the rows (packed: ld = 8 nvec; in place: last + 8 = n); the rest is
                         // the forwarded contract.
-                        $($k => unsafe { chunk::<$k>(list, b, v0 * 8, last, epi, out) },)*
+                        $($k => unsafe { chunk::<$k>(list, b, v0 * 8, last, bias, out) },)*
                         _ => unreachable!("chunks hold 1 to MAX_NV vectors"),
                     }
                 };
@@ -278,7 +292,7 @@ mod x86 {
         b: Rhs,
         c0: usize,
         last: usize,
-        epi: Epilogue<'_>,
+        bias: Option<&[f32]>,
         out: *mut f32,
     ) {
         let off = |k: usize| if k + 1 == NV { last } else { c0 + 8 * k };
@@ -302,31 +316,27 @@ mod x86 {
                 }
             }
         }
-        // Every result is formed before any is stored: an in-place operand's last vector
-        // overlaps the one before it, and the SGD epilogue reads `out`.
+        // Every result is formed before any is stored (an in-place operand's last vector
+        // overlaps the one before it; both give the same bits for the shared columns).
         let mut res = [_mm256_setzero_ps(); NV];
         let mut lanes = [8usize; NV];
         for (k, (&a, r)) in acc.iter().zip(res.iter_mut()).enumerate() {
             let j = off(k);
             lanes[k] = b.n.saturating_sub(j).min(8);
-            // SAFETY: only columns j .. j + lanes (< b.n) of `out` and the bias are read:
-            // plainly for a full vector, masked otherwise.
+            // SAFETY: only columns j .. j + lanes (< b.n) of the bias are read: plainly for a
+            // full vector, masked otherwise.
             unsafe {
                 let mask = tail_mask(lanes[k]);
                 let load = |p: *const f32| {
                     if lanes[k] == 8 {
-                        _mm256_loadu_ps(p)
+                        _mm256_castsi256_ps(_mm256_lddqu_si256(p.cast()))
                     } else {
                         _mm256_maskload_ps(p, mask)
                     }
                 };
-                *r = match epi {
-                    Epilogue::Store(None) => a,
-                    Epilogue::Store(Some(bias)) => _mm256_add_ps(a, load(bias.as_ptr().add(j))),
-                    // w - lr*g: one product and one difference, each rounded.
-                    Epilogue::Sgd(lr) => {
-                        _mm256_sub_ps(load(out.add(j)), _mm256_mul_ps(_mm256_set1_ps(lr), a))
-                    }
+                *r = match bias {
+                    None => a,
+                    Some(bias) => _mm256_add_ps(a, load(bias.as_ptr().add(j))),
                 };
             }
         }

@@ -24,10 +24,12 @@ use rayon::prelude::*;
 
 mod chain;
 pub mod exact;
+pub mod grad;
 pub mod rows;
 
 pub use chain::Packed;
-pub use rows::{rows_t_times, rows_times, BatchColumns, CsrRows, GradOut};
+pub use grad::{rows_t_times, GradOut};
+pub use rows::{rows_times, CsrRows};
 
 use crate::dispatch::KernelPath;
 use crate::gemm::Par;
