@@ -112,7 +112,7 @@ pub fn rows_t_times(
             let tile = tiles.get().add(t * k * W);
             scatter(path, a, rows, rhs, q * W, tile, k);
             let cols = W.min(n - q * W);
-            write(tile, k, op.get().add(q * W), rs, cols, lr);
+            write(path, tile, k, op.get().add(q * W), rs, cols, lr);
         }
     };
     match par {
@@ -171,6 +171,7 @@ unsafe fn scatter(
 /// `tile` holds `k * W` floats; `out + p * rs + j` is valid for reads and writes for `p < k`,
 /// `j < cols <= W`, and only this call touches it.
 unsafe fn write(
+    path: KernelPath,
     tile: *const f32,
     k: usize,
     out: *mut f32,
@@ -178,6 +179,12 @@ unsafe fn write(
     cols: usize,
     lr: Option<f32>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if matches!(path, KernelPath::Avx2Fma | KernelPath::Avx512) {
+        // SAFETY: the caller's contract; hosts of either path have AVX2 and FMA.
+        return unsafe { x86::write(tile, k, out, rs, cols, lr) };
+    }
+    let _ = path;
     for p in 0..k {
         // SAFETY: the caller's contract.
         unsafe {
@@ -199,6 +206,57 @@ mod x86 {
     use super::super::chain::Rhs;
     use super::super::rows::CsrRows;
     use super::W;
+
+    /// As [`super::write`], on a host with AVX2: two vectors a row for a full block (plain
+    /// loads and stores: AMD's masked stores are microcoded and slow), element by element
+    /// for the last, narrower block.
+    ///
+    /// # Safety
+    /// As [`super::write`]; the tile is 64-byte aligned.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn write(
+        tile: *const f32,
+        k: usize,
+        out: *mut f32,
+        rs: usize,
+        cols: usize,
+        lr: Option<f32>,
+    ) {
+        if cols < W {
+            for p in 0..k {
+                // SAFETY: the caller's contract.
+                unsafe {
+                    let t = std::slice::from_raw_parts(tile.add(p * W), cols);
+                    let o = std::slice::from_raw_parts_mut(out.add(p * rs), cols);
+                    match lr {
+                        None => o.copy_from_slice(t),
+                        Some(lr) => o.iter_mut().zip(t).for_each(|(w, &g)| *w -= lr * g),
+                    }
+                }
+            }
+            return;
+        }
+        let vlr = _mm256_set1_ps(lr.unwrap_or(0.0));
+        for p in 0..k {
+            // SAFETY: tile row p (16 floats, aligned) is inside the tile; output row p has
+            // 16 columns from `out + p * rs` (cols == W).
+            unsafe {
+                let (t, o) = (tile.add(p * W), out.add(p * rs));
+                let (g0, g1) = (_mm256_load_ps(t), _mm256_load_ps(t.add(8)));
+                let load = |q: *const f32| _mm256_castsi256_ps(_mm256_lddqu_si256(q.cast()));
+                let (r0, r1) = match lr {
+                    None => (g0, g1),
+                    // w - lr*g: one product and one difference, each rounded, as sgd_step.
+                    Some(_) => (
+                        _mm256_sub_ps(load(o), _mm256_mul_ps(vlr, g0)),
+                        _mm256_sub_ps(load(o.add(8)), _mm256_mul_ps(vlr, g1)),
+                    ),
+                };
+                _mm256_storeu_ps(o, r0);
+                _mm256_storeu_ps(o.add(8), r1);
+            }
+        }
+    }
 
     /// # Safety
     /// As [`super::scatter`], on a host with AVX2 and FMA.
