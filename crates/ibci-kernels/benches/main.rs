@@ -1,8 +1,9 @@
 //! ibci-kernels benches: GEMM GFLOP/s, hand-written vs `matrixmultiply` in the same run, 1 and
 //! 2 threads, on the shapes ibci needs; achieved/peak from the FMA probe.
 //!
-//! Run: `cargo bench -p ibci-kernels` (all), or `cargo bench -p ibci-kernels -- summary` for
-//! the summary table alone. These machines are noisy: compare within one run.
+//! Run: `cargo bench -p ibci-kernels` (all), `cargo bench -p ibci-kernels -- summary` for
+//! the summary tables alone, or `cargo bench -p ibci-kernels -- paths` for the elementwise
+//! kernels' portable-against-AVX2 table alone. These machines are noisy: compare within one run.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -255,12 +256,72 @@ fn elementwise_summary() {
     println!();
 }
 
+/// The elementwise kernels on the portable path (`wide` at the build's SSE level) and on the
+/// detected path (AVX2 copies), on data that stays in L2, interleaved: the speed-up of the
+/// run-time choice, bit-identical by the tests.
+fn paths_summary() {
+    use ibci_kernels::elementwise::activate_with;
+    use ibci_kernels::softmax::softmax_xent_errors_with;
+    let wide = KernelPath::detect();
+    println!("| kernel (in L2, 1 thread) | portable GB/s | {wide} GB/s | {wide}/portable |");
+    println!("|---|---|---|---|");
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    const N: usize = 1 << 16;
+    let base: Vec<f32> = (0..N)
+        .map(|_| (rng.next_u32() >> 8) as f32 / (1 << 22) as f32 - 2.0)
+        .collect();
+    let labels: Vec<usize> = (0..N / 10).map(|i| i % 10).collect();
+    let mut x = base.clone();
+    let mut grad = Mat::zeros(N / 10, 10);
+    let z = Mat::from_vec(N / 10, 10, base[..N / 10 * 10].to_vec());
+    let run = |name: &str, f: &mut dyn FnMut(KernelPath)| {
+        let (mut slow, mut fast) = (Vec::new(), Vec::new());
+        for _ in 0..9 {
+            slow.push(seconds(&mut || {
+                (0..20).for_each(|_| f(KernelPath::Portable))
+            }));
+            fast.push(seconds(&mut || (0..20).for_each(|_| f(wide))));
+        }
+        slow.sort_by(f64::total_cmp);
+        fast.sort_by(f64::total_cmp);
+        let bytes = 20.0 * 8.0 * N as f64;
+        let (gs, gf) = (bytes / slow[4] / 1e9, bytes / fast[4] / 1e9);
+        println!("| {name} | {gs:.1} | {gf:.1} | {:.2} |", gf / gs);
+    };
+    for (name, act) in [
+        ("relu", Activation::Relu),
+        ("tanh", Activation::Tanh),
+        ("sigmoid", Activation::Sigmoid),
+    ] {
+        run(name, &mut |p| {
+            x.copy_from_slice(&base);
+            activate_with(p, act, black_box(&mut x), Par::Seq)
+        });
+    }
+    run("softmax_xent + gradient, 10 classes", &mut |p| {
+        black_box(softmax_xent_errors_with(
+            p,
+            z.as_ref(),
+            &labels,
+            Some(grad.as_mut()),
+            1.0,
+            Par::Seq,
+        ));
+    });
+    println!();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "paths") {
+        paths_summary();
+        return;
+    }
     let only_summary = args.iter().any(|a| a == "summary");
     if !args.iter().any(|a| a == "--list" || a == "--test") {
         summary();
         elementwise_summary();
+        paths_summary();
     }
     if only_summary {
         return;

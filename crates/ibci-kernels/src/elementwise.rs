@@ -3,7 +3,8 @@
 //! Layout: row-major matrices as `MatMut`/`MatRef` views or flat slices. Every output element
 //! depends on its own inputs only, so any split over threads gives the same bits; work is cut
 //! into fixed chunks of [`CHUNK`] elements. The activations run on `wide::f32x8` (the same
-//! code on every host, see [`crate::math`]); derivatives are expressed through the
+//! code on every host, see [`crate::math`]) or, on the AVX2 and AVX-512 paths, on its
+//! operation-for-operation AVX2 copy (the same bits, twice the lanes); derivatives are expressed through the
 //! activation's *output* `y`, which is what a layer keeps for its backward pass:
 //!
 //! | activation | y = f(x) | f'(x) from y |
@@ -16,6 +17,7 @@
 use rayon::prelude::*;
 use wide::f32x8;
 
+use crate::dispatch::KernelPath;
 use crate::gemm::Par;
 use crate::mat::MatMut;
 use crate::math::{exp_x8, map_x8, tanh_x8};
@@ -96,8 +98,34 @@ fn sigmoid_x8(x: f32x8) -> f32x8 {
     one / (one + exp_x8(-x))
 }
 
-/// `x <- f(x)` for every element.
+/// `x <- f(x)` for every element, on the process-wide default path
+/// ([`KernelPath::default_path`]).
 pub fn activate(act: Activation, xs: &mut [f32], par: Par) {
+    activate_with(KernelPath::default_path(), act, xs, par);
+}
+
+/// [`activate`] on an explicit path: the portable `wide` code (four lanes at the build's
+/// level), or its AVX2 copy (eight lanes) on the AVX2 and AVX-512 paths. The same bits.
+///
+/// # Panics
+/// If this host does not support `path`.
+#[track_caller]
+pub fn activate_with(path: KernelPath, act: Activation, xs: &mut [f32], par: Par) {
+    assert!(path.supported(), "activate: path {path} not supported here");
+    #[cfg(target_arch = "x86_64")]
+    if path != KernelPath::Portable {
+        use crate::math::avx2;
+        let kernel: unsafe fn(&mut [f32]) = match act {
+            Activation::Identity => return,
+            Activation::Relu => avx2::relu_inplace,
+            Activation::Tanh => avx2::tanh_inplace,
+            Activation::Sigmoid => avx2::sigmoid_inplace,
+        };
+        // SAFETY: the AVX2 and AVX-512 paths are supported only on hosts with AVX2 (checked
+        // above).
+        chunked(xs, par, |c| unsafe { kernel(c) });
+        return;
+    }
     match act {
         Activation::Identity => {}
         Activation::Relu => chunked(xs, par, |c| map_x8(c, relu_x8)),

@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use crate::dispatch::KernelPath;
 use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
 use crate::math::{exp_inplace, ln};
@@ -56,6 +57,34 @@ pub fn softmax_xent_errors(
     grad_scale: f32,
     par: Par,
 ) -> (f64, usize) {
+    softmax_xent_errors_with(
+        KernelPath::default_path(),
+        logits,
+        labels,
+        grad,
+        grad_scale,
+        par,
+    )
+}
+
+/// [`softmax_xent_errors`] on an explicit path (the exponentials on `wide`'s four lanes, or on
+/// AVX2's eight on the AVX2 and AVX-512 paths: the same bits).
+///
+/// # Panics
+/// As [`softmax_xent`], or if this host does not support `path`.
+#[track_caller]
+pub fn softmax_xent_errors_with(
+    path: KernelPath,
+    logits: MatRef<'_>,
+    labels: &[usize],
+    grad: Option<MatMut<'_>>,
+    grad_scale: f32,
+    par: Par,
+) -> (f64, usize) {
+    assert!(
+        path.supported(),
+        "softmax_xent: path {path} not supported here"
+    );
     let (b, c) = (logits.rows(), logits.cols());
     assert_eq!(
         labels.len(),
@@ -79,6 +108,7 @@ pub fn softmax_xent_errors(
         return (0.0, 0);
     }
     let scale = grad_scale / b as f32;
+    let avx2 = path != KernelPath::Portable;
     let grad = grad.map(|g| (g.row_stride(), g.col_stride(), SendPtr::new(g)));
     let block = |blk: usize| -> (f64, usize) {
         let mut stack = [0f32; STACK_CLASSES];
@@ -104,7 +134,7 @@ pub fn softmax_xent_errors(
             for (j, x) in e.iter_mut().enumerate() {
                 *x = logits.at(i, j) - m;
             }
-            exp_inplace(e);
+            exp_row(avx2, e);
             let s = e.iter().fold(0f32, |s, &x| s + x);
             let loss = (m + ln(s)) - logits.at(i, y);
             total += f64::from(loss);
@@ -133,6 +163,18 @@ pub fn softmax_xent_errors(
             .fold((-0.0, 0), |(s, e), &(bs, be)| (s + bs, e + be))
     };
     (sum / b as f64, errors)
+}
+
+/// `x <- e^x` on a row: AVX2 on the AVX2 and AVX-512 paths, `wide` otherwise; the same bits.
+fn exp_row(avx2: bool, e: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only on the AVX2 and AVX-512 paths, which the dispatch
+        // selects only on hosts with AVX2.
+        return unsafe { crate::math::avx2::exp_inplace(e) };
+    }
+    let _ = avx2;
+    exp_inplace(e);
 }
 
 /// Classes up to which [`softmax_xent_errors`] keeps a row's exponentials on the stack.

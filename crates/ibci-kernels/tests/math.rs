@@ -177,22 +177,18 @@ fn tanh_dense_sweep() {
     );
 }
 
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn avx2_exp_gives_the_portable_bits() {
-    if !std::arch::is_x86_feature_detected!("avx2") {
-        eprintln!("SKIPPED: avx2_exp_gives_the_portable_bits (no AVX2 on this host)");
-        return;
-    }
-    // Every 61st bit pattern of the whole f32 range (both signs: NaNs, infinities,
-    // subnormals, the overflow and underflow edges) and the special values, in chunks whose
-    // lengths leave every tail size.
+/// Every 61st bit pattern of the whole f32 range (both signs: NaNs, infinities, subnormals,
+/// the overflow and underflow edges) and the special values.
+fn all_patterns() -> Vec<f32> {
     let mut xs: Vec<f32> = (0..=u32::MAX).step_by(61).map(f32::from_bits).collect();
     xs.extend([
         0.0,
         -0.0,
         0.5,
         -0.5,
+        0.55,
+        0.55f32.next_down(),
+        -0.55,
         0.5f32.next_down(),
         88.72,
         88.73,
@@ -202,20 +198,64 @@ fn avx2_exp_gives_the_portable_bits() {
         f32::INFINITY,
         f32::NEG_INFINITY,
         f32::NAN,
+        -f32::NAN,
         f32::MIN_POSITIVE,
     ]);
+    xs
+}
+
+/// `avx2` gives `portable`'s bits on the sweep, in chunks whose lengths leave every tail size.
+#[cfg(target_arch = "x86_64")]
+fn same_bits(name: &str, portable: impl Fn(&mut [f32]), avx2: unsafe fn(&mut [f32])) {
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("SKIPPED: avx2 {name} against the portable bits (no AVX2 on this host)");
+        return;
+    }
+    let xs = all_patterns();
     let mut want = xs.clone();
-    ibci_kernels::math::exp_inplace(&mut want);
+    portable(&mut want);
     let mut got = xs.clone();
     for chunk in got.chunks_mut(8 * 1021 + 5) {
         // SAFETY: AVX2 was detected above.
-        unsafe { ibci_kernels::math::avx2::exp_inplace(chunk) };
+        unsafe { avx2(chunk) };
     }
     for ((x, a), b) in xs.iter().zip(&got).zip(&want) {
         assert_eq!(
             a.to_bits(),
             b.to_bits(),
-            "exp({x:e}): avx2 {a:e}, portable {b:e}"
+            "{name}({x:e}): avx2 {a:e}, portable {b:e}"
         );
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_exp_gives_the_portable_bits() {
+    same_bits(
+        "exp",
+        ibci_kernels::math::exp_inplace,
+        ibci_kernels::math::avx2::exp_inplace,
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_activations_give_the_portable_bits() {
+    use ibci_kernels::elementwise::{activate_with, Activation};
+    use ibci_kernels::math::avx2;
+    use ibci_kernels::{KernelPath, Par};
+    let portable =
+        |act| move |xs: &mut [f32]| activate_with(KernelPath::Portable, act, xs, Par::Seq);
+    same_bits("tanh", portable(Activation::Tanh), avx2::tanh_inplace);
+    same_bits(
+        "sigmoid",
+        portable(Activation::Sigmoid),
+        avx2::sigmoid_inplace,
+    );
+    same_bits("relu", portable(Activation::Relu), avx2::relu_inplace);
+    same_bits(
+        "tanh (math)",
+        ibci_kernels::math::tanh_inplace,
+        avx2::tanh_inplace,
+    );
 }

@@ -29,7 +29,7 @@ use ibci_kernels::Par;
 use ibci_nn::checkpoint::write_atomically;
 use ibci_nn::init::below;
 use ibci_nn::mlp::gather_rows;
-use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, OwnedSplit, SgdState, Split};
+use ibci_nn::train::{epoch_zero, shuffle_stream, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -493,20 +493,11 @@ fn execute(
     let mut state = SgdState::new(&mlp, tc.momentum);
     let m0 = pool.install(|| epoch_zero(&mlp, test, par));
     let mut history = vec![[0.0, f64::NAN, f64::NAN, m0.test_loss, m0.test_err]];
+    let mut trainer = Trainer::new(&mlp, &tc, par);
     for epoch in 1..=sweep.epochs {
         let mut shuffle = shuffle_stream(run.seed, epoch);
-        let m = pool.install(|| {
-            train_epoch(
-                &mut mlp,
-                &mut state,
-                train,
-                test,
-                &tc,
-                epoch,
-                &mut shuffle,
-                par,
-            )
-        })?;
+        let m =
+            pool.install(|| trainer.epoch(&mut mlp, &mut state, train, test, epoch, &mut shuffle))?;
         history.push([
             epoch as f64,
             m.train_loss,

@@ -25,7 +25,7 @@ use ibci_idx::mnist::{self, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::checkpoint::{self, Checkpoint};
-use ibci_nn::train::{epoch_zero, shuffle_stream, train_epoch, EpochMetrics, OwnedSplit, SgdState};
+use ibci_nn::train::{epoch_zero, shuffle_stream, EpochMetrics, OwnedSplit, SgdState, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use serde_json::json;
 
@@ -260,21 +260,11 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         record(m)?;
     }
     let resumed_from = history.len() - 1;
+    let mut trainer = Trainer::new(&mlp, &cfg, par);
     for epoch in history.len()..=args.epochs {
         let mut shuffle = shuffle_stream(args.net.seed, epoch);
         let m = pool
-            .install(|| {
-                train_epoch(
-                    &mut mlp,
-                    &mut state,
-                    train,
-                    test,
-                    &cfg,
-                    epoch,
-                    &mut shuffle,
-                    par,
-                )
-            })
+            .install(|| trainer.epoch(&mut mlp, &mut state, train, test, epoch, &mut shuffle))
             .with_context(|| format!("run {}", out.display()))?;
         record(&m)?;
         if let Some((ip, f, all, secs)) = &mut plane {
