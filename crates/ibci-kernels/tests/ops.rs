@@ -15,7 +15,7 @@ use ibci_kernels::softmax::{argmax_rows, softmax_xent};
 use ibci_kernels::stats::{
     class_column_stats, column_mean_var, column_norms, column_sums, deflate, ROW_BLOCK,
 };
-use ibci_kernels::{Mat, MatMut, MatRef, Par, Tolerance};
+use ibci_kernels::{KernelPath, Mat, MatMut, MatRef, Par, Tolerance};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -483,4 +483,76 @@ fn kernels_refuse_mismatched_shapes() {
         class_column_stats(MatRef::from_slice(&[0.0; 4], 2, 2), &[0, 2], 2, 1, Par::Seq)
     });
     assert!(r.is_err());
+}
+
+/// softmax_xent on the AVX2 path (eight rows in the lanes) gives the portable path's loss,
+/// error count and gradient bits: row counts around multiples of 8, class counts up to and
+/// past the stack limit, ties, infinities and NaNs in the logits.
+#[test]
+fn softmax_xent_paths_give_the_same_bits() {
+    use ibci_kernels::softmax::{softmax_xent_errors_with, STACK_CLASSES};
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(77);
+    let special = [
+        0.0,
+        -0.0,
+        1.0,
+        1.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        88.0,
+        -104.0,
+    ];
+    for path in KernelPath::ALL.into_iter().filter(|p| p.supported()) {
+        for (b, c) in [
+            (1, 1),
+            (7, 3),
+            (8, 10),
+            (9, 10),
+            (100, 10),
+            (257, 10),
+            (33, STACK_CLASSES),
+            (17, STACK_CLASSES + 1),
+        ] {
+            for (spiked, tied) in [(false, false), (true, false), (false, true), (true, true)] {
+                let z = Mat::from_fn(b, c, |_, _| {
+                    let r = rng.next_u32();
+                    if tied && !(spiked && r % 7 == 0) {
+                        // Few distinct values: ties for the maximum in most rows.
+                        (r % 3) as f32
+                    } else if spiked && r % 7 == 0 {
+                        special[(r as usize / 13) % special.len()]
+                    } else {
+                        (r >> 8) as f32 / (1 << 20) as f32 - 8.0
+                    }
+                });
+                let y: Vec<usize> = (0..b).map(|_| rng.next_u32() as usize % c).collect();
+                let (mut g0, mut g1) = (Mat::filled(b, c, f32::NAN), Mat::filled(b, c, f32::NAN));
+                let want = softmax_xent_errors_with(
+                    KernelPath::Portable,
+                    z.as_ref(),
+                    &y,
+                    Some(g0.as_mut()),
+                    1.0,
+                    Par::Seq,
+                );
+                for par in [Par::Seq, Par::Rayon] {
+                    let got =
+                        softmax_xent_errors_with(path, z.as_ref(), &y, Some(g1.as_mut()), 1.0, par);
+                    assert_eq!(
+                        (got.0.to_bits(), got.1),
+                        (want.0.to_bits(), want.1),
+                        "{path} b={b} c={c} spiked={spiked}"
+                    );
+                    let bits =
+                        |m: &Mat| m.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&g1),
+                        bits(&g0),
+                        "{path} b={b} c={c} spiked={spiked}: gradient"
+                    );
+                }
+            }
+        }
+    }
 }
