@@ -246,7 +246,8 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
 }
 
 /// Non-finite or tiny right operands, and learning rates that make `lr * (+0)` differ from +0,
-/// are refused before anything is written.
+/// are refused (the gradient before anything is written; the forward product's output is
+/// then unspecified, the caller recomputes it densely).
 #[test]
 fn the_guard_refuses_what_could_change_a_bit() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 2);
@@ -269,10 +270,6 @@ fn the_guard_refuses_what_could_change_a_bit() {
                 Par::Seq
             ),
             "{bad:e}"
-        );
-        assert!(
-            c.as_slice().iter().all(|v| v.is_nan()),
-            "nothing written for {bad:e}"
         );
         let mut d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
         d.as_mut_slice()[4] = bad;

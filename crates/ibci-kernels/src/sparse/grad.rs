@@ -90,11 +90,18 @@ pub fn rows_t_times(
         return false;
     }
     let path = scratch.path();
-    let blocks = n.div_ceil(W);
     let threads = match par {
         Par::Seq => 1,
         Par::Rayon => rayon::current_num_threads().max(1),
     };
+    // Blocks of 16 columns; of 8 when that divides the work more evenly among the threads
+    // (100 columns: 7 blocks of 16 split 4:3 over two threads, 13 blocks of 8 split 7:6).
+    let bw = if threads > 1 && n.div_ceil(W) % threads != 0 && n > 8 {
+        8
+    } else {
+        W
+    };
+    let blocks = n.div_ceil(bw);
     let tiles = SendPtr::from_raw(scratch.tiles(threads, k * W));
     let rhs = scratch.rhs();
     let rs = o.row_stride();
@@ -110,9 +117,9 @@ pub fn rows_t_times(
         // every column index of `a` is below k; the path was checked when `scratch` was made.
         unsafe {
             let tile = tiles.get().add(t * k * W);
-            scatter(path, a, rows, rhs, q * W, tile, k);
-            let cols = W.min(n - q * W);
-            write(path, tile, k, op.get().add(q * W), rs, cols, lr);
+            scatter(path, a, rows, rhs, q * bw, bw, tile, k);
+            let cols = bw.min(n - q * bw);
+            write(path, tile, k, op.get().add(q * bw), rs, cols, lr);
         }
     };
     match par {
@@ -125,18 +132,21 @@ pub fn rows_t_times(
 /// Columns per block (two vectors: a tile row is one cache line).
 const W: usize = 16;
 
-/// `tile[p] = chains over the batch` for columns `j0..j0+W` of the packed D.
+/// `tile[p][..bw] = chains over the batch` for columns `j0..j0+bw` (`bw` 8 or 16) of the
+/// packed D.
 ///
 /// # Safety
 /// `tile` holds `k * W` floats on a 64-byte boundary, unaliased; `d` is packed with
-/// `j0 + W <= ld` and `rows.len()` rows; column indices of `a` are below `k`; `path` is
+/// `j0 + bw <= ld` and `rows.len()` rows; column indices of `a` are below `k`; `path` is
 /// supported here.
+#[allow(clippy::too_many_arguments)]
 unsafe fn scatter(
     path: KernelPath,
     a: &CsrRows,
     rows: &[usize],
     d: Rhs,
     j0: usize,
+    bw: usize,
     tile: *mut f32,
     k: usize,
 ) {
@@ -144,16 +154,22 @@ unsafe fn scatter(
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma | KernelPath::Avx512 => {
             // SAFETY: the caller's contract; hosts of either path have AVX2 and FMA.
-            unsafe { x86::scatter(a, rows, d, j0, tile, k) }
+            unsafe {
+                if bw == W {
+                    x86::scatter::<2>(a, rows, d, j0, tile, k)
+                } else {
+                    x86::scatter::<1>(a, rows, d, j0, tile, k)
+                }
+            }
         }
         _ => {
             // SAFETY: the caller's contract.
             unsafe {
                 std::slice::from_raw_parts_mut(tile, k * W).fill(0.0);
                 for (r, &i) in rows.iter().enumerate() {
-                    let dr = std::slice::from_raw_parts(d.row_ptr(r).add(j0), W);
+                    let dr = std::slice::from_raw_parts(d.row_ptr(r).add(j0), bw);
                     for &(p, v) in a.row(i) {
-                        let t = std::slice::from_raw_parts_mut(tile.add(p as usize * W), W);
+                        let t = std::slice::from_raw_parts_mut(tile.add(p as usize * W), bw);
                         for (t, &dv) in t.iter_mut().zip(dr) {
                             *t = v.mul_add(dv, *t);
                         }
@@ -222,6 +238,25 @@ mod x86 {
         cols: usize,
         lr: Option<f32>,
     ) {
+        if cols == 8 {
+            let vlr = _mm256_set1_ps(lr.unwrap_or(0.0));
+            for p in 0..k {
+                // SAFETY: tile row p's first 8 floats (aligned) and output row p's 8 columns.
+                unsafe {
+                    let (t, o) = (tile.add(p * W), out.add(p * rs));
+                    let g = _mm256_load_ps(t);
+                    let r = match lr {
+                        None => g,
+                        Some(_) => _mm256_sub_ps(
+                            _mm256_castsi256_ps(_mm256_lddqu_si256(o.cast())),
+                            _mm256_mul_ps(vlr, g),
+                        ),
+                    };
+                    _mm256_storeu_ps(o, r);
+                }
+            }
+            return;
+        }
         if cols < W {
             for p in 0..k {
                 // SAFETY: the caller's contract.
@@ -258,10 +293,12 @@ mod x86 {
         }
     }
 
+    /// `NV` vectors (8 or 16 columns) a block.
+    ///
     /// # Safety
-    /// As [`super::scatter`], on a host with AVX2 and FMA.
+    /// As [`super::scatter`], on a host with AVX2 and FMA, with `bw = 8 NV`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn scatter(
+    pub(super) unsafe fn scatter<const NV: usize>(
         a: &CsrRows,
         rows: &[usize],
         d: Rhs,
@@ -270,22 +307,25 @@ mod x86 {
         k: usize,
     ) {
         // SAFETY: tile rows p < k (column indices of `a`) lie inside the tile, 64-byte
-        // aligned; D's row r holds columns j0..j0+16 (packed, 64-byte aligned: ld is a
-        // multiple of 16 floats).
+        // aligned; D's row r holds columns j0..j0 + 8 NV (packed, 32-byte aligned: ld and
+        // j0 are multiples of 8).
         unsafe {
             let zero = _mm256_setzero_ps();
             for p in 0..k {
-                _mm256_store_ps(tile.add(p * W), zero);
-                _mm256_store_ps(tile.add(p * W + 8), zero);
+                for v in 0..NV {
+                    _mm256_store_ps(tile.add(p * W + 8 * v), zero);
+                }
             }
             for (r, &i) in rows.iter().enumerate() {
-                let d0 = _mm256_load_ps(d.row_ptr(r).add(j0));
-                let d1 = _mm256_load_ps(d.row_ptr(r).add(j0 + 8));
-                for &(p, v) in a.row(i) {
+                let dv: [__m256; NV] =
+                    std::array::from_fn(|v| _mm256_load_ps(d.row_ptr(r).add(j0 + 8 * v)));
+                for &(p, x) in a.row(i) {
                     let t = tile.add(p as usize * W);
-                    let av = _mm256_set1_ps(v);
-                    _mm256_store_ps(t, _mm256_fmadd_ps(av, d0, _mm256_load_ps(t)));
-                    _mm256_store_ps(t.add(8), _mm256_fmadd_ps(av, d1, _mm256_load_ps(t.add(8))));
+                    let av = _mm256_set1_ps(x);
+                    for (v, &dv) in dv.iter().enumerate() {
+                        let tv = t.add(8 * v);
+                        _mm256_store_ps(tv, _mm256_fmadd_ps(av, dv, _mm256_load_ps(tv)));
+                    }
                 }
             }
         }

@@ -7,10 +7,10 @@
 //! ```
 //!
 //! Each chain runs in the dense GEMM's order (p ascending) with the zero terms left out, one
-//! fused multiply-add per kept term ([`super::chain`]). The product first checks
-//! [`super::exact`]'s guard and returns `false` without writing anything when skipping could
-//! change a bit (a non-finite or tiny entry of B); the caller then runs the dense GEMM. When
-//! it returns `true` the result is the GEMM's (`alpha = 1, beta = 0`, then the bias added),
+//! fused multiply-add per kept term ([`super::chain`]). The product checks [`super::exact`]'s
+//! guard (scanning B alongside the products, on every thread) and returns `false` when
+//! skipping could change a bit (a non-finite or tiny entry of B); the caller then runs the
+//! dense GEMM, which overwrites C. When it returns `true` the result is the GEMM's (`alpha = 1, beta = 0`, then the bias added),
 //! bit for bit, on every path and for every thread count.
 //!
 //! Layout: [`CsrRows`] holds each row's nonzeros as (column, value), columns ascending, rows
@@ -24,8 +24,8 @@ use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
 use crate::ptr::SendPtr;
 
-/// Output rows per parallel task of the forward product.
-const FWD_ROWS: usize = 16;
+/// Fewest output rows per parallel task of the forward product.
+const FWD_ROWS: usize = 4;
 
 /// The nonzeros of every row of a matrix (compressed sparse rows), built once per data set.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,8 +109,9 @@ impl CsrRows {
     }
 }
 
-/// The forward product `C = A[rows] B (+ bias)`, skipping A's zeros; `false` (C untouched)
-/// when the guard of [`super::exact`] fails.
+/// The forward product `C = A[rows] B (+ bias)`, skipping A's zeros; `false` when the guard
+/// of [`super::exact`] fails (C's contents are then unspecified: the caller computes C
+/// densely).
 ///
 /// B is copied into `packed` (aligned rows, reused between calls). (Reading B in blocks that
 /// stay in L1, with the chains carried across blocks in a tile, was tried and measured
@@ -155,27 +156,35 @@ pub fn rows_times(
         return true;
     }
     // B is read where it lies when it can be (packing it would double what the product
-    // streams through L2), packed otherwise; its floor comes from the same pass.
-    let (rhs, b_floor) = match chain::Rhs::in_place(b) {
-        Some(rhs) => (
-            rhs,
-            (0..b.rows()).fold(ExponentFloor::EMPTY, |f, p| {
-                f.merge(exponent_floor(b.row(p).expect("in place: contiguous rows")))
-            }),
-        ),
+    // streams through L2), packed otherwise (its floor then comes from the packing).
+    let (rhs, packed_floor) = match chain::Rhs::in_place(b) {
+        Some(rhs) => (rhs, None),
         None => {
             let floor = packed.pack(b);
-            (packed.rhs(), floor)
+            (packed.rhs(), Some(floor))
         }
     };
-    if !skipping_is_exact(a.floor(), b_floor) {
+    if packed_floor.is_some_and(|f| !skipping_is_exact(a.floor(), f)) {
         return false;
     }
     let path = packed.path();
     let rs = c.row_stride();
     let cp = SendPtr::new(c);
-    let task = |t: usize| {
-        for (r, &i) in rows.iter().enumerate().skip(t * FWD_ROWS).take(FWD_ROWS) {
+    // About four tasks per thread, at least FWD_ROWS rows each, so the threads get equal
+    // shares of a small batch.
+    let per_task = match par {
+        Par::Seq => rows.len(),
+        Par::Rayon => rows
+            .len()
+            .div_ceil(4 * rayon::current_num_threads().max(1))
+            .max(FWD_ROWS),
+    };
+    let tasks = rows.len().div_ceil(per_task);
+    // Each task also scans its share of B's rows for the guard (in place), so the scan runs
+    // on every thread; the products are computed before the verdict and discarded by the
+    // caller's dense fallback when the guard fails.
+    let task = |t: usize| -> ExponentFloor {
+        for (r, &i) in rows.iter().enumerate().skip(t * per_task).take(per_task) {
             // SAFETY: indices in a row of `a` are < a.cols() = b.rows(); C and the bias hold
             // n columns (checked above); row r of C is written by this task alone; the path
             // was checked when `packed` was made.
@@ -184,14 +193,25 @@ pub fn rows_times(
                 chain::row(path, a.row(i), rhs, MAX_NV, bias, out);
             }
         }
+        match packed_floor {
+            Some(_) => ExponentFloor::EMPTY,
+            None => (t * b.rows() / tasks..(t + 1) * b.rows() / tasks)
+                .fold(ExponentFloor::EMPTY, |f, p| {
+                    f.merge(exponent_floor(b.row(p).expect("in place: contiguous rows")))
+                }),
+        }
     };
-    run(rows.len().div_ceil(FWD_ROWS), par, task);
-    true
-}
-
-fn run(tasks: usize, par: Par, task: impl Fn(usize) + Sync + Send) {
-    match par {
-        Par::Seq => (0..tasks).for_each(task),
-        Par::Rayon => (0..tasks).into_par_iter().for_each(task),
+    let floor = match par {
+        Par::Seq => (0..tasks)
+            .map(task)
+            .fold(ExponentFloor::EMPTY, ExponentFloor::merge),
+        Par::Rayon => (0..tasks)
+            .into_par_iter()
+            .map(task)
+            .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
+    };
+    if !skipping_is_exact(a.floor(), packed_floor.unwrap_or(floor)) {
+        return false;
     }
+    true
 }
