@@ -31,6 +31,13 @@ pub enum KernelPath {
 /// The environment variable that forces a path.
 pub const PATH_ENV: &str = "IBCI_KERNEL_PATH";
 
+/// How many times longer an MLP-2 training epoch takes on [`KernelPath::Portable`] than on
+/// [`KernelPath::Avx2Fma`], as measured by `cargo bench -p ibci-nn` (both in one run, one
+/// thread) on the 2-core AMD EPYC of README's benchmarks, 2026-12-02. The portable path must
+/// give the FMA paths' bits, so every fused multiply-add is `f32::mul_add`, which at the
+/// x86-64-v2 build level is a call into the C library's software `fmaf`.
+pub const PORTABLE_SLOWDOWN: f64 = 28.0;
+
 /// An invalid or unsupported `IBCI_KERNEL_PATH`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathError {
@@ -146,6 +153,23 @@ pub struct BuildInfo {
     pub supported: Vec<KernelPath>,
     /// The path the GEMM uses by default.
     pub selected: KernelPath,
+}
+
+/// The one line a run prints at start-up when it computes on the portable path (`None` on the
+/// faster paths): why, and how much slower it is.
+pub fn portable_notice(path: KernelPath) -> Option<String> {
+    (path == KernelPath::Portable).then(|| {
+        let why = if std::env::var_os(PATH_ENV).is_some() {
+            format!("{PATH_ENV}=portable")
+        } else {
+            "this CPU has no AVX2+FMA".to_string()
+        };
+        format!(
+            "note: kernel path portable ({why}): the exact FMA that bit-identity needs is \
+             emulated in software, so this run is about {PORTABLE_SLOWDOWN:.0}x slower than on \
+             the avx2 path (same results, bit for bit)"
+        )
+    })
 }
 
 /// Facts about the kernel paths on this host, for run manifests.

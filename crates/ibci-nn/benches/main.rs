@@ -7,6 +7,8 @@
 //!
 //! Run: `cargo bench -p ibci-nn` (about three minutes with both comparisons). To time fewer
 //! cells, `IBCI_BENCH_NETS=mlp2` and `IBCI_BENCH_THREADS=1` (comma-separated lists).
+//! `IBCI_BENCH_PORTABLE=1` also times one MLP-2 epoch on the portable kernel path, in a child
+//! process, and prints its ratio to this run's (the figure `ibci info` quotes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +59,24 @@ fn has(module: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// This bench again, in a child process on the portable kernel path (the path is chosen once
+/// per process), timing one MLP-2 epoch on one thread: its `epoch_seconds`.
+fn portable_epoch() -> Option<f64> {
+    let out = Command::new(std::env::current_exe().ok()?)
+        .arg("--bench")
+        .env("IBCI_KERNEL_PATH", "portable")
+        .env(CHILD, "1")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|t| t.strip_prefix("epoch_seconds="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Set in the child that times the portable path.
+const CHILD: &str = "IBCI_BENCH_PORTABLE_CHILD";
+
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
@@ -67,6 +87,37 @@ fn main() {
         OwnedSplit::from_mnist(&d.test),
     );
     let (train, test) = (tr.view(), te.view());
+    if std::env::var_os(CHILD).is_some() {
+        let spec = ArchSpec::parse("mlp2").expect("preset");
+        let he = WeightInit::KaimingNormal {
+            mode: FanMode::FanIn,
+            nl: Nonlinearity::Relu,
+        };
+        let mut mlp = Mlp::init(
+            &spec,
+            &vec![he; spec.layers()],
+            BiasInit::Constant(0.0),
+            &mut Xoshiro256PlusPlus::seed_from_u64(1),
+        );
+        let cfg = TrainConfig {
+            epochs: 1,
+            ..TrainConfig::default()
+        };
+        let mut state = SgdState::new(&mlp, 0.0);
+        let mut trainer = Trainer::new(&mlp, &cfg, Par::Seq);
+        let m = trainer
+            .epoch(
+                &mut mlp,
+                &mut state,
+                train,
+                test,
+                1,
+                &mut shuffle_stream(1, 1),
+            )
+            .expect("no divergence");
+        println!("epoch_seconds={}", m.seconds);
+        return;
+    }
     let (torch, numpy) = (has("torch"), has("numpy"));
     println!(
         "epoch time, medians of {REPS} (interleaved); comparisons: torch {}, numpy {}",
@@ -90,6 +141,7 @@ fn main() {
             .map(|s| s.trim().to_string())
             .collect()
     };
+    let mut mlp2_one_thread = None;
     for arch in list("IBCI_BENCH_NETS", "mlp2,mlp3,mlp5") {
         let arch = arch.as_str();
         let spec = ArchSpec::parse(arch).expect("IBCI_BENCH_NETS: a preset or widths");
@@ -130,6 +182,9 @@ fn main() {
                 }
             }
             let o = median(ours);
+            if arch == "mlp2" && threads == 1 {
+                mlp2_one_thread = Some(o);
+            }
             let cell = |v: Vec<f64>| {
                 if v.is_empty() {
                     ("-".to_string(), "-".to_string())
@@ -144,6 +199,17 @@ fn main() {
                 "| {arch} | {threads} | {o:.3} | {:.3} | {pts} | {ptr} | {nps} | {npr} |",
                 median(eval)
             );
+        }
+    }
+    if std::env::var_os("IBCI_BENCH_PORTABLE").is_some() {
+        // The portable path's cost (about a minute): one MLP-2 epoch, one thread, in a child
+        // process, against this run's median on the detected path.
+        match (portable_epoch(), mlp2_one_thread) {
+            (Some(p), Some(o)) => println!(
+                "\nportable path: MLP-2 epoch {p:.2} s on one thread, {:.1}x this run's {o:.3} s",
+                p / o
+            ),
+            _ => println!("\nportable path: not measured (needs mlp2 at 1 thread in this run)"),
         }
     }
 }

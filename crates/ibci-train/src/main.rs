@@ -98,6 +98,16 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if matches!(
+        cli.command,
+        Command::Train(_) | Command::Init(_) | Command::Reproduce(_)
+    ) {
+        if let Some(note) =
+            ibci_kernels::dispatch::portable_notice(ibci_kernels::KernelPath::default_path())
+        {
+            eprintln!("{note}");
+        }
+    }
     let result = match cli.command {
         Command::Train(t) => {
             let argv: Vec<String> = std::env::args().collect();
@@ -164,6 +174,10 @@ fn info(probe: bool) {
         "widest supported"
     };
     say!("gemm path:        {} ({why})", b.selected);
+    say!(
+        "portable path:    about {:.0}x slower than avx2 (an MLP-2 epoch; exact FMA in software)",
+        ibci_kernels::dispatch::PORTABLE_SLOWDOWN
+    );
     say!(
         "threads:          {}",
         std::thread::available_parallelism().map_or(1, |n| n.get())

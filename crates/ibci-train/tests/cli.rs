@@ -189,9 +189,30 @@ fn info_and_the_kernel_path_knob() {
             .output()
             .unwrap()
     };
-    // Forcing the portable path is always possible and is reported as forced.
+    // Forcing the portable path is always possible and is reported as forced, with its cost.
     let (out, _) = text(&run(&["info"], "portable"));
     assert!(out.contains("gemm path:        portable (forced"), "{out}");
+    assert!(out.contains("portable path:    about "), "{out}");
+    // A run on the portable path says so in one line at start-up (here it then fails on a
+    // missing data directory: the notice comes first).
+    let (_, err) = text(&run(
+        &["train", "--data", "/nonexistent-ibci-data"],
+        "portable",
+    ));
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("note: kernel path portable"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].contains("IBCI_KERNEL_PATH=portable") && notes[0].contains("x slower"),
+        "{err}"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        let (_, err) = text(&run(&["train", "--data", "/nonexistent-ibci-data"], "avx2"));
+        assert!(!err.contains("note: kernel path portable"), "{err}");
+    }
     // An unknown path is a usage error naming the variable and the choices.
     let o = run(&["data", "check", "x"], "sse9");
     let (_, err) = text(&o);
