@@ -18,7 +18,7 @@
 //! zeros give d_i = 0; scikit-learn adds seeded noise first, [`jitter`] does the same here with
 //! an explicit seed.
 //!
-//! Per variable: one stable radix sort of (value, index) keys on the value's order-preserving
+//! Per variable: one stable radix sort of (value, class) keys on the value's order-preserving
 //! bits (so ties stay in index order), the class orders taken from it, the k-th in-class
 //! neighbour from the k + 1 windows of consecutive class values around the sample, and m_i by
 //! a search outwards from the sample (blocks of 8 compares, then galloping). The class sizes
@@ -72,6 +72,11 @@ impl<'a> Ross<'a> {
             y.len()
         );
         let classes = y.iter().copied().max().map_or(0, |m| m + 1);
+        assert!(
+            u32::try_from(classes).is_ok(),
+            "ross_mi: label {} too large (labels are class indices)",
+            classes - 1
+        );
         let mut count = vec![0usize; classes];
         y.iter().for_each(|&c| count[c] += 1);
         let mut start = Vec::with_capacity(classes);
@@ -119,15 +124,16 @@ impl<'a> Ross<'a> {
         if n == 0 {
             return 0.0;
         }
-        // Keep samples whose class has another member; sort them by value (then index). The
-        // key packs an order-preserving image of the f32 bits above the index.
+        // Keep samples whose class has another member; sort them by value (then index: the
+        // keys start in index order and the radix sort is stable). The key packs an
+        // order-preserving image of the f32 bits above the sample's class, so the sorted keys
+        // give each sample's class without a random access to the labels.
         w.keys.clear();
         w.keys.extend(
             x.iter()
                 .zip(y)
-                .enumerate()
-                .filter(|(_, (_, &c))| self.count[c] > 1)
-                .map(|(i, (&v, _))| (u64::from(ordered_bits(v)) << 32) | i as u64),
+                .filter(|(_, &c)| self.count[c] > 1)
+                .map(|(&v, &c)| (u64::from(ordered_bits(v)) << 32) | c as u64),
         );
         radix_sort_high_half(&mut w.keys, &mut w.spare);
         // The values in sorted order, each one's class, and each class's values in sorted
@@ -139,13 +145,13 @@ impl<'a> Ross<'a> {
         w.fill.clear();
         w.fill.extend_from_slice(&self.start);
         for (r, &key) in w.keys.iter().enumerate() {
-            let c = y[(key & 0xFFFF_FFFF) as usize];
+            let c = (key & 0xFFFF_FFFF) as usize;
             let v = from_ordered_bits((key >> 32) as u32);
             let f = w.fill[c];
             w.sorted[r] = v;
-            w.class_of[r] = c;
+            w.class_of[r] = c as u32;
             w.by_class[f] = v;
-            w.pos[r] = f - self.start[c];
+            w.pos[r] = (f - self.start[c]) as u32;
             w.fill[c] = f + 1;
         }
         let (sorted, by_class) = (&w.sorted[..], &w.by_class[..]);
@@ -153,13 +159,13 @@ impl<'a> Ross<'a> {
         let (mut sum_k, mut sum_nc, mut sum_m) = (0f64, 0f64, 0f64);
         for r in 0..n {
             let v = at(sorted, r);
-            let c = w.class_of[r];
+            let c = w.class_of[r] as usize;
             let cls = &by_class[self.start[c]..self.start[c] + self.count[c]];
             let kc = k.min(cls.len() - 1);
             // d = distance to the k_c-th nearest neighbour in the class. The sample and its k_c
             // nearest neighbours are k_c + 1 consecutive class values: d is the smallest, over
             // such windows holding the sample, of the window's largest distance from v.
-            let p = w.pos[r];
+            let p = w.pos[r] as usize;
             let mut d = f64::INFINITY;
             for lo in p.saturating_sub(kc)..=p.min(cls.len() - 1 - kc) {
                 d = d.min((v - at(cls, lo)).max(at(cls, lo + kc) - v));
@@ -185,8 +191,10 @@ struct Work {
     keys: Vec<u64>,
     spare: Vec<u64>,
     sorted: Vec<f32>,
-    class_of: Vec<usize>,
-    pos: Vec<usize>,
+    /// Each sorted sample's class and its position in its class, packed as u32 (half the
+    /// memory traffic of usize: a column's working set is what limits the speed).
+    class_of: Vec<u32>,
+    pos: Vec<u32>,
     by_class: Vec<f32>,
     fill: Vec<usize>,
 }
