@@ -138,3 +138,39 @@ fn shape_mismatch_panics_with_the_shapes() {
         Par::Seq,
     );
 }
+
+/// A product that underflows to -0 followed by a skipped zero term: the dense chain ends at +0
+/// (`fma(0, 1, -0) = +0`), a chain that skipped the zero would keep -0. The guard sees the tiny
+/// weight and runs every term, so the result stays the GEMM's, sign of zero included.
+#[test]
+fn an_underflowing_product_falls_back_to_the_full_chain() {
+    let a = Mat::from_vec(2, 2, vec![2f32.powi(-8), 0.0, 0.5, 0.0]);
+    let b = Mat::from_vec(2, 3, vec![-(2f32.powi(-143)), 1.0, -1.0, 1.0, 1.0, 1.0]);
+    for path in KernelPath::ALL.into_iter().filter(|p| p.supported()) {
+        let mut want = Mat::filled(2, 3, f32::NAN);
+        gemm_with(
+            Backend::Ibci(path),
+            want.as_mut(),
+            a.as_ref(),
+            b.as_ref(),
+            1.0,
+            0.0,
+            Par::Seq,
+        );
+        assert_eq!(
+            want.at(0, 0).to_bits(),
+            0.0f32.to_bits(),
+            "the GEMM's chain ends at +0"
+        );
+        let mut got = Mat::filled(2, 3, f32::NAN);
+        gemm_sparse_lhs_with(
+            path,
+            got.as_mut(),
+            a.as_ref(),
+            &PackedRhs::new(b.as_ref()),
+            Par::Seq,
+        );
+        let bits = |m: &Mat| m.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{path}");
+    }
+}

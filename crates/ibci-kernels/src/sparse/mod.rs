@@ -7,11 +7,11 @@
 //! ```
 //!
 //! The same sequential FMA chain over p as [`gemm`](crate::gemm()) with alpha 1 and beta 0,
-//! with the terms where `a_ip == 0` skipped. Skipping is exact: `fma(+-0, b, s) = s` for a
-//! finite b and any s other than -0, and a chain starting at +0 never reaches -0 (an exact
-//! cancellation rounds to +0 in round-to-nearest). So **for finite B the result is
-//! `gemm`'s, bit for bit** (the tests check it on every path); an infinite or NaN b_pj met
-//! by a zero a_ip would give NaN in `gemm` and is skipped here.
+//! with the terms where `a_ip == 0` skipped. Skipping is exact when [`exact`]'s guard holds
+//! (B finite, and no product small enough to underflow to a signed zero: see its proof), so
+//! **the result is `gemm`'s, bit for bit** (the tests check it on every path): each chunk of
+//! rows checks the guard and, if it fails (a weight below about 2^-95 against MNIST's
+//! pixels, say), runs every term, zeros included, which is the GEMM's chain itself.
 //!
 //! Layout: [`PackedRhs`] holds B in panels of [`NB`] columns (each panel `k x NB`,
 //! row-major, the last zero-padded), packed once and reused for every block of rows. A chunk
@@ -51,6 +51,8 @@ pub struct PackedRhs {
     /// 32-byte loads are split in two at this build's CPU level).
     data: Vec<f32>,
     off: usize,
+    /// B's exponent floor, for [`exact`]'s guard.
+    floor: exact::ExponentFloor,
 }
 
 impl PackedRhs {
@@ -73,7 +75,14 @@ impl PackedRhs {
             0,
             "PackedRhs: the panels must start on a 32-byte boundary"
         );
-        PackedRhs { k, n, data, off }
+        let floor = exact::exponent_floor(&data);
+        PackedRhs {
+            k,
+            n,
+            data,
+            off,
+            floor,
+        }
     }
 
     /// Rows of B.
@@ -175,12 +184,26 @@ pub fn gemm_sparse_lhs_with(
     let run_chunk = |r0: usize, rows: usize, out: &mut dyn FnMut(usize, usize, &[f32])| {
         let (mut idx, mut val, mut start) = (Vec::new(), Vec::new(), Vec::new());
         chunk_rows(r0, rows, &mut idx, &mut val, &mut start);
+        // Skipping the zeros of this chunk of A gives the GEMM's bits unless a product could
+        // underflow to a signed zero or B is not finite (`exact`); then the chunk runs every
+        // term, zeros included: the GEMM's chain itself.
+        let skip = exact::skipping_is_exact(exact::exponent_floor(&val), b.floor);
         let mut tmp = [0f32; NB];
         for q in 0..n.div_ceil(NB) {
             let panel = &b.data[b.off + q * b.k * NB..b.off + (q + 1) * b.k * NB];
             for r in 0..rows {
-                let (s0, s1) = (start[r], start[r + 1]);
-                panel_product(path, &idx[s0..s1], &val[s0..s1], panel, &mut tmp);
+                if skip {
+                    let (s0, s1) = (start[r], start[r + 1]);
+                    panel_product(path, &idx[s0..s1], &val[s0..s1], panel, &mut tmp);
+                } else {
+                    tmp = [0.0; NB];
+                    for (p, row) in panel.chunks_exact(NB).enumerate() {
+                        let v = a.at(r0 + r, p);
+                        for (t, &bv) in tmp.iter_mut().zip(row) {
+                            *t = v.mul_add(bv, *t);
+                        }
+                    }
+                }
                 out(r, q * NB, &tmp[..NB.min(n - q * NB)]);
             }
         }
