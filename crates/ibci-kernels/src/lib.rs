@@ -50,6 +50,6 @@ pub mod tolerance;
 
 pub use dispatch::KernelPath;
 pub use elementwise::Activation;
-pub use gemm::{gemm, gemm_with, reserve_scratch, Backend, Par};
+pub use gemm::{gemm, gemm_bias_act, gemm_bias_act_with, gemm_with, reserve_scratch, Backend, Par};
 pub use mat::{Mat, MatMut, MatRef};
 pub use tolerance::Tolerance;

@@ -457,3 +457,75 @@ fn mismatched_shapes_are_refused() {
         Par::Seq,
     );
 }
+
+/// The GEMM with bias and activation fused into its write-back gives the bits of the GEMM,
+/// then bias_add, then activate: every path, every pool, sizes around the tiles and the
+/// k block, row-major and strided (column-major) outputs, the four activations.
+#[test]
+fn bias_and_activation_fused_equal_the_separate_kernels() {
+    use ibci_kernels::elementwise::{activate_with, bias_add, Activation};
+    use ibci_kernels::gemm_bias_act_with;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(91);
+    report_skips();
+    for path in KernelPath::ALL.into_iter().filter(|p| p.supported()) {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (7, 9, 17),
+            (100, 100, 10),
+            (100, 256, 100),
+            (13, 300, 33),
+            (130, 40, 129),
+        ] {
+            let a = Mat::from_fn(m, k, |_, _| uniform(&mut rng));
+            let b = Mat::from_fn(k, n, |_, _| uniform(&mut rng));
+            let bias: Vec<f32> = (0..n).map(|_| uniform(&mut rng)).collect();
+            for act in Activation::ALL {
+                let mut want = Mat::filled(m, n, f32::NAN);
+                gemm_with(
+                    Backend::Ibci(path),
+                    want.as_mut(),
+                    a.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    0.0,
+                    Par::Seq,
+                );
+                bias_add(want.as_mut(), &bias, Par::Seq);
+                activate_with(path, act, want.as_mut_slice(), Par::Seq);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                for (t, pool) in pools() {
+                    let par = if *t == 1 { Par::Seq } else { Par::Rayon };
+                    let mut got = Mat::filled(m, n, f32::NAN);
+                    pool.install(|| {
+                        gemm_bias_act_with(
+                            path,
+                            got.as_mut(),
+                            a.as_ref(),
+                            b.as_ref(),
+                            &bias,
+                            act,
+                            par,
+                        )
+                    });
+                    assert_eq!(
+                        bits(got.as_slice()),
+                        bits(want.as_slice()),
+                        "{path} {t} threads {m}x{k}x{n} {act:?}"
+                    );
+                    // Column-major C: the write-back's strided branch.
+                    let mut cm = vec![f32::NAN; m * n];
+                    let view = ibci_kernels::MatMut::from_slice_strided(&mut cm, m, n, 1, m);
+                    pool.install(|| {
+                        gemm_bias_act_with(path, view, a.as_ref(), b.as_ref(), &bias, act, par)
+                    });
+                    let back: Vec<f32> = (0..m * n).map(|e| cm[(e % n) * m + e / n]).collect();
+                    assert_eq!(
+                        bits(&back),
+                        bits(want.as_slice()),
+                        "{path} {t} threads {m}x{k}x{n} {act:?}, column-major C"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (ibci_kernels::sparse::rows)
-//! a_l      = f_l(a_{l-1} W_l + b_l)     GEMM, bias, activation
+//! a_l      = f_l(a_{l-1} W_l + b_l)     GEMM with bias and activation in its write-back
 //! dz_L     = softmax-CE gradient        loss and errors from the same pass
 //! for l = L .. 1:
 //!   da_{l-1} = dz_l W_l^T, times f'      before W_l changes
@@ -21,11 +21,11 @@
 //! GEMM's bits or decline (and the GEMM runs). `tests/workspace.rs` checks this against the
 //! reference path batch by batch, and that no batch after the first allocates.
 
-use ibci_kernels::elementwise::{activate, activate_backward, bias_add, sgd_step};
+use ibci_kernels::elementwise::{activate, activate_backward, sgd_step};
 use ibci_kernels::softmax::softmax_xent_errors;
 use ibci_kernels::sparse::{rows_t_times, rows_times, GradOut, Packed};
 use ibci_kernels::stats::column_sums_into;
-use ibci_kernels::{gemm, reserve_scratch, MatMut, MatRef, Par};
+use ibci_kernels::{gemm, gemm_bias_act, reserve_scratch, MatMut, MatRef, Par};
 
 use crate::mlp::{BatchStats, Mlp};
 use crate::train::{SgdState, Split, TrainConfig};
@@ -130,28 +130,20 @@ impl Workspace {
                 par,
             )
         });
-        if !sparse {
+        if sparse {
+            activate(l0.act, &mut self.acts[0][..b * n1], par);
+        } else {
             self.gather(data.x, rows);
             let xb = view(&self.xb, b, data.x.cols());
-            gemm(
-                view_mut(&mut self.acts[0], b, n1),
-                xb,
-                l0.w.as_ref(),
-                1.0,
-                0.0,
-                par,
-            );
-            bias_add(view_mut(&mut self.acts[0], b, n1), &l0.b, par);
+            let a0 = view_mut(&mut self.acts[0], b, n1);
+            gemm_bias_act(a0, xb, l0.w.as_ref(), &l0.b, l0.act, par);
         }
-        activate(l0.act, &mut self.acts[0][..b * n1], par);
         for (l, layer) in mlp.layers.iter().enumerate().skip(1) {
             let (before, after) = self.acts.split_at_mut(l);
             let (n_in, n_out) = (layer.w.rows(), layer.w.cols());
             let input = view(&before[l - 1], b, n_in);
-            let mut z = view_mut(&mut after[0], b, n_out);
-            gemm(z.rb_mut(), input, layer.w.as_ref(), 1.0, 0.0, par);
-            bias_add(z, &layer.b, par);
-            activate(layer.act, &mut after[0][..b * n_out], par);
+            let z = view_mut(&mut after[0], b, n_out);
+            gemm_bias_act(z, input, layer.w.as_ref(), &layer.b, layer.act, par);
         }
         !sparse
     }

@@ -14,6 +14,9 @@
 //! c[i,j] = alpha * s + beta * c[i,j]      otherwise (three roundings: two products, one sum)
 //! ```
 //!
+//! [`gemm_bias_act`] then adds a bias and applies an activation to each finished block while
+//! it is in cache (the same operations as the separate kernels, so the same bits).
+//!
 //! The micro-kernels keep one element's `s` in one SIMD lane, so the vector width decides how
 //! many `j` run side by side, never the order over `p`; blocking over `k` carries `s` through
 //! a tile buffer unchanged (an f32 store and load are exact); threads split the output into
@@ -47,6 +50,7 @@ use aligned::{reserve, with_scratch, Scratch};
 use rayon::prelude::*;
 
 use crate::dispatch::KernelPath;
+use crate::elementwise::{activate_with, Activation};
 use crate::mat::{MatMut, MatRef};
 use crate::ptr::SendPtr;
 
@@ -144,9 +148,112 @@ pub fn gemm_with(
                 path.supported(),
                 "gemm: the {path} path is not supported by this CPU"
             );
-            packed_gemm(kernels::spec(path), c, a, b, alpha, beta, par);
+            packed_gemm(kernels::spec(path), c, a, b, alpha, beta, None, par);
         }
         Backend::MatrixMultiply => mm_gemm(c, a, b, alpha, beta, par),
+    }
+}
+
+/// `C <- f(A B + bias)` (bias added to every row, then the activation), fused into the GEMM's
+/// write-back: each finished block of C gets its bias and activation while it is in cache.
+/// The bits are those of [`gemm`] (alpha 1, beta 0), then
+/// [`bias_add`](crate::elementwise::bias_add), then
+/// [`activate`](crate::elementwise::activate): the same operations on every element.
+///
+/// # Panics
+/// As [`gemm`], or if `bias.len() != c.cols()`.
+#[track_caller]
+pub fn gemm_bias_act(
+    c: MatMut<'_>,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    bias: &[f32],
+    act: Activation,
+    par: Par,
+) {
+    gemm_bias_act_with(KernelPath::default_path(), c, a, b, bias, act, par);
+}
+
+/// [`gemm_bias_act`] on an explicit path.
+///
+/// # Panics
+/// As [`gemm_with`], or if `bias.len() != c.cols()`.
+#[track_caller]
+pub fn gemm_bias_act_with(
+    path: KernelPath,
+    c: MatMut<'_>,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    bias: &[f32],
+    act: Activation,
+    par: Par,
+) {
+    assert!(
+        a.rows() == c.rows() && b.cols() == c.cols() && a.cols() == b.rows(),
+        "gemm_bias_act: shapes do not match: C is {} x {}, A is {} x {}, B is {} x {}",
+        c.rows(),
+        c.cols(),
+        a.rows(),
+        a.cols(),
+        b.rows(),
+        b.cols()
+    );
+    assert_eq!(
+        bias.len(),
+        c.cols(),
+        "gemm_bias_act: bias has {} elements, C has {} columns",
+        bias.len(),
+        c.cols()
+    );
+    assert!(
+        path.supported(),
+        "gemm: the {path} path is not supported by this CPU"
+    );
+    let post = Post { bias, act, path };
+    packed_gemm(kernels::spec(path), c, a, b, 1.0, 0.0, Some(&post), par);
+}
+
+/// What the write-back of [`gemm_bias_act`] adds to each finished block of C.
+struct Post<'a> {
+    bias: &'a [f32],
+    act: Activation,
+    path: KernelPath,
+}
+
+impl Post<'_> {
+    /// `c = f(c + bias)` on rows `i0..i0+mt`, columns `j0..j0+nt` of C at `cp` (the block's
+    /// first element).
+    ///
+    /// # Safety
+    /// The block lies inside C and only the caller's task touches it.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn apply(&self, cp: *mut f32, rs: usize, cs: usize, j0: usize, mt: usize, nt: usize) {
+        let bias = &self.bias[j0..j0 + nt];
+        for r in 0..mt {
+            if cs == 1 {
+                // SAFETY: row r of the block is nt contiguous floats inside C (caller).
+                let seg = unsafe { std::slice::from_raw_parts_mut(cp.add(r * rs), nt) };
+                seg.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+                activate_with(self.path, self.act, seg, Par::Seq);
+            } else {
+                // A strided row is gathered into a buffer, a piece at a time.
+                let mut buf = [0f32; 64];
+                for (piece, bs) in bias.chunks(64).enumerate() {
+                    let seg = &mut buf[..bs.len()];
+                    let at = |jj: usize| r * rs + (piece * 64 + jj) * cs;
+                    for (jj, (x, b)) in seg.iter_mut().zip(bs).enumerate() {
+                        // SAFETY: element (r, piece*64 + jj) of the block is inside C
+                        // (caller).
+                        *x = unsafe { *cp.add(at(jj)) } + b;
+                    }
+                    activate_with(self.path, self.act, seg, Par::Seq);
+                    for (jj, &x) in seg.iter().enumerate() {
+                        // SAFETY: as above.
+                        unsafe { *cp.add(at(jj)) = x };
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -159,6 +266,7 @@ fn round_up(a: usize, b: usize) -> usize {
 }
 
 /// The hand-written backend: shapes already checked, path supported.
+#[allow(clippy::too_many_arguments)]
 fn packed_gemm(
     spec: kernels::Spec,
     mut c: MatMut<'_>,
@@ -166,6 +274,7 @@ fn packed_gemm(
     b: MatRef<'_>,
     alpha: f32,
     beta: f32,
+    post: Option<&Post<'_>>,
     par: Par,
 ) {
     let (m, n, k) = (c.rows(), c.cols(), a.cols());
@@ -256,8 +365,8 @@ fn packed_gemm(
                     kc_max,
                     ap,
                     tiles,
-                    alpha,
-                    beta,
+                    (alpha, beta),
+                    post,
                 );
             });
         };
@@ -282,8 +391,8 @@ fn task(
     kc_max: usize,
     ap: &mut [f32],
     tiles: &mut [f32],
-    alpha: f32,
-    beta: f32,
+    (alpha, beta): (f32, f32),
+    post: Option<&Post<'_>>,
 ) {
     let (mr, nr) = (spec.mr, spec.nr);
     let ipanels = div_ceil(mcur, mr);
@@ -338,6 +447,10 @@ fn task(
                     // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
                     // task is the only one writing this block of C.
                     unsafe { epilogue(tile, nr, cp, rs_c, cs_c, mt, nt, alpha, beta) };
+                }
+                if let (true, Some(post)) = (last, post) {
+                    // SAFETY: as above: the block is inside C and this task's alone.
+                    unsafe { post.apply(cp, rs_c, cs_c, cj, mt, nt) };
                 }
             }
         }
