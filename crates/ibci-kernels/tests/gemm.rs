@@ -30,8 +30,16 @@ fn pools() -> &'static [(usize, rayon::ThreadPool)] {
     })
 }
 
-/// Reports, outside the test harness's capture, that a path is skipped.
+/// Reports, outside the test harness's capture, that a path is skipped; a failure instead when
+/// `IBCI_REQUIRE_PATHS` (comma-separated path names) lists it, so that a host meant to run a
+/// path cannot pass without running it.
 fn skip(path: KernelPath) {
+    let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
+    assert!(
+        !required.split(',').any(|r| r.trim() == path.name()),
+        "gemm: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
+        path.name()
+    );
     let _ = writeln!(
         std::io::stderr(),
         "gemm: path {} SKIPPED (not supported by this CPU)",

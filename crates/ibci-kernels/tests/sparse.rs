@@ -42,6 +42,12 @@ fn equals_the_gemm_bit_for_bit() {
         .collect();
     for path in KernelPath::ALL {
         if !path.supported() {
+            let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
+            assert!(
+                !required.split(',').any(|r| r.trim() == path.name()),
+                "sparse: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
+                path.name()
+            );
             let _ = writeln!(
                 std::io::stderr(),
                 "sparse: path {} SKIPPED (not supported by this CPU)",
