@@ -155,6 +155,39 @@ pub struct BuildInfo {
     pub selected: KernelPath,
 }
 
+/// The environment variable that makes a test's skip of a path a failure: comma-separated
+/// path names (`avx2,avx512`) that the host must run.
+pub const REQUIRE_ENV: &str = "IBCI_REQUIRE_PATHS";
+
+/// For tests: the paths this host supports. Each other path is reported on stderr as
+/// `TEST: path NAME SKIPPED`, or, when [`REQUIRE_ENV`] names it, fails the test, so that a
+/// host meant to run a path cannot pass without running it.
+///
+/// # Panics
+/// If a path that [`REQUIRE_ENV`] names is not supported here.
+#[track_caller]
+pub fn tested_paths(test: &str) -> Vec<KernelPath> {
+    let required = std::env::var(REQUIRE_ENV).unwrap_or_default();
+    KernelPath::ALL
+        .into_iter()
+        .filter(|p| {
+            if p.supported() {
+                return true;
+            }
+            assert!(
+                !required.split(',').any(|r| r.trim() == p.name()),
+                "{test}: {REQUIRE_ENV} requires the {} path, which this CPU lacks",
+                p.name()
+            );
+            eprintln!(
+                "{test}: path {} SKIPPED (not supported by this CPU)",
+                p.name()
+            );
+            false
+        })
+        .collect()
+}
+
 /// The one line a run prints at start-up when it computes on the portable path (`None` on the
 /// faster paths): why, and how much slower it is.
 pub fn portable_notice(path: KernelPath) -> Option<String> {

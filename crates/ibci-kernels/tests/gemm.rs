@@ -3,7 +3,6 @@
 //! layout (A or B transposed, C row-major, column-major or strided inside a NaN-filled
 //! buffer), edge sizes around every lane width and block size, and the realistic MLP shapes.
 
-use std::io::Write;
 use std::sync::OnceLock;
 
 use ibci_kernels::reference::{gemm_f32_contract, gemm_f64};
@@ -28,23 +27,6 @@ fn pools() -> &'static [(usize, rayon::ThreadPool)] {
             })
             .collect()
     })
-}
-
-/// Reports, outside the test harness's capture, that a path is skipped; a failure instead when
-/// `IBCI_REQUIRE_PATHS` (comma-separated path names) lists it, so that a host meant to run a
-/// path cannot pass without running it.
-fn skip(path: KernelPath) {
-    let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
-    assert!(
-        !required.split(',').any(|r| r.trim() == path.name()),
-        "gemm: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
-        path.name()
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "gemm: path {} SKIPPED (not supported by this CPU)",
-        path.name()
-    );
 }
 
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
@@ -260,10 +242,7 @@ fn check(case: Case, rng: &mut Xoshiro256PlusPlus) {
 }
 
 fn report_skips() {
-    KernelPath::ALL
-        .into_iter()
-        .filter(|p| !p.supported())
-        .for_each(skip);
+    ibci_kernels::dispatch::tested_paths("gemm");
 }
 
 #[test]

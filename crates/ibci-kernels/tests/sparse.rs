@@ -2,8 +2,6 @@
 //! for 1 and 3 threads, on edge sizes, with contiguous and strided outputs; its typed
 //! behaviour at degenerate shapes.
 
-use std::io::Write as _;
-
 use ibci_kernels::sparse::{density, gemm_sparse_lhs_with, PackedRhs, NB};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatMut, Par};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -40,21 +38,7 @@ fn equals_the_gemm_bit_for_bit() {
             )
         })
         .collect();
-    for path in KernelPath::ALL {
-        if !path.supported() {
-            let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
-            assert!(
-                !required.split(',').any(|r| r.trim() == path.name()),
-                "sparse: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
-                path.name()
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "sparse: path {} SKIPPED (not supported by this CPU)",
-                path.name()
-            );
-            continue;
-        }
+    for path in ibci_kernels::dispatch::tested_paths("sparse") {
         for (m, k, n, zeros) in [
             (1, 1, 1, 0.0),
             (7, 13, NB - 1, 0.8),

@@ -4,8 +4,6 @@
 //! around the vector and chunk sizes, outputs pre-filled with NaN. Where the exactness guard
 //! fails, nothing is written.
 
-use std::io::Write as _;
-
 use ibci_kernels::elementwise::{bias_add, sgd_step};
 use ibci_kernels::sparse::{rows_t_times, rows_times, CsrRows, GradOut, Packed};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
@@ -58,30 +56,8 @@ fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
         .collect()
 }
 
-/// The supported paths; the others are reported as skipped by name, and are a failure when
-/// `IBCI_REQUIRE_PATHS` names them (comma-separated), so a host that should have a path
-/// cannot pass without running it.
 fn paths() -> Vec<KernelPath> {
-    let required = std::env::var("IBCI_REQUIRE_PATHS").unwrap_or_default();
-    KernelPath::ALL
-        .into_iter()
-        .filter(|p| {
-            if p.supported() {
-                return true;
-            }
-            assert!(
-                !required.split(',').any(|r| r.trim() == p.name()),
-                "sparse_rows: IBCI_REQUIRE_PATHS requires the {} path, which this CPU lacks",
-                p.name()
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "sparse_rows: path {} SKIPPED (not supported by this CPU)",
-                p.name()
-            );
-            false
-        })
-        .collect()
+    ibci_kernels::dispatch::tested_paths("sparse_rows")
 }
 
 /// Widths around the vector (8), the chunk (12 vectors = 96) and two chunks.

@@ -131,17 +131,7 @@ pub fn gemm_with(
     beta: f32,
     par: Par,
 ) {
-    assert!(
-        a.rows() == c.rows() && b.cols() == c.cols() && a.cols() == b.rows(),
-        "gemm: shapes do not match: C is {} x {}, A is {} x {}, B is {} x {} \
-         (need A rows = C rows, B cols = C cols, A cols = B rows)",
-        c.rows(),
-        c.cols(),
-        a.rows(),
-        a.cols(),
-        b.rows(),
-        b.cols()
-    );
+    check_shapes("gemm", &c, a, b);
     match backend {
         Backend::Ibci(path) => {
             assert!(
@@ -188,16 +178,7 @@ pub fn gemm_bias_act_with(
     act: Activation,
     par: Par,
 ) {
-    assert!(
-        a.rows() == c.rows() && b.cols() == c.cols() && a.cols() == b.rows(),
-        "gemm_bias_act: shapes do not match: C is {} x {}, A is {} x {}, B is {} x {}",
-        c.rows(),
-        c.cols(),
-        a.rows(),
-        a.cols(),
-        b.rows(),
-        b.cols()
-    );
+    check_shapes("gemm_bias_act", &c, a, b);
     assert_eq!(
         bias.len(),
         c.cols(),
@@ -211,6 +192,22 @@ pub fn gemm_bias_act_with(
     );
     let post = Post { bias, act, path };
     packed_gemm(kernels::spec(path), c, a, b, 1.0, 0.0, Some(&post), par);
+}
+
+/// The one shape check of the GEMM's entry points.
+#[track_caller]
+fn check_shapes(op: &str, c: &MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>) {
+    assert!(
+        a.rows() == c.rows() && b.cols() == c.cols() && a.cols() == b.rows(),
+        "{op}: shapes do not match: C is {} x {}, A is {} x {}, B is {} x {} \
+         (need A rows = C rows, B cols = C cols, A cols = B rows)",
+        c.rows(),
+        c.cols(),
+        a.rows(),
+        a.cols(),
+        b.rows(),
+        b.cols()
+    );
 }
 
 /// What the write-back of [`gemm_bias_act`] adds to each finished block of C.
