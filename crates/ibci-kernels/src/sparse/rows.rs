@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Each chain runs in the dense GEMM's order (p ascending) with the zero terms left out, one
-//! fused multiply-add per kept term ([`super::chain`]). The product checks [`super::exact`]'s
+//! fused multiply-add per kept term (the private `chain` module). The product checks [`super::exact`]'s
 //! guard (scanning B alongside the products, on every thread) and returns `false` when
 //! skipping could change a bit (a non-finite or tiny entry of B); the caller then runs the
 //! dense GEMM, which overwrites C. When it returns `true` the result is the GEMM's (`alpha = 1, beta = 0`, then the bias added),
