@@ -15,6 +15,7 @@
 //! is an error ([`KernelPath::from_env`]), never a silent fallback.
 
 use std::fmt;
+use std::io::Write as _;
 use std::sync::OnceLock;
 
 /// A GEMM code path.
@@ -179,7 +180,9 @@ pub fn tested_paths(test: &str) -> Vec<KernelPath> {
                 "{test}: {REQUIRE_ENV} requires the {} path, which this CPU lacks",
                 p.name()
             );
-            eprintln!(
+            // Straight to the stderr handle, past the test harness's capture of eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{test}: path {} SKIPPED (not supported by this CPU)",
                 p.name()
             );
