@@ -180,7 +180,7 @@ pub fn refusal(missing: &[&str]) -> Option<String> {
         "error: this ibci binary was built for CPU level {} but this CPU lacks: {}.\n\
          It would crash with an illegal instruction, so it refuses to run.\n\
          HINT: rebuild for a lower level by editing target-cpu in .cargo/config.toml \
-         (results are reproducible only for the same level; see README, \"CPU features\").",
+         (results are reproducible only for the same level; see docs/cpu-features.md).",
         build_level(),
         missing.join(", ")
     ))
