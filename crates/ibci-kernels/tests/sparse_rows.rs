@@ -313,6 +313,7 @@ fn index_of_special_values_and_empty_rows() {
     );
     let csr = CsrRows::new(x.as_ref());
     assert_eq!((csr.rows(), csr.cols(), csr.nnz()), (3, 4, 4));
+    assert_eq!(csr.density(), 4.0 / 12.0);
     assert_eq!(csr.row(0), &[][..]);
     let cols: Vec<u32> = csr.row(1).iter().map(|e| e.0).collect();
     assert_eq!(cols, [0, 1, 3]);

@@ -94,6 +94,16 @@ impl CsrRows {
         self.entries.len()
     }
 
+    /// The fraction of entries stored (0 for an empty matrix).
+    pub fn density(&self) -> f64 {
+        let all = self.rows() * self.cols;
+        if all == 0 {
+            0.0
+        } else {
+            self.nnz() as f64 / all as f64
+        }
+    }
+
     /// The exponent floor of the stored entries (for [`super::exact`]'s guard).
     pub fn floor(&self) -> ExponentFloor {
         self.floor
