@@ -159,14 +159,6 @@ impl Workspace {
         !sparse
     }
 
-    /// Floats of GEMM packing buffer that this workspace's products can need: the largest
-    /// packed operand (all of B, or a task's block of A with its running tiles), bounded by
-    /// the largest matrix any of them reads or writes.
-    fn gemm_scratch(&self) -> usize {
-        let wide = *self.widths.iter().max().expect("widths");
-        (self.batch.max(wide) + 32) * (wide + 32)
-    }
-
     /// Copies `x[rows]` into the batch buffer.
     fn gather(&mut self, x: MatRef<'_>, rows: &[usize]) {
         let k = x.cols();
@@ -205,7 +197,9 @@ impl Workspace {
         if self.reserved != Some(par) {
             // Every thread that may run a GEMM task gets its packing buffers now, not during
             // some later batch.
-            reserve_scratch(par, self.gemm_scratch());
+            // Every product here has k and n at most max(batch, widest layer).
+            let most = self.batch.max(*self.widths.iter().max().expect("widths"));
+            reserve_scratch(par, most, most);
             self.reserved = Some(par);
         }
         let mut gathered = self.forward(mlp, data, rows, par);

@@ -84,9 +84,4 @@ impl AlignedVec {
         }
         view(&mut self.lines, len)
     }
-
-    /// Capacity in floats.
-    pub(crate) fn capacity(&self) -> usize {
-        self.lines.len() * 16
-    }
 }

@@ -83,16 +83,22 @@ const SEQ_FLOPS: f64 = 2e6;
 /// Below this many elements B is packed on the calling thread.
 const PAR_PACK_ELEMS: usize = 1 << 18;
 
-/// Grows the per-thread packing buffers to `floats` floats each (B's on this thread, A's on
-/// every thread that [`Par`] may run tasks on: this one, or each of the current rayon pool's,
-/// reached with `rayon::broadcast`), so that products needing no more than that allocate
-/// nothing afterwards. The buffers belong to the threads and are reused by every product.
-pub fn reserve_scratch(par: Par, floats: usize) {
-    reserve(Scratch::B, floats);
+/// Grows the per-thread packing buffers so that no product with `k <= max_k` and
+/// `n <= max_n` allocates afterwards: B's on this thread, A's on every thread that [`Par`]
+/// may run tasks on (this one, or each of the current rayon pool's, reached with
+/// `rayon::broadcast`). The buffers belong to the threads and are reused by every product.
+pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
+    // Packed B: n rounded up to the widest panel (32), times k. A task's A block: at most MC
+    // rows (MC is a multiple of every MR) by one k block, plus, when k is split, running
+    // tiles for its rows by n rounded up to the widest panel.
+    let n_panels = round_up(max_n, 32);
+    let b_len = n_panels * max_k;
+    let a_len = MC * max_k.min(KC) + 16 + if max_k > KC { MC * n_panels } else { 0 };
+    reserve(Scratch::B, b_len);
     match par {
-        Par::Seq => reserve(Scratch::A, floats),
+        Par::Seq => reserve(Scratch::A, a_len),
         Par::Rayon => {
-            rayon::broadcast(|_| reserve(Scratch::A, floats));
+            rayon::broadcast(|_| reserve(Scratch::A, a_len));
         }
     }
 }

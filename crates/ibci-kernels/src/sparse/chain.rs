@@ -6,14 +6,17 @@
 //! out[j] = acc[j]                 (+ bias[j], one rounding, when given)
 //! ```
 //!
-//! The right operand is packed ([`Packed`]): rows of `ld = round_up(n, 8)` floats from a
-//! 64-byte boundary, zero beyond column `n`, so every load of the inner loop is an aligned
-//! 256-bit load (the build's baseline tuning splits unaligned ones in two). The AVX2+FMA
-//! kernel holds up to [`MAX_NV`] vectors of eight accumulators in registers and walks the list
-//! once per chunk of columns; the chunks split `ceil(n/8)` vectors evenly; the epilogue masks
-//! the last vector's columns beyond `n`. The portable kernel is `f32::mul_add` in the same
-//! order. Both give the same bits for every element; only the number of elements in flight
-//! differs.
+//! The right operand ([`Rhs`]) is read where it lies when its rows are contiguous and at least
+//! one vector wide (W1 in training: a packed copy would double what the product streams
+//! through L2), with `vlddqu` loads (one instruction; the build's baseline tuning splits a
+//! plain unaligned 256-bit load in two); otherwise it is packed ([`Packed`]: rows of
+//! `ld = round_up(n, 8)` floats from a 64-byte boundary, zero beyond column `n`) and read
+//! with aligned loads. The AVX2+FMA kernel holds up to [`MAX_NV`] vectors of eight
+//! accumulators in registers and walks the list once per chunk of columns; the chunks split
+//! `ceil(n/8)` vectors evenly. In place, the last vector ends at column `n` (it may overlap
+//! the one before it: both compute the same chains there); packed, the epilogue masks the
+//! padding columns. The portable kernel is `f32::mul_add` in the same order. Both give the
+//! same bits for every element; only the number of elements in flight differs.
 
 use super::exact::{exponent_floor, ExponentFloor};
 use crate::dispatch::KernelPath;
@@ -21,7 +24,7 @@ use crate::gemm::aligned::AlignedVec;
 use crate::mat::MatRef;
 
 /// Most accumulator vectors per chunk (14 ymm + one broadcast; loads fold into the FMAs).
-pub const MAX_NV: usize = 14;
+const MAX_NV: usize = 14;
 
 /// The scratch of the sparse products, reused between calls: the kernel path, the right
 /// operand packed once per product (`rows x n` floats, row `p` at `p * ld` from a 64-byte
@@ -67,15 +70,10 @@ impl Packed {
         self.path
     }
 
-    /// Copies `b` (`rows x n`, any strides) in, and returns its exponent floor (for
-    /// [`super::exact`]'s guard) from the same pass. Allocates only when `b` is larger than
-    /// anything packed before.
-    pub fn pack(&mut self, b: MatRef<'_>) -> ExponentFloor {
-        self.pack_padded(b, 8)
-    }
-
-    /// [`Packed::pack`] with rows padded to a multiple of `lanes` floats (8 or 16).
-    pub(super) fn pack_padded(&mut self, b: MatRef<'_>, lanes: usize) -> ExponentFloor {
+    /// Copies `b` (`rows x n`, any strides) in, rows padded to a multiple of `lanes` floats
+    /// (8 or 16), and returns its exponent floor (for [`super::exact`]'s guard) from the same
+    /// pass. Allocates only when `b` is larger than anything packed before.
+    pub(super) fn pack(&mut self, b: MatRef<'_>, lanes: usize) -> ExponentFloor {
         debug_assert!(lanes == 8 || lanes == 16);
         let (rows, n) = (b.rows(), b.cols());
         let ld = n.div_ceil(lanes) * lanes;
@@ -94,11 +92,6 @@ impl Packed {
         }
         (self.rows, self.n, self.ld) = (rows, n, ld);
         floor
-    }
-
-    /// Floats the buffer holds without growing.
-    pub fn capacity(&self) -> usize {
-        self.buf.capacity()
     }
 
     /// `threads` tiles of `len` floats each, the first on a 64-byte boundary (contents
@@ -161,19 +154,16 @@ unsafe impl Send for Rhs {}
 // SAFETY: as above.
 unsafe impl Sync for Rhs {}
 
-/// Runs one row: `out` from the list `(idx, val)`, at most `max_nv` vectors (of eight
-/// columns) per pass over the list (fewer passes keep more chains in flight; narrower passes
-/// keep the right operand's rows in a smaller cache).
+/// Runs one row: `out` from the list of (column of A, value) pairs.
 ///
 /// # Safety
 /// Every index in the list is below `b.rows`; the memory `b` points to (a [`Packed`] or a
-/// borrowed matrix) is alive and unchanged; `out` is valid for reads and writes of `b.n` floats and does not alias the
-/// packed data; a bias holds `b.n` floats; `path` is supported by this CPU.
+/// borrowed matrix) is alive and unchanged; `out` is valid for writes of `b.n` floats and
+/// does not alias the operand; a bias holds `b.n` floats; `path` is supported by this CPU.
 pub(super) unsafe fn row(
     path: KernelPath,
     list: &[(u32, f32)],
     b: Rhs,
-    max_nv: usize,
     bias: Option<&[f32]>,
     out: *mut f32,
 ) {
@@ -183,7 +173,7 @@ pub(super) unsafe fn row(
         KernelPath::Avx2Fma | KernelPath::Avx512 => {
             // SAFETY: the caller's contract; hosts that support either path have AVX2 and FMA
             // (every CPU with AVX-512F has both, as `sparse`'s first kernel also relies on).
-            unsafe { x86::row(list, b, max_nv.clamp(1, MAX_NV), bias, out) }
+            unsafe { x86::row(list, b, bias, out) }
         }
         _ => {
             // SAFETY: the caller's contract.
@@ -216,23 +206,17 @@ unsafe fn portable(list: &[(u32, f32)], b: Rhs, bias: Option<&[f32]>, out: *mut 
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::Rhs;
+    use super::{Rhs, MAX_NV};
 
     /// Terms ahead whose row is prefetched.
     const PREFETCH: usize = 4;
 
     /// # Safety
-    /// As [`super::row`], on a host with AVX2 and FMA, with `1 <= max_nv <= MAX_NV`.
+    /// As [`super::row`], on a host with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn row(
-        list: &[(u32, f32)],
-        b: Rhs,
-        max_nv: usize,
-        bias: Option<&[f32]>,
-        out: *mut f32,
-    ) {
+    pub(super) unsafe fn row(list: &[(u32, f32)], b: Rhs, bias: Option<&[f32]>, out: *mut f32) {
         let nvec = b.n.div_ceil(8);
-        let chunks = nvec.div_ceil(max_nv);
+        let chunks = nvec.div_ceil(MAX_NV);
         let mut v0 = 0;
         for c in 0..chunks {
             // Even split: the first `nvec % chunks` chunks take one vector more.

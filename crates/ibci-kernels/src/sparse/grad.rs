@@ -17,9 +17,9 @@
 //! that leaving them out changes no bit, or the function declines (writing nothing). For a
 //! row `p` with no nonzero in the batch the tile stays +0, which is also the dense chain's
 //! value, and the SGD form writes `w - lr * (+0) = w` (exact for finite `lr` of positive sign,
-//! which is required). The tile (k x 16 floats: 49 KiB for MNIST) stays in L1 and L2 while
-//! every sample's terms go through it (one line per term: two vectors per load and store);
-//! D is packed with rows padded to 16 floats, so its loads need no mask.
+//! which is required). The tile (k x 16 floats: 49 KiB for MNIST, so mostly in L2 here) is
+//! touched one cache line per term (two vectors per load and store); D is packed with rows
+//! padded to 16 floats, so its loads need no mask.
 //! Threads take whole column blocks, each with its own tile, so the thread count changes no
 //! bit.
 
@@ -85,7 +85,7 @@ pub fn rows_t_times(
         return true;
     }
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
-        || !skipping_is_exact(a.floor(), scratch.pack_padded(d, W))
+        || !skipping_is_exact(a.floor(), scratch.pack(d, W))
     {
         return false;
     }
@@ -196,11 +196,13 @@ unsafe fn write(
     lr: Option<f32>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if matches!(path, KernelPath::Avx2Fma | KernelPath::Avx512) {
+    if matches!(path, KernelPath::Avx2Fma | KernelPath::Avx512) && cols.is_multiple_of(8) {
         // SAFETY: the caller's contract; hosts of either path have AVX2 and FMA.
-        return unsafe { x86::write(tile, k, out, rs, cols, lr) };
+        return unsafe { x86::write(tile, k, out, rs, cols / 8, lr) };
     }
     let _ = path;
+    // Element by element: the portable path, and a last block narrower than a vector (a
+    // masked store would do it in one instruction, but AMD runs those in microcode).
     for p in 0..k {
         // SAFETY: the caller's contract.
         unsafe {
@@ -223,30 +225,30 @@ mod x86 {
     use super::super::rows::CsrRows;
     use super::W;
 
-    /// As [`super::write`], on a host with AVX2: two vectors a row for a full block (plain
-    /// loads and stores: AMD's masked stores are microcoded and slow), element by element
-    /// for the last, narrower block.
+    /// As [`super::write`] for `nv` whole vectors (`cols = 8 nv`) a row, on a host with AVX2.
     ///
     /// # Safety
-    /// As [`super::write`]; the tile is 64-byte aligned.
+    /// As [`super::write`] with `cols = 8 nv <= W`; the tile is 64-byte aligned.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn write(
         tile: *const f32,
         k: usize,
         out: *mut f32,
         rs: usize,
-        cols: usize,
+        nv: usize,
         lr: Option<f32>,
     ) {
-        if cols == 8 {
-            let vlr = _mm256_set1_ps(lr.unwrap_or(0.0));
-            for p in 0..k {
-                // SAFETY: tile row p's first 8 floats (aligned) and output row p's 8 columns.
+        let vlr = _mm256_set1_ps(lr.unwrap_or(0.0));
+        for p in 0..k {
+            for v in 0..nv {
+                // SAFETY: tile row p's vector v (aligned) is inside the tile; output row p
+                // has 8 nv columns from `out + p * rs`.
                 unsafe {
-                    let (t, o) = (tile.add(p * W), out.add(p * rs));
+                    let (t, o) = (tile.add(p * W + 8 * v), out.add(p * rs + 8 * v));
                     let g = _mm256_load_ps(t);
                     let r = match lr {
                         None => g,
+                        // w - lr*g: one product and one difference, each rounded, as sgd_step.
                         Some(_) => _mm256_sub_ps(
                             _mm256_castsi256_ps(_mm256_lddqu_si256(o.cast())),
                             _mm256_mul_ps(vlr, g),
@@ -254,41 +256,6 @@ mod x86 {
                     };
                     _mm256_storeu_ps(o, r);
                 }
-            }
-            return;
-        }
-        if cols < W {
-            for p in 0..k {
-                // SAFETY: the caller's contract.
-                unsafe {
-                    let t = std::slice::from_raw_parts(tile.add(p * W), cols);
-                    let o = std::slice::from_raw_parts_mut(out.add(p * rs), cols);
-                    match lr {
-                        None => o.copy_from_slice(t),
-                        Some(lr) => o.iter_mut().zip(t).for_each(|(w, &g)| *w -= lr * g),
-                    }
-                }
-            }
-            return;
-        }
-        let vlr = _mm256_set1_ps(lr.unwrap_or(0.0));
-        for p in 0..k {
-            // SAFETY: tile row p (16 floats, aligned) is inside the tile; output row p has
-            // 16 columns from `out + p * rs` (cols == W).
-            unsafe {
-                let (t, o) = (tile.add(p * W), out.add(p * rs));
-                let (g0, g1) = (_mm256_load_ps(t), _mm256_load_ps(t.add(8)));
-                let load = |q: *const f32| _mm256_castsi256_ps(_mm256_lddqu_si256(q.cast()));
-                let (r0, r1) = match lr {
-                    None => (g0, g1),
-                    // w - lr*g: one product and one difference, each rounded, as sgd_step.
-                    Some(_) => (
-                        _mm256_sub_ps(load(o), _mm256_mul_ps(vlr, g0)),
-                        _mm256_sub_ps(load(o.add(8)), _mm256_mul_ps(vlr, g1)),
-                    ),
-                };
-                _mm256_storeu_ps(o, r0);
-                _mm256_storeu_ps(o.add(8), r1);
             }
         }
     }

@@ -7,18 +7,19 @@
 //! ```
 //!
 //! Each chain runs in the dense GEMM's order (p ascending) with the zero terms left out, one
-//! fused multiply-add per kept term (the private `chain` module). The product checks [`super::exact`]'s
-//! guard (scanning B alongside the products, on every thread) and returns `false` when
-//! skipping could change a bit (a non-finite or tiny entry of B); the caller then runs the
-//! dense GEMM, which overwrites C. When it returns `true` the result is the GEMM's (`alpha = 1, beta = 0`, then the bias added),
-//! bit for bit, on every path and for every thread count.
+//! fused multiply-add per kept term (the private `chain` module). The product checks
+//! [`super::exact`]'s guard (scanning B alongside the products, on every thread) and returns
+//! `false` when skipping could change a bit (a non-finite or tiny entry of B); the caller then
+//! runs the dense GEMM, which overwrites C. When it returns `true` the result is the GEMM's
+//! (`alpha = 1, beta = 0`, then the bias added), bit for bit, on every path and for every
+//! thread count.
 //!
 //! Layout: [`CsrRows`] holds each row's nonzeros as (column, value), columns ascending, rows
 //! one after another. Threads take disjoint blocks of output rows.
 
 use rayon::prelude::*;
 
-use super::chain::{self, Packed, MAX_NV};
+use super::chain::{self, Packed};
 use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
 use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
@@ -49,27 +50,24 @@ impl CsrRows {
             u32::try_from(k).is_ok(),
             "CsrRows: {k} columns do not fit u32"
         );
-        let at = |i: usize, p: usize| match a.row(i) {
-            Some(r) => r[p],
-            None => a.at(i, p),
-        };
+        // Two passes over the rows (count, then fill), each row read as a slice: borrowed when
+        // contiguous, gathered into `tmp` otherwise. The exponent floor is the dense rows'
+        // (zeros never count in it).
+        let mut tmp = vec![0f32; if a.row(0).is_some() { 0 } else { k }];
         let mut start = Vec::with_capacity(m + 1);
         start.push(0);
         let mut nnz = 0;
+        let mut floor = ExponentFloor::EMPTY;
         for i in 0..m {
-            nnz += (0..k).filter(|&p| at(i, p) != 0.0).count();
+            let r = row_slice(a, i, &mut tmp);
+            nnz += r.iter().filter(|&&v| v != 0.0).count();
+            floor = floor.merge(exponent_floor(r));
             start.push(nnz);
         }
         let mut entries = Vec::with_capacity(nnz);
-        let mut floor = ExponentFloor::EMPTY;
         for i in 0..m {
-            for p in 0..k {
-                let v = at(i, p);
-                if v != 0.0 {
-                    entries.push((p as u32, v));
-                    floor = floor.merge(exponent_floor(&[v]));
-                }
-            }
+            let r = row_slice(a, i, &mut tmp);
+            entries.extend((0u32..).zip(r.iter().copied()).filter(|&(_, v)| v != 0.0));
         }
         CsrRows {
             cols: k,
@@ -119,14 +117,28 @@ impl CsrRows {
     }
 }
 
+/// Row `i` of `a` as a slice: borrowed when contiguous, else gathered into `tmp` (`a.cols()`
+/// floats).
+fn row_slice<'x>(a: MatRef<'x>, i: usize, tmp: &'x mut [f32]) -> &'x [f32] {
+    match a.row(i) {
+        Some(r) => r,
+        None => {
+            tmp.iter_mut()
+                .enumerate()
+                .for_each(|(p, t)| *t = a.at(i, p));
+            tmp
+        }
+    }
+}
+
 /// The forward product `C = A[rows] B (+ bias)`, skipping A's zeros; `false` when the guard
 /// of [`super::exact`] fails (C's contents are then unspecified: the caller computes C
 /// densely).
 ///
-/// B is copied into `packed` (aligned rows, reused between calls). (Reading B in blocks that
-/// stay in L1, with the chains carried across blocks in a tile, was tried and measured
-/// slower: the per-block overhead outweighs the cache misses, which the kernel's prefetch
-/// mostly hides.)
+/// B is read where it lies when its rows are contiguous, else copied into `packed` (aligned
+/// rows, reused between calls). (Reading B in blocks that stay in L1, with the chains carried
+/// across blocks in a tile, was tried and measured slower: the per-block overhead outweighs
+/// the saved cache misses.)
 ///
 /// # Panics
 /// If `c` is not `rows.len() x b.cols()` with unit column stride, `b` is not `a.cols()` rows,
@@ -170,7 +182,7 @@ pub fn rows_times(
     let (rhs, packed_floor) = match chain::Rhs::in_place(b) {
         Some(rhs) => (rhs, None),
         None => {
-            let floor = packed.pack(b);
+            let floor = packed.pack(b, 8);
             (packed.rhs(), Some(floor))
         }
     };
@@ -200,7 +212,7 @@ pub fn rows_times(
             // was checked when `packed` was made.
             unsafe {
                 let out = cp.get().add(r * rs);
-                chain::row(path, a.row(i), rhs, MAX_NV, bias, out);
+                chain::row(path, a.row(i), rhs, bias, out);
             }
         }
         match packed_floor {
@@ -220,8 +232,5 @@ pub fn rows_times(
             .map(task)
             .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
     };
-    if !skipping_is_exact(a.floor(), packed_floor.unwrap_or(floor)) {
-        return false;
-    }
-    true
+    skipping_is_exact(a.floor(), packed_floor.unwrap_or(floor))
 }
