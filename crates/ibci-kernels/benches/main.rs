@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use ibci_kernels::elementwise::{activate, bias_add, sgd_step, Activation};
-use ibci_kernels::math::exp_inplace;
+use ibci_kernels::math::exp_inplace_with;
 use ibci_kernels::probe::fma_peak_gflops;
 use ibci_kernels::softmax::softmax_xent;
 use ibci_kernels::stats::{class_column_stats, column_mean_var, deflate};
@@ -175,7 +175,7 @@ fn elementwise_work() -> Vec<Work> {
     out.push((
         "exp 64MiB in place",
         8.0 * N as f64,
-        Box::new(move |_| exp_inplace(black_box(&mut x))),
+        Box::new(move |_| exp_inplace_with(KernelPath::default_path(), black_box(&mut x))),
     ));
     let rows = N / 1000;
     let (mut y, b) = (Mat::from_vec(rows, 1000, rnd(rows * 1000)), rnd(1000));
@@ -256,15 +256,24 @@ fn elementwise_summary() {
     println!();
 }
 
-/// The elementwise kernels on the portable path (`wide` at the build's SSE level) and on the
-/// detected path (AVX2 copies), on data that stays in L2, interleaved: the speed-up of the
-/// run-time choice, bit-identical by the tests.
+/// The elementwise kernels on every path this host supports (portable: `wide` at the build's
+/// SSE level; AVX2: eight lanes; AVX-512: sixteen), on data that stays in L2, interleaved:
+/// the speed-up of the run-time choice, bit-identical by the tests.
 fn paths_summary() {
     use ibci_kernels::elementwise::activate_with;
     use ibci_kernels::softmax::softmax_xent_errors_with;
-    let wide = KernelPath::detect();
-    println!("| kernel (in L2, 1 thread) | portable GB/s | {wide} GB/s | {wide}/portable |");
-    println!("|---|---|---|---|");
+    let paths: Vec<KernelPath> = KernelPath::ALL
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect();
+    let names: Vec<String> = paths.iter().map(|p| format!("{p} GB/s")).collect();
+    let ratios: Vec<String> = paths[1..].iter().map(|p| format!("{p}/portable")).collect();
+    println!(
+        "| kernel (in L2, 1 thread) | {} | {} |",
+        names.join(" | "),
+        ratios.join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(names.len() + ratios.len()));
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
     const N: usize = 1 << 16;
     let base: Vec<f32> = (0..N)
@@ -275,18 +284,30 @@ fn paths_summary() {
     let mut grad = Mat::zeros(N / 10, 10);
     let z = Mat::from_vec(N / 10, 10, base[..N / 10 * 10].to_vec());
     let run = |name: &str, f: &mut dyn FnMut(KernelPath)| {
-        let (mut slow, mut fast) = (Vec::new(), Vec::new());
+        let mut times = vec![Vec::new(); paths.len()];
         for _ in 0..9 {
-            slow.push(seconds(&mut || {
-                (0..20).for_each(|_| f(KernelPath::Portable))
-            }));
-            fast.push(seconds(&mut || (0..20).for_each(|_| f(wide))));
+            for (t, &p) in times.iter_mut().zip(&paths) {
+                t.push(seconds(&mut || (0..20).for_each(|_| f(p))));
+            }
         }
-        slow.sort_by(f64::total_cmp);
-        fast.sort_by(f64::total_cmp);
         let bytes = 20.0 * 8.0 * N as f64;
-        let (gs, gf) = (bytes / slow[4] / 1e9, bytes / fast[4] / 1e9);
-        println!("| {name} | {gs:.1} | {gf:.1} | {:.2} |", gf / gs);
+        let gbs: Vec<f64> = times
+            .iter_mut()
+            .map(|t| {
+                t.sort_by(f64::total_cmp);
+                bytes / t[4] / 1e9
+            })
+            .collect();
+        let cells: Vec<String> = gbs.iter().map(|g| format!("{g:.1}")).collect();
+        let speedups: Vec<String> = gbs[1..]
+            .iter()
+            .map(|g| format!("{:.2}", g / gbs[0]))
+            .collect();
+        println!(
+            "| {name} | {} | {} |",
+            cells.join(" | "),
+            speedups.join(" | ")
+        );
     };
     for (name, act) in [
         ("relu", Activation::Relu),
@@ -298,6 +319,10 @@ fn paths_summary() {
             activate_with(p, act, black_box(&mut x), Par::Seq)
         });
     }
+    run("exp", &mut |p| {
+        x.copy_from_slice(&base);
+        exp_inplace_with(p, black_box(&mut x))
+    });
     run("softmax_xent + gradient, 10 classes", &mut |p| {
         black_box(softmax_xent_errors_with(
             p,

@@ -25,7 +25,7 @@ pub enum KernelPath {
     Portable,
     /// AVX2 with FMA3.
     Avx2Fma,
-    /// AVX-512 Foundation.
+    /// AVX-512 Foundation (with AVX2 and FMA3, which every such CPU has).
     Avx512,
 }
 
@@ -89,7 +89,13 @@ impl KernelPath {
                     && std::arch::is_x86_feature_detected!("fma")
             }
             #[cfg(target_arch = "x86_64")]
-            KernelPath::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            KernelPath::Avx512 => {
+                // Every AVX-512F CPU also has AVX2 and FMA; the path's kernels may use all
+                // three, so all three are checked.
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }

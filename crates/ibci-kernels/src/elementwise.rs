@@ -3,9 +3,10 @@
 //! Layout: row-major matrices as `MatMut`/`MatRef` views or flat slices. Every output element
 //! depends on its own inputs only, so any split over threads gives the same bits; work is cut
 //! into fixed chunks of [`CHUNK`] elements. The activations run on `wide::f32x8` (the same
-//! code on every host, see [`crate::math`]) or, on the AVX2 and AVX-512 paths, on its
-//! operation-for-operation AVX2 copy (the same bits, twice the lanes); derivatives are expressed through the
-//! activation's *output* `y`, which is what a layer keeps for its backward pass:
+//! code on every host, see [`crate::math`]) or on its operation-for-operation copies for the
+//! AVX2 path (eight lanes) and the AVX-512 path (sixteen lanes), which give the same bits;
+//! derivatives are expressed through the activation's *output* `y`, which is what a layer
+//! keeps for its backward pass:
 //!
 //! | activation | y = f(x) | f'(x) from y |
 //! |---|---|---|
@@ -105,7 +106,7 @@ pub fn activate(act: Activation, xs: &mut [f32], par: Par) {
 }
 
 /// [`activate`] on an explicit path: the portable `wide` code (four lanes at the build's
-/// level), or its AVX2 copy (eight lanes) on the AVX2 and AVX-512 paths. The same bits.
+/// level), or its copies on AVX2 (eight lanes) or AVX-512 (sixteen lanes). The same bits.
 ///
 /// # Panics
 /// If this host does not support `path`.
@@ -114,15 +115,18 @@ pub fn activate_with(path: KernelPath, act: Activation, xs: &mut [f32], par: Par
     assert!(path.supported(), "activate: path {path} not supported here");
     #[cfg(target_arch = "x86_64")]
     if path != KernelPath::Portable {
-        use crate::math::avx2;
-        let kernel: unsafe fn(&mut [f32]) = match act {
-            Activation::Identity => return,
-            Activation::Relu => avx2::relu_inplace,
-            Activation::Tanh => avx2::tanh_inplace,
-            Activation::Sigmoid => avx2::sigmoid_inplace,
+        use crate::math::{avx2, avx512};
+        let kernel: unsafe fn(&mut [f32]) = match (path, act) {
+            (_, Activation::Identity) => return,
+            (KernelPath::Avx512, Activation::Relu) => avx512::relu_inplace,
+            (KernelPath::Avx512, Activation::Tanh) => avx512::tanh_inplace,
+            (KernelPath::Avx512, Activation::Sigmoid) => avx512::sigmoid_inplace,
+            (_, Activation::Relu) => avx2::relu_inplace,
+            (_, Activation::Tanh) => avx2::tanh_inplace,
+            (_, Activation::Sigmoid) => avx2::sigmoid_inplace,
         };
-        // SAFETY: the AVX2 and AVX-512 paths are supported only on hosts with AVX2 (checked
-        // above).
+        // SAFETY: `path` is supported here (checked above): the AVX-512 path's kernels need
+        // AVX-512F, which it requires; the AVX2 path's need AVX2, which it requires.
         chunked(xs, par, |c| unsafe { kernel(c) });
         return;
     }

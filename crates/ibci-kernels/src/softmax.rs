@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use crate::dispatch::KernelPath;
 use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
-use crate::math::{exp_inplace, ln};
+use crate::math::{exp_inplace_with, ln};
 use crate::ptr::SendPtr;
 
 /// Rows per parallel work item (the loss is summed within blocks, then over blocks in order).
@@ -67,8 +67,8 @@ pub fn softmax_xent_errors(
     )
 }
 
-/// [`softmax_xent_errors`] on an explicit path (the exponentials on `wide`'s four lanes, or on
-/// AVX2's eight on the AVX2 and AVX-512 paths: the same bits).
+/// [`softmax_xent_errors`] on an explicit path (rows and exponentials on `wide`'s four lanes,
+/// AVX2's eight or AVX-512's sixteen: the same bits).
 ///
 /// # Panics
 /// As [`softmax_xent`], or if this host does not support `path`.
@@ -108,7 +108,6 @@ pub fn softmax_xent_errors_with(
         return (0.0, 0);
     }
     let scale = grad_scale / b as f32;
-    let avx2 = path != KernelPath::Portable;
     let grad = grad.map(|g| (g.row_stride(), g.col_stride(), SendPtr::new(g)));
     let block = |blk: usize| -> (f64, usize) {
         let mut stack = [0f32; STACK_CLASSES];
@@ -122,13 +121,27 @@ pub fn softmax_xent_errors_with(
         let (mut total, mut errors) = (0f64, 0usize);
         let rows = blk * ROWS..((blk + 1) * ROWS).min(b);
         let mut i = rows.start;
-        // Eight rows at a time in the lanes of AVX2 vectors: every row sees the same
-        // operations in the same order as below, so the same bits; the losses are added in
-        // row order.
+        // Sixteen rows at a time in the lanes of AVX-512 vectors, then eight in AVX2's: every
+        // row sees the same operations in the same order as below, so the same bits; the
+        // losses are added in row order.
         #[cfg(target_arch = "x86_64")]
-        if avx2 && c <= STACK_CLASSES {
+        if path == KernelPath::Avx512 && c <= STACK_CLASSES {
+            while i + 16 <= rows.end {
+                // SAFETY: the AVX-512 path runs only on hosts with AVX-512F; rows i..i+16 are
+                // inside the logits and, with a gradient, inside its view, written by this
+                // block alone; c <= STACK_CLASSES; labels are below c (checked above).
+                let (losses, e) =
+                    unsafe { x86::sixteen_rows(logits, i, &labels[i..i + 16], grad, scale) };
+                losses.iter().for_each(|&l| total += f64::from(l));
+                errors += e;
+                i += 16;
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if path != KernelPath::Portable && c <= STACK_CLASSES {
             while i + 8 <= rows.end {
-                // SAFETY: the AVX2 and AVX-512 paths run only on hosts with AVX2; rows i..i+8
+                // SAFETY: the AVX2 and AVX-512 paths run only on hosts with AVX2 (see
+                // `KernelPath::supported`); rows i..i+8
                 // are inside the logits and, with a gradient, inside its view, written by
                 // this block alone; c <= STACK_CLASSES; labels are below c (checked above).
                 let (losses, e) =
@@ -151,7 +164,7 @@ pub fn softmax_xent_errors_with(
             for (j, x) in e.iter_mut().enumerate() {
                 *x = logits.at(i, j) - m;
             }
-            exp_row(avx2, e);
+            exp_inplace_with(path, e);
             let s = e.iter().fold(0f32, |s, &x| s + x);
             let loss = (m + ln(s)) - logits.at(i, y);
             total += f64::from(loss);
@@ -180,18 +193,6 @@ pub fn softmax_xent_errors_with(
             .fold((-0.0, 0), |(s, e), &(bs, be)| (s + bs, e + be))
     };
     (sum / b as f64, errors)
-}
-
-/// `x <- e^x` on a row: AVX2 on the AVX2 and AVX-512 paths, `wide` otherwise; the same bits.
-fn exp_row(avx2: bool, e: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: `avx2` is true only on the AVX2 and AVX-512 paths, which the dispatch
-        // selects only on hosts with AVX2.
-        return unsafe { crate::math::avx2::exp_inplace(e) };
-    }
-    let _ = avx2;
-    exp_inplace(e);
 }
 
 /// Classes up to which [`softmax_xent_errors`] keeps a row's exponentials on the stack.
@@ -226,8 +227,99 @@ mod x86 {
 
     use super::STACK_CLASSES;
     use crate::mat::MatRef;
-    use crate::math::{avx2, ln_x8};
+    use crate::math::{avx2, avx512, ln_x8};
     use crate::ptr::SendPtr;
+
+    /// Rows `i0 .. i0 + 16` in the lanes of AVX-512 vectors: as [`eight_rows`], the same
+    /// operations per lane in the same order.
+    ///
+    /// # Safety
+    /// The host has AVX-512F; otherwise as [`eight_rows`], for sixteen rows.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn sixteen_rows(
+        logits: MatRef<'_>,
+        i0: usize,
+        labels: &[usize],
+        grad: Option<(usize, usize, SendPtr)>,
+        scale: f32,
+    ) -> ([f32; 16], usize) {
+        let c = logits.cols();
+        let mut z = [[0f32; 16]; STACK_CLASSES];
+        for (l, zl) in (0..16).map(|l| (l, i0 + l)) {
+            for (j, zj) in z.iter_mut().enumerate().take(c) {
+                zj[l] = logits.at(zl, j);
+            }
+        }
+        let load = |a: &[f32; 16]| {
+            // SAFETY: `a` holds 16 floats.
+            unsafe { _mm512_loadu_ps(a.as_ptr()) }
+        };
+        let isnan = |v: __m512| _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
+        for zj in &z[..c] {
+            let v = load(zj);
+            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, m) | isnan(v);
+            m = _mm512_mask_mov_ps(m, take, v);
+        }
+        let (mut best, mut at) = (load(&z[0]), _mm512_setzero_si512());
+        for (j, zj) in z.iter().enumerate().take(c).skip(1) {
+            let v = load(zj);
+            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best) | (!isnan(v) & isnan(best));
+            best = _mm512_mask_mov_ps(best, take, v);
+            at = _mm512_mask_mov_epi32(at, take, _mm512_set1_epi32(j as i32));
+        }
+        let mut e = [[0f32; 16]; STACK_CLASSES];
+        let mut s = _mm512_setzero_ps();
+        for (ej, zj) in e.iter_mut().zip(&z).take(c) {
+            let x = avx512::exp(_mm512_sub_ps(load(zj), m));
+            // SAFETY: `ej` holds 16 floats.
+            unsafe { _mm512_storeu_ps(ej.as_mut_ptr(), x) };
+            s = _mm512_add_ps(s, x);
+        }
+        let (mut sa, mut ma, mut ata) = ([0f32; 16], [0f32; 16], [0i32; 16]);
+        // SAFETY: each array holds 16 lanes.
+        unsafe {
+            _mm512_storeu_ps(sa.as_mut_ptr(), s);
+            _mm512_storeu_ps(ma.as_mut_ptr(), m);
+            _mm512_storeu_si512(ata.as_mut_ptr().cast(), at);
+        }
+        let mut lns = [0f32; 16];
+        for (out, half) in lns.chunks_exact_mut(8).zip(sa.chunks_exact(8)) {
+            let v = f32x8::from(<[f32; 8]>::try_from(half).expect("8 lanes"));
+            out.copy_from_slice(&ln_x8(v).to_array());
+        }
+        let mut losses = [0f32; 16];
+        let mut errors = 0;
+        for l in 0..16 {
+            losses[l] = (ma[l] + lns[l]) - z[labels[l]][l];
+            errors += usize::from(ata[l] as usize != labels[l]);
+        }
+        if let Some((rs, cs, g)) = grad {
+            let y: [i32; 16] = std::array::from_fn(|l| labels[l] as i32);
+            // SAFETY: `y` holds 16 lanes.
+            let yv = unsafe { _mm512_loadu_si512(y.as_ptr().cast()) };
+            let (one, zero, vs) = (
+                _mm512_set1_ps(1.0),
+                _mm512_setzero_ps(),
+                _mm512_set1_ps(scale),
+            );
+            for (j, ej) in e.iter().enumerate().take(c) {
+                let hot = _mm512_cmpeq_epi32_mask(yv, _mm512_set1_epi32(j as i32));
+                let onehot = _mm512_mask_mov_ps(zero, hot, one);
+                let gj = _mm512_mul_ps(_mm512_sub_ps(_mm512_div_ps(load(ej), s), onehot), vs);
+                let mut out = [0f32; 16];
+                // SAFETY: `out` holds 16 floats; row i0 + l, column j is inside the gradient
+                // view (caller).
+                unsafe {
+                    _mm512_storeu_ps(out.as_mut_ptr(), gj);
+                    for (l, &v) in out.iter().enumerate() {
+                        *g.get().add((i0 + l) * rs + j * cs) = v;
+                    }
+                }
+            }
+        }
+        (losses, errors)
+    }
 
     /// Rows `i0 .. i0 + 8` in the lanes: the loss of each row and the number of rows whose
     /// argmax is not the label; the gradient rows when asked for. Per lane, the operations and

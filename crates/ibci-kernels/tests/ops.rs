@@ -485,9 +485,10 @@ fn kernels_refuse_mismatched_shapes() {
     assert!(r.is_err());
 }
 
-/// softmax_xent on the AVX2 path (eight rows in the lanes) gives the portable path's loss,
-/// error count and gradient bits: row counts around multiples of 8, class counts up to and
-/// past the stack limit, ties, infinities and NaNs in the logits.
+/// softmax_xent on the AVX2 path (eight rows in the lanes) and the AVX-512 path (sixteen,
+/// then eight) gives the portable path's loss, error count and gradient bits: row counts
+/// around multiples of 8 and 16, class counts up to and past the stack limit, ties,
+/// infinities and NaNs in the logits.
 #[test]
 fn softmax_xent_paths_give_the_same_bits() {
     use ibci_kernels::softmax::{softmax_xent_errors_with, STACK_CLASSES};
@@ -503,12 +504,17 @@ fn softmax_xent_paths_give_the_same_bits() {
         88.0,
         -104.0,
     ];
-    for path in KernelPath::ALL.into_iter().filter(|p| p.supported()) {
+    for path in ibci_kernels::dispatch::tested_paths("softmax_xent_paths_give_the_same_bits") {
         for (b, c) in [
             (1, 1),
             (7, 3),
             (8, 10),
             (9, 10),
+            (15, 10),
+            (16, 10),
+            (24, 10),
+            (31, 5),
+            (40, 2),
             (100, 10),
             (257, 10),
             (33, STACK_CLASSES),

@@ -1,0 +1,198 @@
+//! AVX-512 copies of the vector functions: sixteen lanes per register, the same bits.
+//!
+//! Each function repeats its portable twin ([`super::exp_x8`], [`super::tanh_x8`], the
+//! portable sigmoid and relu) operation for operation: the same IEEE-rounded adds, subs, muls
+//! and divisions in the same order, the same rounding and integer steps, no fused
+//! multiply-add. Selections that the portable code makes with a lane mask and a blend are
+//! made here with an AVX-512 mask register, which picks the same lane values. Only AVX-512F
+//! instructions are used (the float bitwise ops of AVX-512DQ are done on the integer view),
+//! so every host the [`crate::KernelPath::Avx512`] path accepts can run them.
+//!
+//! The slice kernels handle the tail with a masked load (absent lanes read as 0.0, as the
+//! portable kernels' zero padding) and a masked store (only valid lanes are written).
+//! `tests/math.rs` checks every one against the portable bits over every 61st f32 bit
+//! pattern, in chunks that leave every tail length.
+
+use std::arch::x86_64::*;
+
+use super::{LN2_HI, LN2_LO, LOG2E};
+
+const SIGN: i32 = i32::MIN;
+const ABS: i32 = i32::MAX;
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn and_ps(x: __m512, bits: i32) -> __m512 {
+    _mm512_castsi512_ps(_mm512_and_epi32(
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(bits),
+    ))
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn or_ps(x: __m512, y: __m512) -> __m512 {
+    _mm512_castsi512_ps(_mm512_or_epi32(
+        _mm512_castps_si512(x),
+        _mm512_castps_si512(y),
+    ))
+}
+
+/// `wide`'s `f32x8::round` on exp's reduced argument `y = xc log2(e)`, where it is
+/// `trunc(|y| + 0.5)` with `y`'s sign put back (see [`super::exp_x8`]).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn round_reduced(y: __m512) -> __m512 {
+    let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm512_add_ps(
+        and_ps(y, ABS),
+        _mm512_set1_ps(0.5),
+    ));
+    or_ps(t, and_ps(y, SIGN))
+}
+
+/// `2^k` from its bits.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn pow2i(k: __m512i) -> __m512 {
+    _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
+        k,
+        _mm512_set1_epi32(127),
+    )))
+}
+
+/// [`super::exp_x8`] on one AVX-512 register: the same bits.
+///
+/// # Safety
+/// Safe to call from code compiled with AVX-512F enabled; elsewhere, only on hosts with
+/// AVX-512F (what `target_feature` requires of every caller).
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn exp(x: __m512) -> __m512 {
+    let c = _mm512_set1_ps;
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+    let xc = _mm512_min_ps(
+        _mm512_max_ps(_mm512_mask_mov_ps(x, nan, _mm512_setzero_ps()), c(-104.0)),
+        c(89.0),
+    );
+    let k = round_reduced(_mm512_mul_ps(xc, c(LOG2E)));
+    let r = _mm512_sub_ps(
+        _mm512_sub_ps(xc, _mm512_mul_ps(k, c(LN2_HI))),
+        _mm512_mul_ps(k, c(LN2_LO)),
+    );
+    let mut q = c(1.0 / 5040.0);
+    for coef in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+        q = _mm512_add_ps(_mm512_mul_ps(q, r), c(coef));
+    }
+    let p = _mm512_add_ps(
+        c(1.0),
+        _mm512_add_ps(r, _mm512_mul_ps(_mm512_mul_ps(r, r), q)),
+    );
+    // k is an integer of magnitude at most 151: the conversion is exact, as wide's.
+    let ki = _mm512_cvtps_epi32(k);
+    let k1 = _mm512_srai_epi32::<1>(ki);
+    let k2 = _mm512_sub_epi32(ki, k1);
+    let y = _mm512_mul_ps(_mm512_mul_ps(p, pow2i(k1)), pow2i(k2));
+    _mm512_mask_mov_ps(y, nan, x)
+}
+
+/// [`super::tanh_x8`] on one AVX-512 register: the same bits.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn tanh(x: __m512) -> __m512 {
+    let c = _mm512_set1_ps;
+    let a = and_ps(x, ABS);
+    let z = _mm512_mul_ps(a, a);
+    let mut p = c(-443_861_162.0 / 1_856_156_927_625.0);
+    for coef in [
+        6_404_582.0 / 10_854_718_875.0,
+        -929_569.0 / 638_512_875.0,
+        21_844.0 / 6_081_075.0,
+        -1_382.0 / 155_925.0,
+        62.0 / 2_835.0,
+        -17.0 / 315.0,
+        2.0 / 15.0,
+        -1.0 / 3.0,
+    ] {
+        p = _mm512_add_ps(_mm512_mul_ps(p, z), c(coef));
+    }
+    let small = _mm512_add_ps(a, _mm512_mul_ps(a, _mm512_mul_ps(p, z)));
+    let e = exp(_mm512_add_ps(a, a));
+    let big = _mm512_sub_ps(c(1.0), _mm512_div_ps(c(2.0), _mm512_add_ps(e, c(1.0))));
+    let t = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, c(0.55)), small);
+    or_ps(t, and_ps(x, SIGN))
+}
+
+/// `1 / (1 + exp(-x))`, as the portable sigmoid: the same bits.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn sigmoid(x: __m512) -> __m512 {
+    let one = _mm512_set1_ps(1.0);
+    let neg = _mm512_castsi512_ps(_mm512_xor_epi32(
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(SIGN),
+    ));
+    _mm512_div_ps(one, _mm512_add_ps(one, exp(neg)))
+}
+
+/// The portable relu: `vmaxps(+0, x)` is `+0 > x ? +0 : x`, which keeps NaN and -0.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn relu(x: __m512) -> __m512 {
+    _mm512_max_ps(_mm512_setzero_ps(), x)
+}
+
+/// Generates a slice kernel that applies an AVX-512 function in place, sixteen lanes at a
+/// time, the tail through masked loads and stores. A macro, not a function taking a closure,
+/// so that the vector function is inlined with the caller's target features.
+macro_rules! slice_kernel {
+    ($(#[$doc:meta])* $name:ident, $f:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The host must have AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn $name(xs: &mut [f32]) {
+            let mut chunks = xs.chunks_exact_mut(16);
+            for ch in &mut chunks {
+                // SAFETY: `ch` holds exactly 16 f32, what the load and store touch.
+                unsafe { _mm512_storeu_ps(ch.as_mut_ptr(), $f(_mm512_loadu_ps(ch.as_ptr()))) };
+            }
+            let tail = chunks.into_remainder();
+            if !tail.is_empty() {
+                let m: __mmask16 = (1u16 << tail.len()) - 1;
+                // SAFETY: the mask covers the tail's `len() < 16` elements only; masked-off
+                // lanes are neither read nor written.
+                unsafe {
+                    let v = $f(_mm512_maskz_loadu_ps(m, tail.as_ptr()));
+                    _mm512_mask_storeu_ps(tail.as_mut_ptr(), m, v);
+                }
+            }
+        }
+    };
+}
+
+slice_kernel!(
+    /// [`super::exp_inplace`] on AVX-512: the same bits.
+    exp_inplace, exp
+);
+slice_kernel!(
+    /// [`super::tanh_inplace`] on AVX-512: the same bits.
+    tanh_inplace, tanh
+);
+slice_kernel!(
+    /// The portable sigmoid, `1 / (1 + exp(-x))`, on AVX-512: the same bits.
+    sigmoid_inplace, sigmoid
+);
+slice_kernel!(
+    /// The portable relu on AVX-512: the same bits.
+    relu_inplace, relu
+);
