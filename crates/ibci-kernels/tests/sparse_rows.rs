@@ -60,8 +60,11 @@ fn paths() -> Vec<KernelPath> {
     ibci_kernels::dispatch::tested_paths("sparse_rows")
 }
 
-/// Widths around the vector (8), the chunk (12 vectors = 96) and two chunks.
-const WIDTHS: [usize; 16] = [1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 193, 256];
+/// Edge widths of every path: around 8 and 16 lanes, one pass (AVX2: up to 112 columns,
+/// AVX-512: up to 384) and several.
+const WIDTHS: [usize; 18] = [
+    1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 193, 256, 385, 401,
+];
 
 #[test]
 fn forward_equals_the_gemm_plus_bias() {

@@ -135,6 +135,11 @@ impl Rhs {
         unsafe { self.ptr.add(r * self.ld) }
     }
 
+    /// Columns.
+    pub(super) fn cols(&self) -> usize {
+        self.n
+    }
+
     /// `b` read in place, when its rows are contiguous and at least one vector wide (`None`
     /// otherwise: pack it). The caller keeps `b` borrowed, unchanged, while the result is used.
     pub(super) fn in_place(b: MatRef<'_>) -> Option<Rhs> {
@@ -170,9 +175,13 @@ pub(super) unsafe fn row(
     debug_assert!(list.iter().all(|&(p, _)| (p as usize) < b.rows));
     match path {
         #[cfg(target_arch = "x86_64")]
-        KernelPath::Avx2Fma | KernelPath::Avx512 => {
-            // SAFETY: the caller's contract; hosts that support either path have AVX2 and FMA
-            // (every CPU with AVX-512F has both, as `sparse`'s first kernel also relies on).
+        KernelPath::Avx512 => {
+            // SAFETY: the caller's contract; the path is supported, so AVX-512F is there.
+            unsafe { super::avx512::row(list, b, bias, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx2Fma => {
+            // SAFETY: the caller's contract; the path is supported, so AVX2 and FMA are there.
             unsafe { x86::row(list, b, bias, out) }
         }
         _ => {

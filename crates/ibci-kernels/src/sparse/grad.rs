@@ -129,8 +129,8 @@ pub fn rows_t_times(
     true
 }
 
-/// Columns per block (two vectors: a tile row is one cache line).
-const W: usize = 16;
+/// Columns per block (two AVX2 vectors or one AVX-512 vector: a tile row is one cache line).
+pub(super) const W: usize = 16;
 
 /// `tile[p][..bw] = chains over the batch` for columns `j0..j0+bw` (`bw` 8 or 16) of the
 /// packed D.
@@ -151,6 +151,11 @@ unsafe fn scatter(
     k: usize,
 ) {
     match path {
+        #[cfg(target_arch = "x86_64")]
+        KernelPath::Avx512 if bw == W => {
+            // SAFETY: the caller's contract; the path is supported, so AVX-512F is there.
+            unsafe { super::avx512::scatter(a, rows, d, j0, tile, k) }
+        }
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma | KernelPath::Avx512 => {
             // SAFETY: the caller's contract; hosts of either path have AVX2 and FMA.
@@ -196,7 +201,12 @@ unsafe fn write(
     lr: Option<f32>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if matches!(path, KernelPath::Avx2Fma | KernelPath::Avx512) && cols.is_multiple_of(8) {
+    if path == KernelPath::Avx512 {
+        // SAFETY: the caller's contract; the path is supported, so AVX-512F is there.
+        return unsafe { super::avx512::write(tile, k, out, rs, cols, lr) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if path == KernelPath::Avx2Fma && cols.is_multiple_of(8) {
         // SAFETY: the caller's contract; hosts of either path have AVX2 and FMA.
         return unsafe { x86::write(tile, k, out, rs, cols / 8, lr) };
     }

@@ -22,6 +22,8 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod chain;
 pub mod exact;
 pub mod grad;
