@@ -4,7 +4,7 @@
 //! [`crate::mlp`]):
 //!
 //! ```text
-//! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (ibci_kernels::sparse::rows)
+//! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (ibci_kernels::sparse::cols)
 //! a_l      = f_l(a_{l-1} W_l + b_l)     GEMM with bias and activation in its write-back
 //! dz_L     = softmax-CE gradient        loss and errors from the same pass
 //! for l = L .. 1:
@@ -23,7 +23,7 @@
 
 use ibci_kernels::elementwise::{activate, activate_backward, sgd_step};
 use ibci_kernels::softmax::softmax_xent_errors;
-use ibci_kernels::sparse::{rows_t_times, rows_times, CsrRows, GradOut, Packed};
+use ibci_kernels::sparse::{cols_t_times, cols_times, BatchCols, CsrRows, GradOut, Packed};
 use ibci_kernels::stats::column_sums_into;
 use ibci_kernels::{gemm, gemm_bias_act, reserve_scratch, MatMut, MatRef, Par};
 
@@ -47,6 +47,8 @@ pub struct Workspace {
     db: Vec<f32>,
     colsum: Vec<f64>,
     packed: Packed,
+    /// The batch's nonzeros by column, for both sparse products of a step.
+    cols: BatchCols,
     /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
     reserved: Option<Par>,
 }
@@ -97,6 +99,7 @@ impl Workspace {
             db: vec![0.0; wide],
             colsum: vec![0.0; 2 * wide],
             packed: Packed::default(),
+            cols: BatchCols::new(),
             reserved: None,
             widths,
         }
@@ -131,10 +134,10 @@ impl Workspace {
         let l0 = &mlp.layers[0];
         let n1 = l0.w.cols();
         let sparse = sparse_index(&data).is_some_and(|csr| {
-            rows_times(
+            self.cols.fill(csr, rows);
+            cols_times(
                 view_mut(&mut self.acts[0], b, n1),
-                csr,
-                rows,
+                &self.cols,
                 l0.w.as_ref(),
                 Some(&l0.b),
                 &mut self.packed,
@@ -297,13 +300,16 @@ impl Workspace {
         let b = rows.len();
         let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
         if l == 0 {
-            if let Some(csr) = sparse_index(&data) {
+            if sparse_index(&data).is_some() {
                 let dz = view(&self.dz, b, n_out);
                 let out = match update {
                     Update::Fused(lr) => GradOut::Sgd(mlp.layers[0].w.as_mut(), lr),
                     Update::Separate => GradOut::Store(view_mut(&mut self.dw[0], n_in, n_out)),
                 };
-                if rows_t_times(out, csr, rows, dz, &mut self.packed, par) {
+                // The forward pass filled the batch's columns (it runs first, on the same
+                // rows, with the same index).
+                if self.cols.rows() == b && cols_t_times(out, &self.cols, dz, &mut self.packed, par)
+                {
                     return self.finish_separate(mlp, state, l, update, cfg, par);
                 }
             }

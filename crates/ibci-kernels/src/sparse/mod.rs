@@ -22,16 +22,15 @@
 
 use rayon::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
-mod avx512;
-mod chain;
+pub mod cols;
+mod cols_kernels;
 pub mod exact;
-pub mod grad;
+mod packed;
 pub mod rows;
 
-pub use chain::Packed;
-pub use grad::{rows_t_times, GradOut};
-pub use rows::{rows_times, CsrRows};
+pub use cols::{cols_t_times, cols_times, BatchCols, GradOut};
+pub use packed::Packed;
+pub use rows::CsrRows;
 
 use crate::dispatch::KernelPath;
 use crate::gemm::Par;

@@ -1,32 +1,12 @@
-//! A data set's nonzeros, indexed once, and the forward product of a network's first layer on
-//! a batch named by row indices (no batch is gathered; the weight gradient is
-//! [`super::grad`]):
-//!
-//! ```text
-//! C = A[rows] B (+ bias)          c_rj = chain over p of a_{rows[r], p} b_pj  (+ bias_j)
-//! ```
-//!
-//! Each chain runs in the dense GEMM's order (p ascending) with the zero terms left out, one
-//! fused multiply-add per kept term (the private `chain` module). The product checks
-//! [`super::exact`]'s guard (scanning B alongside the products, on every thread) and returns
-//! `false` when skipping could change a bit (a non-finite or tiny entry of B); the caller then
-//! runs the dense GEMM, which overwrites C. When it returns `true` the result is the GEMM's
-//! (`alpha = 1, beta = 0`, then the bias added), bit for bit, on every path and for every
-//! thread count.
+//! A data set's nonzeros, indexed once (not per batch), for the first layer's sparse products
+//! ([`super::cols`]).
 //!
 //! Layout: [`CsrRows`] holds each row's nonzeros as (column, value), columns ascending, rows
-//! one after another. Threads take disjoint blocks of output rows.
+//! one after another (compressed sparse rows), with the entries' exponent floor for
+//! [`super::exact`]'s guard.
 
-use rayon::prelude::*;
-
-use super::chain::{self, Packed};
-use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
-use crate::gemm::Par;
-use crate::mat::{MatMut, MatRef};
-use crate::ptr::SendPtr;
-
-/// Fewest output rows per parallel task of the forward product.
-const FWD_ROWS: usize = 4;
+use super::exact::{exponent_floor, ExponentFloor};
+use crate::mat::MatRef;
 
 /// The nonzeros of every row of a matrix (compressed sparse rows), built once per data set.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +16,7 @@ pub struct CsrRows {
     /// (column, value) of every nonzero, row after row, columns ascending.
     entries: Vec<(u32, f32)>,
     floor: ExponentFloor,
+    max_row_nnz: usize,
 }
 
 impl CsrRows {
@@ -69,11 +50,13 @@ impl CsrRows {
             let r = row_slice(a, i, &mut tmp);
             entries.extend((0u32..).zip(r.iter().copied()).filter(|&(_, v)| v != 0.0));
         }
+        let max_row_nnz = start.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
         CsrRows {
             cols: k,
             start,
             entries,
             floor,
+            max_row_nnz,
         }
     }
 
@@ -100,6 +83,11 @@ impl CsrRows {
         } else {
             self.nnz() as f64 / all as f64
         }
+    }
+
+    /// The most entries any row stores.
+    pub fn max_row_nnz(&self) -> usize {
+        self.max_row_nnz
     }
 
     /// The exponent floor of the stored entries (for [`super::exact`]'s guard).
@@ -129,108 +117,4 @@ fn row_slice<'x>(a: MatRef<'x>, i: usize, tmp: &'x mut [f32]) -> &'x [f32] {
             tmp
         }
     }
-}
-
-/// The forward product `C = A[rows] B (+ bias)`, skipping A's zeros; `false` when the guard
-/// of [`super::exact`] fails (C's contents are then unspecified: the caller computes C
-/// densely).
-///
-/// B is read where it lies when its rows are contiguous, else copied into `packed` (aligned
-/// rows, reused between calls). (Reading B in blocks that stay in L1, with the chains carried
-/// across blocks in a tile, was tried and measured slower: the per-block overhead outweighs
-/// the saved cache misses.)
-///
-/// # Panics
-/// If `c` is not `rows.len() x b.cols()` with unit column stride, `b` is not `a.cols()` rows,
-/// a bias is not `b.cols()` long, or a row index is out of range.
-#[track_caller]
-pub fn rows_times(
-    c: MatMut<'_>,
-    a: &CsrRows,
-    rows: &[usize],
-    b: MatRef<'_>,
-    bias: Option<&[f32]>,
-    packed: &mut Packed,
-    par: Par,
-) -> bool {
-    assert!(
-        c.rows() == rows.len() && c.cols() == b.cols() && b.rows() == a.cols(),
-        "rows_times: C is {} x {}, A[rows] is {} x {}, B is {} x {}",
-        c.rows(),
-        c.cols(),
-        rows.len(),
-        a.cols(),
-        b.rows(),
-        b.cols()
-    );
-    assert!(
-        c.col_stride() == 1 || c.cols() <= 1,
-        "rows_times: C needs a unit column stride"
-    );
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), b.cols(), "rows_times: bias length");
-    }
-    if let Some(&bad) = rows.iter().find(|&&i| i >= a.rows()) {
-        panic!("rows_times: row {bad} out of range for {} rows", a.rows());
-    }
-    let n = b.cols();
-    if rows.is_empty() || n == 0 {
-        return true;
-    }
-    // B is read where it lies when it can be (packing it would double what the product
-    // streams through L2), packed otherwise (its floor then comes from the packing).
-    let (rhs, packed_floor) = match chain::Rhs::in_place(b) {
-        Some(rhs) => (rhs, None),
-        None => {
-            let floor = packed.pack(b, 8);
-            (packed.rhs(), Some(floor))
-        }
-    };
-    if packed_floor.is_some_and(|f| !skipping_is_exact(a.floor(), f)) {
-        return false;
-    }
-    let path = packed.path();
-    let rs = c.row_stride();
-    let cp = SendPtr::new(c);
-    // About four tasks per thread, at least FWD_ROWS rows each, so the threads get equal
-    // shares of a small batch.
-    let per_task = match par {
-        Par::Seq => rows.len(),
-        Par::Rayon => rows
-            .len()
-            .div_ceil(4 * rayon::current_num_threads().max(1))
-            .max(FWD_ROWS),
-    };
-    let tasks = rows.len().div_ceil(per_task);
-    // Each task also scans its share of B's rows for the guard (in place), so the scan runs
-    // on every thread; the products are computed before the verdict and discarded by the
-    // caller's dense fallback when the guard fails.
-    let task = |t: usize| -> ExponentFloor {
-        for (r, &i) in rows.iter().enumerate().skip(t * per_task).take(per_task) {
-            // SAFETY: indices in a row of `a` are < a.cols() = b.rows(); C and the bias hold
-            // n columns (checked above); row r of C is written by this task alone; the path
-            // was checked when `packed` was made.
-            unsafe {
-                let out = cp.get().add(r * rs);
-                chain::row(path, a.row(i), rhs, bias, out);
-            }
-        }
-        match packed_floor {
-            Some(_) => ExponentFloor::EMPTY,
-            None => (t * b.rows() / tasks..(t + 1) * b.rows() / tasks)
-                .fold(ExponentFloor::EMPTY, |f, p| {
-                    f.merge(exponent_floor(b.row(p).expect("in place: contiguous rows")))
-                }),
-        }
-    };
-    let floor = match par {
-        Par::Seq => (0..tasks)
-            .map(task)
-            .fold(ExponentFloor::EMPTY, ExponentFloor::merge),
-        Par::Rayon => (0..tasks)
-            .into_par_iter()
-            .map(task)
-            .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
-    };
-    skipping_is_exact(a.floor(), packed_floor.unwrap_or(floor))
 }

@@ -5,7 +5,7 @@
 //! fails, nothing is written.
 
 use ibci_kernels::elementwise::{bias_add, sgd_step};
-use ibci_kernels::sparse::{rows_t_times, rows_times, CsrRows, GradOut, Packed};
+use ibci_kernels::sparse::{cols_t_times, cols_times, BatchCols, CsrRows, GradOut, Packed};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -57,11 +57,10 @@ fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
 }
 
 fn paths() -> Vec<KernelPath> {
-    ibci_kernels::dispatch::tested_paths("sparse_rows")
+    ibci_kernels::dispatch::tested_paths("sparse_batch")
 }
 
-/// Edge widths of every path: around 8 and 16 lanes, one pass (AVX2: up to 112 columns,
-/// AVX-512: up to 384) and several.
+/// Edge widths of every path: around 8 and 16 lanes and the 64-column blocks.
 const WIDTHS: [usize; 18] = [
     1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 193, 256, 385, 401,
 ];
@@ -96,11 +95,12 @@ fn forward_equals_the_gemm_plus_bias() {
                 bias_add(want.as_mut(), &bias, Par::Seq);
                 for (t, pool, par) in &pools {
                     let mut got = Mat::filled(rows.len(), n, f32::NAN);
+                    let mut batch = BatchCols::new();
+                    batch.fill(&csr, &rows);
                     let done = pool.install(|| {
-                        rows_times(
+                        cols_times(
                             got.as_mut(),
-                            &csr,
-                            &rows,
+                            &batch,
                             w.as_ref(),
                             Some(&bias),
                             &mut Packed::new(path),
@@ -184,12 +184,13 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     "the GEMM with alpha -lr, beta 1 is the SGD step"
                 );
                 for (t, pool, par) in &pools {
+                    let mut batch = BatchCols::new();
+                    batch.fill(&csr, &rows);
                     let mut got = Mat::filled(k, n, f32::NAN);
                     let done = pool.install(|| {
-                        rows_t_times(
+                        cols_t_times(
                             GradOut::Store(got.as_mut()),
-                            &csr,
-                            &rows,
+                            &batch,
                             d.as_ref(),
                             &mut Packed::new(path),
                             *par,
@@ -203,10 +204,9 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     );
                     let mut w = w0.clone();
                     let done = pool.install(|| {
-                        rows_t_times(
+                        cols_t_times(
                             GradOut::Sgd(w.as_mut(), 0.1),
-                            &csr,
-                            &rows,
+                            &batch,
                             d.as_ref(),
                             &mut Packed::new(path),
                             *par,
@@ -233,16 +233,17 @@ fn the_guard_refuses_what_could_change_a_bit() {
     let x = data(12, 30, 0.7, true, &mut rng);
     let csr = CsrRows::new(x.as_ref());
     let rows: Vec<usize> = (0..12).collect();
+    let mut batch = BatchCols::new();
+    batch.fill(&csr, &rows);
     let path = KernelPath::default_path();
     for bad in [f32::INFINITY, f32::NAN, 2f32.powi(-96), f32::from_bits(1)] {
         let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
         *w.as_mut_slice().last_mut().unwrap() = bad;
         let mut c = Mat::filled(12, 9, f32::NAN);
         assert!(
-            !rows_times(
+            !cols_times(
                 c.as_mut(),
-                &csr,
-                &rows,
+                &batch,
                 w.as_ref(),
                 None,
                 &mut Packed::new(path),
@@ -253,10 +254,9 @@ fn the_guard_refuses_what_could_change_a_bit() {
         let mut d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
         d.as_mut_slice()[4] = bad;
         let mut g = Mat::filled(30, 9, f32::NAN);
-        assert!(!rows_t_times(
+        assert!(!cols_t_times(
             GradOut::Store(g.as_mut()),
-            &csr,
-            &rows,
+            &batch,
             d.as_ref(),
             &mut Packed::new(path),
             Par::Seq
@@ -267,10 +267,9 @@ fn the_guard_refuses_what_could_change_a_bit() {
     for lr in [f32::NAN, f32::INFINITY, -0.1, -0.0] {
         let mut w = Mat::filled(30, 9, 1.0);
         assert!(
-            !rows_t_times(
+            !cols_t_times(
                 GradOut::Sgd(w.as_mut(), lr),
-                &csr,
-                &rows,
+                &batch,
                 d.as_ref(),
                 &mut Packed::new(path),
                 Par::Seq
@@ -283,10 +282,9 @@ fn the_guard_refuses_what_could_change_a_bit() {
     let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
     w.as_mut_slice()[0] = 2f32.powi(-95);
     let mut c = Mat::filled(12, 9, f32::NAN);
-    assert!(rows_times(
+    assert!(cols_times(
         c.as_mut(),
-        &csr,
-        &rows,
+        &batch,
         w.as_ref(),
         None,
         &mut Packed::new(path),

@@ -1,0 +1,138 @@
+//! The right operand of the first layer's sparse products ([`super::cols`]) as the kernels
+//! read it: in place when its rows are contiguous (W1 in training: a packed copy would double
+//! what the product streams), else packed into [`Packed`]'s aligned rows of
+//! `ld = round_up(n, lanes)` floats, zero beyond column `n`. [`Packed`] also holds the
+//! kernel path and the per-thread tiles.
+
+use super::exact::{exponent_floor, ExponentFloor};
+use crate::dispatch::KernelPath;
+use crate::gemm::aligned::AlignedVec;
+use crate::mat::MatRef;
+
+/// The scratch of the sparse products, reused between calls: the kernel path, the right
+/// operand packed once per product (`rows x n` floats, row `p` at `p * ld` from a 64-byte
+/// boundary, `ld = round_up(n, 16)`, padding zero), and the forward product's tiles.
+#[derive(Clone, Debug)]
+pub struct Packed {
+    path: KernelPath,
+    buf: AlignedVec,
+    tiles: AlignedVec,
+    rows: usize,
+    n: usize,
+    ld: usize,
+}
+
+impl Default for Packed {
+    /// Scratch for the process-wide default path ([`KernelPath::default_path`]).
+    fn default() -> Packed {
+        Packed::new(KernelPath::default_path())
+    }
+}
+
+impl Packed {
+    /// Empty scratch for products on `path`.
+    ///
+    /// # Panics
+    /// If this host does not support `path`.
+    #[track_caller]
+    pub fn new(path: KernelPath) -> Packed {
+        assert!(path.supported(), "sparse: path {path} not supported here");
+        Packed {
+            path,
+            buf: AlignedVec::default(),
+            tiles: AlignedVec::default(),
+            rows: 0,
+            n: 0,
+            ld: 0,
+        }
+    }
+
+    /// The kernel path the products run on.
+    pub fn path(&self) -> KernelPath {
+        self.path
+    }
+
+    /// Copies `b` (`rows x n`, any strides) in, rows padded to a multiple of `lanes` floats
+    /// (8 or 16), and returns its exponent floor (for [`super::exact`]'s guard) from the same
+    /// pass. Allocates only when `b` is larger than anything packed before.
+    pub(super) fn pack(&mut self, b: MatRef<'_>, lanes: usize) -> ExponentFloor {
+        debug_assert!(lanes == 8 || lanes == 16);
+        let (rows, n) = (b.rows(), b.cols());
+        let ld = n.div_ceil(lanes) * lanes;
+        let dst = self.buf.get(rows * ld);
+        let mut floor = ExponentFloor::EMPTY;
+        for (p, d) in dst.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
+            match b.row(p) {
+                Some(src) => d[..n].copy_from_slice(src),
+                None => d[..n]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, x)| *x = b.at(p, j)),
+            }
+            d[n..].fill(0.0);
+            floor = floor.merge(exponent_floor(&d[..n]));
+        }
+        (self.rows, self.n, self.ld) = (rows, n, ld);
+        floor
+    }
+
+    /// `threads` tiles of `len` floats each, the first on a 64-byte boundary (contents
+    /// unspecified).
+    pub(super) fn tiles(&mut self, threads: usize, len: usize) -> *mut f32 {
+        self.tiles.get(threads * len).as_mut_ptr()
+    }
+
+    /// The packed operand, as the kernels read it.
+    pub(super) fn rhs(&mut self) -> Rhs {
+        let (rows, n, ld) = (self.rows, self.n, self.ld);
+        Rhs {
+            ptr: self.buf.get(rows * ld).as_ptr(),
+            ld,
+            rows,
+            n,
+        }
+    }
+}
+
+/// A right operand as the kernels read it: packed (see [`Packed`]), or a matrix read where it
+/// lies (rows of `n` floats at stride `ld`, any alignment).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rhs {
+    ptr: *const f32,
+    ld: usize,
+    rows: usize,
+    n: usize,
+}
+
+impl Rhs {
+    /// Row `r`'s first float.
+    ///
+    /// # Safety
+    /// `r < self.rows`.
+    pub(super) unsafe fn row_ptr(&self, r: usize) -> *const f32 {
+        debug_assert!(r < self.rows);
+        // SAFETY: row r lies inside the operand by the caller's contract.
+        unsafe { self.ptr.add(r * self.ld) }
+    }
+
+    /// Columns.
+    pub(super) fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// `b` read in place, when its rows are contiguous (`None` otherwise: pack it). The caller keeps `b` borrowed, unchanged, while the result is used.
+    pub(super) fn in_place(b: MatRef<'_>) -> Option<Rhs> {
+        (b.rows() > 0 && b.row(0).is_some()).then(|| Rhs {
+            ptr: b.ptr_at(0, 0),
+            ld: b.row_stride(),
+            rows: b.rows(),
+            n: b.cols(),
+        })
+    }
+}
+
+// SAFETY: the right operand is only read, by every task, while its owner keeps it borrowed;
+// shared reads from several threads are no data race.
+unsafe impl Send for Rhs {}
+// SAFETY: as above.
+unsafe impl Sync for Rhs {}
