@@ -43,14 +43,18 @@
 //! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast |
 
 pub(crate) mod aligned;
+mod epilogue;
 mod kernels;
+mod pack;
 
 use aligned::{reserve, with_scratch, Scratch};
+use epilogue::{epilogue, Post};
+use pack::{pack_a, pack_b_panel};
 
 use rayon::prelude::*;
 
 use crate::dispatch::KernelPath;
-use crate::elementwise::{activate_with, Activation};
+use crate::elementwise::Activation;
 use crate::mat::{MatMut, MatRef};
 use crate::ptr::SendPtr;
 
@@ -214,50 +218,6 @@ fn check_shapes(op: &str, c: &MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>) {
         b.rows(),
         b.cols()
     );
-}
-
-/// What the write-back of [`gemm_bias_act`] adds to each finished block of C.
-struct Post<'a> {
-    bias: &'a [f32],
-    act: Activation,
-    path: KernelPath,
-}
-
-impl Post<'_> {
-    /// `c = f(c + bias)` on rows `i0..i0+mt`, columns `j0..j0+nt` of C at `cp` (the block's
-    /// first element).
-    ///
-    /// # Safety
-    /// The block lies inside C and only the caller's task touches it.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn apply(&self, cp: *mut f32, rs: usize, cs: usize, j0: usize, mt: usize, nt: usize) {
-        let bias = &self.bias[j0..j0 + nt];
-        for r in 0..mt {
-            if cs == 1 {
-                // SAFETY: row r of the block is nt contiguous floats inside C (caller).
-                let seg = unsafe { std::slice::from_raw_parts_mut(cp.add(r * rs), nt) };
-                seg.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
-                activate_with(self.path, self.act, seg, Par::Seq);
-            } else {
-                // A strided row is gathered into a buffer, a piece at a time.
-                let mut buf = [0f32; 64];
-                for (piece, bs) in bias.chunks(64).enumerate() {
-                    let seg = &mut buf[..bs.len()];
-                    let at = |jj: usize| r * rs + (piece * 64 + jj) * cs;
-                    for (jj, (x, b)) in seg.iter_mut().zip(bs).enumerate() {
-                        // SAFETY: element (r, piece*64 + jj) of the block is inside C
-                        // (caller).
-                        *x = unsafe { *cp.add(at(jj)) } + b;
-                    }
-                    activate_with(self.path, self.act, seg, Par::Seq);
-                    for (jj, &x) in seg.iter().enumerate() {
-                        // SAFETY: as above.
-                        unsafe { *cp.add(at(jj)) = x };
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn div_ceil(a: usize, b: usize) -> usize {
@@ -460,124 +420,6 @@ fn task(
         pc += kc;
         if last {
             break;
-        }
-    }
-}
-
-/// Packs panel `q` of B (columns `q*nr .. q*nr+nr`, all rows) into `dst`: row `p` at
-/// `dst[p*nr..]`, zero beyond the last column.
-fn pack_b_panel(b: MatRef<'_>, q: usize, nr: usize, dst: &mut [f32]) {
-    let (k, n) = (b.rows(), b.cols());
-    let j0 = q * nr;
-    let w = nr.min(n - j0);
-    for p in 0..k {
-        let row = &mut dst[p * nr..(p + 1) * nr];
-        row[w..].fill(0.0);
-        // Unit column stride: a straight copy.
-        if let Some(src) = b.row(p) {
-            row[..w].copy_from_slice(&src[j0..j0 + w]);
-        } else if b.row_stride() != 1 {
-            for (jj, d) in row[..w].iter_mut().enumerate() {
-                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
-                *d = unsafe { b.get_unchecked(p, j0 + jj) };
-            }
-        }
-    }
-    // Unit row stride (a transposed matrix): walk each column, which is contiguous.
-    if b.row_stride() == 1 && b.row(0).is_none() {
-        for jj in 0..w {
-            for p in 0..k {
-                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
-                dst[p * nr + jj] = unsafe { b.get_unchecked(p, j0 + jj) };
-            }
-        }
-    }
-}
-
-/// Packs rows `i0..i0+mcur`, columns `pc..pc+kc` of A into MR-row panels: panel `ip` holds,
-/// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`).
-fn pack_a(a: MatRef<'_>, i0: usize, mcur: usize, pc: usize, kc: usize, mr: usize, ap: &mut [f32]) {
-    let ipanels = div_ceil(mcur, mr);
-    // Walk the source along its contiguous dimension.
-    let rows_contiguous = a.row_stride() == 1 && a.col_stride() != 1;
-    for ip in 0..ipanels {
-        let panel = &mut ap[ip * mr * kc..(ip + 1) * mr * kc];
-        let rows = mr.min(mcur - ip * mr);
-        // Unit column stride (row-major A): read the panel's rows as slices and write the
-        // panel in order, column p after column p.
-        if a.col_stride() == 1 || kc == 1 {
-            if let Some(first) = a.row(i0 + ip * mr) {
-                let mut src: [&[f32]; MAX_MR] = [&first[pc..pc + kc]; MAX_MR];
-                for (r, s) in src.iter_mut().enumerate().take(rows).skip(1) {
-                    let row = a.row(i0 + ip * mr + r).expect("unit column stride");
-                    *s = &row[pc..pc + kc];
-                }
-                for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
-                    for (d, s) in col[..rows].iter_mut().zip(&src) {
-                        *d = s[p];
-                    }
-                    col[rows..].fill(0.0);
-                }
-                continue;
-            }
-        }
-        if rows_contiguous {
-            // Unit row stride (a transposed matrix): each packed column is a contiguous run
-            // of A's column.
-            let r0 = i0 + ip * mr;
-            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
-                let src = a.col(pc + p).expect("unit row stride");
-                col[..rows].copy_from_slice(&src[r0..r0 + rows]);
-                col[rows..].fill(0.0);
-            }
-            continue;
-        }
-        for r in 0..mr {
-            let i = ip * mr + r;
-            if i < mcur {
-                for p in 0..kc {
-                    // SAFETY: i0 + i < i0 + mcur <= m = a.rows(); pc + p < pc + kc <= k.
-                    panel[p * mr + r] = unsafe { a.get_unchecked(i0 + i, pc + p) };
-                }
-            } else {
-                for p in 0..kc {
-                    panel[p * mr + r] = 0.0;
-                }
-            }
-        }
-    }
-}
-
-/// Writes the valid `mt x nt` part of a tile into C: `alpha*s` or `alpha*s + beta*c`.
-///
-/// # Safety
-/// `tile` holds `mt` rows of `ld` floats; `c + i*rs + j*cs` is valid for writes (and reads
-/// when `beta != 0`) for `i < mt`, `j < nt`.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-unsafe fn epilogue(
-    tile: *const f32,
-    ld: usize,
-    c: *mut f32,
-    rs: usize,
-    cs: usize,
-    mt: usize,
-    nt: usize,
-    alpha: f32,
-    beta: f32,
-) {
-    for i in 0..mt {
-        for j in 0..nt {
-            // SAFETY: in range by the caller's contract.
-            unsafe {
-                let s = *tile.add(i * ld + j);
-                let dst = c.add(i * rs + j * cs);
-                *dst = if beta == 0.0 {
-                    alpha * s
-                } else {
-                    alpha * s + beta * *dst
-                };
-            }
         }
     }
 }

@@ -1,0 +1,98 @@
+//! Packing: B into NR-column panels once per product, A into MR-row panels per task and k
+//! block (see the layout in [`super`]). Every element a kernel reads is written here, padding
+//! included (zeros), so scratch contents never leak into results.
+
+use super::{div_ceil, MAX_MR};
+use crate::mat::MatRef;
+
+/// Packs panel `q` of B (columns `q*nr .. q*nr+nr`, all rows) into `dst`: row `p` at
+/// `dst[p*nr..]`, zero beyond the last column.
+pub(super) fn pack_b_panel(b: MatRef<'_>, q: usize, nr: usize, dst: &mut [f32]) {
+    let (k, n) = (b.rows(), b.cols());
+    let j0 = q * nr;
+    let w = nr.min(n - j0);
+    for p in 0..k {
+        let row = &mut dst[p * nr..(p + 1) * nr];
+        row[w..].fill(0.0);
+        // Unit column stride: a straight copy.
+        if let Some(src) = b.row(p) {
+            row[..w].copy_from_slice(&src[j0..j0 + w]);
+        } else if b.row_stride() != 1 {
+            for (jj, d) in row[..w].iter_mut().enumerate() {
+                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
+                *d = unsafe { b.get_unchecked(p, j0 + jj) };
+            }
+        }
+    }
+    // Unit row stride (a transposed matrix): walk each column, which is contiguous.
+    if b.row_stride() == 1 && b.row(0).is_none() {
+        for jj in 0..w {
+            for p in 0..k {
+                // SAFETY: p < k = b.rows() and j0 + jj < j0 + w <= n = b.cols().
+                dst[p * nr + jj] = unsafe { b.get_unchecked(p, j0 + jj) };
+            }
+        }
+    }
+}
+
+/// Packs rows `i0..i0+mcur`, columns `pc..pc+kc` of A into MR-row panels: panel `ip` holds,
+/// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`).
+pub(super) fn pack_a(
+    a: MatRef<'_>,
+    i0: usize,
+    mcur: usize,
+    pc: usize,
+    kc: usize,
+    mr: usize,
+    ap: &mut [f32],
+) {
+    let ipanels = div_ceil(mcur, mr);
+    // Walk the source along its contiguous dimension.
+    let rows_contiguous = a.row_stride() == 1 && a.col_stride() != 1;
+    for ip in 0..ipanels {
+        let panel = &mut ap[ip * mr * kc..(ip + 1) * mr * kc];
+        let rows = mr.min(mcur - ip * mr);
+        // Unit column stride (row-major A): read the panel's rows as slices and write the
+        // panel in order, column p after column p.
+        if a.col_stride() == 1 || kc == 1 {
+            if let Some(first) = a.row(i0 + ip * mr) {
+                let mut src: [&[f32]; MAX_MR] = [&first[pc..pc + kc]; MAX_MR];
+                for (r, s) in src.iter_mut().enumerate().take(rows).skip(1) {
+                    let row = a.row(i0 + ip * mr + r).expect("unit column stride");
+                    *s = &row[pc..pc + kc];
+                }
+                for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
+                    for (d, s) in col[..rows].iter_mut().zip(&src) {
+                        *d = s[p];
+                    }
+                    col[rows..].fill(0.0);
+                }
+                continue;
+            }
+        }
+        if rows_contiguous {
+            // Unit row stride (a transposed matrix): each packed column is a contiguous run
+            // of A's column.
+            let r0 = i0 + ip * mr;
+            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
+                let src = a.col(pc + p).expect("unit row stride");
+                col[..rows].copy_from_slice(&src[r0..r0 + rows]);
+                col[rows..].fill(0.0);
+            }
+            continue;
+        }
+        for r in 0..mr {
+            let i = ip * mr + r;
+            if i < mcur {
+                for p in 0..kc {
+                    // SAFETY: i0 + i < i0 + mcur <= m = a.rows(); pc + p < pc + kc <= k.
+                    panel[p * mr + r] = unsafe { a.get_unchecked(i0 + i, pc + p) };
+                }
+            } else {
+                for p in 0..kc {
+                    panel[p * mr + r] = 0.0;
+                }
+            }
+        }
+    }
+}
