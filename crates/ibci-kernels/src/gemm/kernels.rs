@@ -36,12 +36,34 @@ pub(super) type KernelFn = unsafe fn(
     dst: Option<&Dst>,
 );
 
-/// A path's micro-kernel and its tile shape.
+/// A path's micro-kernel and its tile shape, and a narrower kernel (`MR x edge_nr`) for a
+/// last panel that fits it: n = 100 on AVX-512 is three 32-column panels and one of 16, not
+/// four of 32 (a quarter of the FMAs would be padding).
 #[derive(Clone, Copy)]
 pub(super) struct Spec {
     pub mr: usize,
     pub nr: usize,
     pub kernel: KernelFn,
+    pub edge: Option<(usize, KernelFn)>,
+}
+
+impl Spec {
+    /// The width of panel `q` of `panels` over `n` columns: `nr`, or the edge kernel's width
+    /// for a last panel that fits in it.
+    pub fn panel_width(&self, q: usize, panels: usize, n: usize) -> usize {
+        match self.edge {
+            Some((w, _)) if q + 1 == panels && n - q * self.nr <= w => w,
+            _ => self.nr,
+        }
+    }
+
+    /// The kernel for panels of `width` columns.
+    pub fn kernel_for(&self, width: usize) -> KernelFn {
+        match self.edge {
+            Some((w, f)) if w == width && w != self.nr => f,
+            _ => self.kernel,
+        }
+    }
 }
 
 /// Largest tile of any path (AVX-512: 12 x 32).
@@ -64,18 +86,21 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             kernel: portable,
+            edge: None,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
             mr: 6,
             nr: 16,
             kernel: x86::avx2_6x16,
+            edge: Some((8, x86::avx2_6x8)),
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
             mr: 12,
             nr: 32,
             kernel: x86::avx512_12x32,
+            edge: Some((16, x86::avx512_12x16)),
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),
@@ -231,6 +256,20 @@ mod x86 {
         avx2_6x16, "avx2,fma", 6, 2, 8, __m256,
         _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX2 + FMA3: 6 x 8 tile for a last narrow panel, 6 ymm accumulators.
+        avx2_6x8, "avx2,fma", 6, 1, 8, __m256,
+        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX-512F: 12 x 16 tile for a last narrow panel, 12 zmm accumulators.
+        avx512_12x16, "avx512f", 12, 1, 16, __m512,
+        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+        _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
     );
 
     simd_kernel!(

@@ -36,11 +36,14 @@
 //!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded)
 //! ```
 //!
-//! | path | MR x NR | registers |
-//! |---|---|---|
-//! | portable | 4 x 8 | scalar `f32::mul_add` |
-//! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast |
-//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast |
+//! | path | MR x NR | registers | last narrow panel |
+//! |---|---|---|---|
+//! | portable | 4 x 8 | scalar `f32::mul_add` | - |
+//! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast | 6 x 8 |
+//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast | 12 x 16 |
+//!
+//! A last panel of B no wider than the narrow kernel's NR is packed and computed at that
+//! width (n = 100 on AVX-512: 32 + 32 + 32 + 16 columns, not 4 x 32; n = 10: 16, not 32).
 
 pub(crate) mod aligned;
 mod epilogue;
@@ -263,16 +266,14 @@ fn packed_gemm(
         } else {
             par
         };
+        // A last panel narrow enough for the edge kernel is packed at its width.
+        let pack = |(q, dst): (usize, &mut [f32])| {
+            pack_b_panel(b, q * nr, spec.panel_width(q, panels, n), dst)
+        };
         if k > 0 {
             match pack_par {
-                Par::Seq => bp
-                    .chunks_mut(k * nr)
-                    .enumerate()
-                    .for_each(|(q, dst)| pack_b_panel(b, q, nr, dst)),
-                Par::Rayon => bp
-                    .par_chunks_mut(k * nr)
-                    .enumerate()
-                    .for_each(|(q, dst)| pack_b_panel(b, q, nr, dst)),
+                Par::Seq => bp.chunks_mut(k * nr).enumerate().for_each(pack),
+                Par::Rayon => bp.par_chunks_mut(k * nr).enumerate().for_each(pack),
             }
         }
         let bp = &*bp;
@@ -368,11 +369,14 @@ fn task(
         pack_a(a, i0, mcur, pc, kc, mr, ap);
         for jp in 0..jpanels {
             let q = j0 / nr + jp;
-            // Panel q holds k rows of nr floats and pc + kc <= k, so the micro-panel
-            // q*k*nr + pc*nr .. + kc*nr lies inside bp. Its offset is a multiple of nr floats
-            // (64 bytes for NR = 16, 128 for 32) from bp's 64-byte-aligned start: aligned for
-            // the kernels' vector loads.
-            let bptr = bp[q * k * nr + pc * nr..].as_ptr();
+            // Panel q holds k rows of `width` floats (nr, or the edge kernel's width for a
+            // narrow last panel) from q*k*nr, and pc + kc <= k, so the micro-panel
+            // q*k*nr + pc*width .. + kc*width lies inside bp. Its offset is a multiple of
+            // `width` floats (32 bytes for 8, 64 for 16 and 32) from bp's 64-byte-aligned
+            // start: aligned for the kernels' vector loads.
+            let width = spec.panel_width(q, div_ceil(n, nr), n);
+            let kernel = spec.kernel_for(width);
+            let bptr = bp[q * k * nr + pc * width..].as_ptr();
             for ip in 0..ipanels {
                 let tile: *mut f32 = if tiles.is_empty() {
                     local.0.as_mut_ptr()
@@ -380,11 +384,11 @@ fn task(
                     tiles[(ip * jpanels + jp) * mr * nr..].as_mut_ptr()
                 };
                 let (ri, cj) = (i0 + ip * mr, j0 + jp * nr);
-                let (mt, nt) = (mr.min(m - ri), nr.min(n - cj));
+                let (mt, nt) = (mr.min(m - ri), width.min(n - cj));
                 // SAFETY: ri < m and cj < n, so the offset is inside C's view.
                 let cp = unsafe { cptr.get().add(ri * rs_c + cj * cs_c) };
                 // A full tile of a unit-stride C is written by the kernel itself.
-                let direct = last && mt == mr && nt == nr && cs_c == 1;
+                let direct = last && mt == mr && nt == width && cs_c == 1;
                 let dst = kernels::Dst {
                     c: cp,
                     rs: rs_c,
@@ -392,24 +396,24 @@ fn task(
                     beta,
                 };
                 debug_assert!(
-                    (bptr as usize).is_multiple_of((nr * 4).min(64))
+                    (bptr as usize).is_multiple_of((width * 4).min(64))
                         && (tile as usize).is_multiple_of(64),
                     "gemm: packed B panels and tiles must be aligned for the kernel's loads"
                 );
                 // SAFETY: the A panel holds kc columns of mr floats at ip*mr*kc, the B
-                // micro-panel kc rows of nr floats, the tile mr*nr floats (tiles sit at
-                // multiples of mr*nr floats from a 64-byte boundary: aligned); a direct
-                // destination is a full mr x nr block of C with unit column stride that
-                // only this task writes; the path was checked to be supported by this CPU
-                // in gemm_with.
+                // micro-panel kc rows of `width` floats, the tile mr*nr >= mr*width floats
+                // (tiles sit at multiples of mr*nr floats from a 64-byte boundary: aligned);
+                // `kernel` is the one for `width`; a direct destination is a full
+                // mr x width block of C with unit column stride that only this task writes;
+                // the path was checked to be supported by this CPU in gemm_with.
                 unsafe {
                     let ak = ap.as_ptr().add(ip * mr * kc);
-                    (spec.kernel)(kc, ak, bptr, tile, !first, direct.then_some(&dst));
+                    kernel(kc, ak, bptr, tile, !first, direct.then_some(&dst));
                 }
                 if last && !direct {
                     // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
                     // task is the only one writing this block of C.
-                    unsafe { epilogue(tile, nr, cp, rs_c, cs_c, mt, nt, alpha, beta) };
+                    unsafe { epilogue(tile, width, cp, rs_c, cs_c, mt, nt, alpha, beta) };
                 }
                 if let (true, Some(post)) = (last, post) {
                     // SAFETY: as above: the block is inside C and this task's alone.
