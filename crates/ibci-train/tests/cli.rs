@@ -235,13 +235,23 @@ fn info_and_the_kernel_path_knob() {
     }
 }
 
-/// Runs the binary on an emulated CPU model, or `None` when qemu-user is not installed.
+/// Runs the binary on an emulated CPU model, or `None` when qemu-user is not installed. A
+/// skip is a failure under CI (`CI` set) or when `IBCI_REQUIRE_PATHS` names `portable`
+/// (which these tests are the only ones to run on a CPU without AVX).
 fn on_cpu(model: &str, args: &[&str]) -> Option<Output> {
     let qemu_ok = Command::new("qemu-x86_64")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !qemu_ok || !cfg!(target_arch = "x86_64") {
+        let required = std::env::var(ibci_kernels::dispatch::REQUIRE_ENV).unwrap_or_default();
+        assert!(
+            std::env::var_os("CI").is_none()
+                && !required.split(',').any(|p| p.trim() == "portable"),
+            "qemu-x86_64 is needed for the CPU emulation tests (CI or {}=portable): \
+             apt-get install qemu-user",
+            ibci_kernels::dispatch::REQUIRE_ENV
+        );
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
             b"cpu emulation tests SKIPPED: qemu-x86_64 not found (apt-get install qemu-user)\n",

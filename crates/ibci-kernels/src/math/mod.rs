@@ -33,7 +33,8 @@ pub const LN_MAX_ULPS: f64 = 1.0;
 pub const TANH_MAX_ULPS: f64 = 1.5;
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
-/// ln 2 split so that `k * LN2_HI` is exact for |k| < 2^9: 0x3f317200 (16 significant bits).
+/// ln 2 rounded to 0x3f317200, which has 15 significant bits, so that `k * LN2_HI` is exact
+/// (at most 24 bits) for every integer |k| < 2^9; exp's and ln's k are below 2^8.
 const LN2_HI: f32 = 0.693_145_75;
 /// ln 2 - LN2_HI.
 const LN2_LO: f32 = 1.428_606_8e-6;
