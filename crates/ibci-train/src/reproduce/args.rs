@@ -1,0 +1,76 @@
+//! The flags of `ibci reproduce`.
+
+use std::path::PathBuf;
+
+/// `ibci reproduce` flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    /// The paper's protocol: MLP-2, MLP-3 and MLP-5, 100 epochs, 5 seeds (default: the quick
+    /// version: MLP-2, 20 epochs, 3 seeds).
+    #[arg(long)]
+    pub full: bool,
+    /// Networks, comma-separated (mlp2, mlp3, mlp5 or widths like 784-100-10).
+    #[arg(long)]
+    pub nets: Option<String>,
+    /// Epochs per run.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seeds per configuration (seeds 1..=N).
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Base initialisers, comma-separated: xavier, he.
+    #[arg(long, default_value = "xavier,he")]
+    pub bases: String,
+    /// Methods, comma-separated: vanilla, lsuv, ibci, tie, iim (Table 1 is the first three,
+    /// Table 2 the last three).
+    #[arg(long, default_value = "vanilla,lsuv,ibci,tie,iim")]
+    pub methods: String,
+    /// IBCI variant for the ibci, tie and iim methods.
+    #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
+    pub variant: String,
+    /// `mnist` (datasets/mnist), `fashion-mnist` (/usr/share/datasets/fashion-mnist, from
+    /// `apt-get install dataset-fashion-mnist`), `fashion-mnist=DIR`, or a directory.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Train on a seeded subset of this many training images (the test set stays whole).
+    #[arg(long)]
+    pub train_subset: Option<usize>,
+    /// Output directory (default: results/quick, results/full or results/custom).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Runs at a time (default: cores / --threads-per-run).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Threads per run.
+    #[arg(long, default_value_t = 1)]
+    pub threads_per_run: usize,
+    /// Run only shard I of N (1-based): every N-th run of the list, starting at the I-th.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Build the tables from these shard directories' runs instead of running anything.
+    #[arg(long, num_args = 1..)]
+    pub merge: Vec<PathBuf>,
+}
+
+/// The flags that define the sweep, for the merge hint.
+pub(super) fn same_sweep_flags(a: &ReproduceArgs) -> String {
+    let mut s = Vec::new();
+    if a.full {
+        s.push("--full".to_string());
+    }
+    for (flag, v) in [
+        ("--nets", &a.nets),
+        ("--epochs", &a.epochs.map(|e| e.to_string())),
+        ("--seeds", &a.seeds.map(|e| e.to_string())),
+        ("--train-subset", &a.train_subset.map(|e| e.to_string())),
+    ] {
+        if let Some(v) = v {
+            s.push(format!("{flag} {v}"));
+        }
+    }
+    s.push(format!(
+        "--bases {} --methods {} --variant {} --dataset {}",
+        a.bases, a.methods, a.variant, a.dataset
+    ));
+    s.join(" ")
+}

@@ -1,0 +1,107 @@
+//! Shards: collecting the runs of a sweep from several output folders into one report.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ibci_nn::checkpoint::write_atomically;
+use serde_json::Value;
+
+use super::args::ReproduceArgs;
+use super::cache::{cached, read_json, RunResult};
+use super::report::write_outputs;
+use super::sweep::{Run, Sweep};
+
+/// The results of every run of the sweep, from the runs/ folders of `dirs`.
+pub(super) fn collect(
+    sweep: &Sweep,
+    all: &[Run],
+    configs: &[(Value, String)],
+    dirs: &[PathBuf],
+) -> Result<Vec<RunResult>> {
+    let mut out = Vec::with_capacity(all.len());
+    let mut missing = Vec::new();
+    for (run, (cfg, key)) in all.iter().zip(configs) {
+        match dirs.iter().find_map(|d| cached(d, cfg, key, sweep.epochs)) {
+            Some(r) => out.push(r),
+            None => missing.push(format!(
+                "{} {} {} seed {}",
+                run.net, run.base, run.method, run.seed
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} of {} runs of the sweep have no results in {} (first: {}); run the missing shards, or the sweep itself, first",
+            missing.len(),
+            all.len(),
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            missing[0]
+        );
+    }
+    Ok(out)
+}
+
+/// `--merge`: the tables from shard directories.
+pub(super) fn merge(
+    args: &ReproduceArgs,
+    sweep: &Sweep,
+    out: &Path,
+    argv: &[String],
+) -> Result<()> {
+    let start = Instant::now();
+    let mut data_sha: Option<Vec<String>> = None;
+    for d in &args.merge {
+        let v = read_json(&d.join("sweep.json")).with_context(|| {
+            format!(
+                "--merge {}: no readable sweep.json (is it a reproduce output directory?)",
+                d.display()
+            )
+        })?;
+        let sha: Vec<String> = v["data_sha256"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if v != sweep.describe(&sha) {
+            bail!(
+                "--merge {}: its sweep differs from the one these flags describe (compare its sweep.json; pass the same sweep flags as the shards)",
+                d.display()
+            );
+        }
+        if data_sha.as_ref().is_some_and(|s| *s != sha) {
+            bail!(
+                "--merge {}: its data differ from the other shards'",
+                d.display()
+            );
+        }
+        data_sha = Some(sha);
+    }
+    let data_sha = data_sha.expect("at least one --merge directory");
+    let all = sweep.runs();
+    let configs: Vec<(Value, String)> =
+        all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
+    let results = collect(sweep, &all, &configs, &args.merge)?;
+    // Gather the runs into the merged directory too, so it is a complete sweep on its own.
+    for (cfg_key, d) in configs
+        .iter()
+        .map(|(_, k)| k)
+        .flat_map(|k| args.merge.iter().map(move |d| (k, d)))
+    {
+        let src = d.join("runs").join(format!("{cfg_key}.json"));
+        let dst = out.join("runs").join(format!("{cfg_key}.json"));
+        if src.exists() && !dst.exists() && src != dst {
+            fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
+        }
+    }
+    let describe = sweep.describe(&data_sha);
+    write_atomically(
+        &out.join("sweep.json"),
+        serde_json::to_string_pretty(&describe)?.as_bytes(),
+    )?;
+    write_outputs(sweep, &describe, &all, &results, out, argv, start, 0, 0)
+}

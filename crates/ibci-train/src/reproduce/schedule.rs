@@ -1,0 +1,213 @@
+//! The sweep's jobs: what is cached, what runs, `--jobs` at a time, with progress.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ibci_nn::checkpoint::write_atomically;
+use ibci_nn::ArchSpec;
+use serde_json::Value;
+
+use super::args::same_sweep_flags;
+use super::args::ReproduceArgs;
+use super::cache::{cached, RunResult};
+use super::execute::{execute, load_data};
+use super::merge::merge;
+use super::report::write_outputs;
+use super::sweep::Sweep;
+
+/// Runs `ibci reproduce`.
+pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
+    let start = Instant::now();
+    let sweep = Sweep::from_args(args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let runs_dir = out.join("runs");
+    fs::create_dir_all(&runs_dir).with_context(|| format!("creating {}", runs_dir.display()))?;
+    if !args.merge.is_empty() {
+        return merge(args, &sweep, &out, argv);
+    }
+    let shard = match &args.shard {
+        None => None,
+        Some(s) => {
+            let parsed = s
+                .split_once('/')
+                .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+            match parsed {
+                Some((i, n)) if n >= 1 && (1..=n).contains(&i) => Some((i, n)),
+                _ => bail!("--shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/8"),
+            }
+        }
+    };
+    if args.threads_per_run == 0 || args.jobs == Some(0) {
+        bail!("--jobs and --threads-per-run must be at least 1");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or((cores / args.threads_per_run).max(1));
+
+    let (train, test, data_sha) = load_data(&sweep)?;
+    let labels = 1 + train.y.iter().chain(&test.y).copied().max().unwrap_or(0);
+    for net in &sweep.nets {
+        let spec = ArchSpec::parse(net)?;
+        if spec.outputs() < labels || spec.inputs() != train.x.cols() {
+            bail!(
+                "--nets {net}: {} inputs and {} outputs, but the data have {} pixels and labels up to {}",
+                spec.inputs(),
+                spec.outputs(),
+                train.x.cols(),
+                labels - 1
+            );
+        }
+    }
+    let describe = sweep.describe(&data_sha);
+    write_atomically(
+        &out.join("sweep.json"),
+        serde_json::to_string_pretty(&describe)?.as_bytes(),
+    )?;
+    let all = sweep.runs();
+    let mine: Vec<usize> = (0..all.len())
+        .filter(|i| shard.is_none_or(|(s, n)| i % n == s - 1))
+        .collect();
+    let configs: Vec<(Value, String)> =
+        all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
+    // Each run's result: from the cache now, or from its worker below.
+    let mut results: Vec<Option<RunResult>> = vec![None; all.len()];
+    for &i in &mine {
+        results[i] = cached(&out, &configs[i].0, &configs[i].1, sweep.epochs);
+    }
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| results[i].is_none())
+        .collect();
+    if sweep.name == "quick" {
+        eprintln!(
+            "ibci reproduce: QUICK version (MLP-2, {} epochs, {} seeds); the paper's protocol is --full (MLP-2/3/5, 100 epochs, 5 seeds)",
+            sweep.epochs, sweep.seeds
+        );
+    }
+    eprintln!(
+        "ibci reproduce: {} runs in the sweep{}, {} cached, {} to run; {jobs} at a time x {} thread(s); results in {}",
+        all.len(),
+        shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n}: {})", mine.len())),
+        mine.len() - todo.len(),
+        todo.len(),
+        args.threads_per_run,
+        out.display()
+    );
+
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Value>)>();
+    let (trv, tev) = (train.view(), test.view());
+    let run_start = Instant::now();
+    let mut failure = None;
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(todo.len()) {
+            let tx = tx.clone();
+            let (next, todo, all, configs, sweep) = (&next, &todo, &all, &configs, &sweep);
+            let threads = args.threads_per_run;
+            s.spawn(move || {
+                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send((usize::MAX, Err(e.into())));
+                        return;
+                    }
+                };
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = todo.get(k) else { break };
+                    let r = execute(sweep, &all[i], &configs[i].0, trv, tev, &pool);
+                    let failed = r.is_err();
+                    if tx.send((i, r)).is_err() || failed {
+                        // Stop taking runs after a failure; the others finish theirs.
+                        next.store(todo.len(), Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, r) in rx {
+            let v = match r {
+                Ok(v) => v,
+                Err(e) => {
+                    let what = all.get(i).map_or("starting a worker".to_string(), |r| {
+                        format!("run {} {} {} seed {}", r.net, r.base, r.method, r.seed)
+                    });
+                    failure.get_or_insert(e.context(what));
+                    continue;
+                }
+            };
+            let path = runs_dir.join(format!("{}.json", configs[i].1));
+            // The result as the cache holds it (numbers through their JSON text), so a
+            // resumed sweep reads the same values as this one.
+            let written = serde_json::to_string(&v)
+                .map_err(anyhow::Error::from)
+                .and_then(|t| {
+                    write_atomically(&path, t.as_bytes())?;
+                    RunResult::from_json(&serde_json::from_str(&t)?)
+                        .context("a run's result has no epoch history")
+                });
+            let res = match written {
+                Ok(res) => res,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
+            done += 1;
+            let r = &all[i];
+            let (best, epoch) = res.best();
+            let el = run_start.elapsed().as_secs_f64();
+            let eta = el / done as f64 * (todo.len() - done) as f64;
+            eprintln!(
+                "[{done}/{}] {} {} {} seed {}: min test error {:.2}% at epoch {epoch}, final {:.2}%  ({:.0} s; ETA {:.0} min {:02.0} s)",
+                todo.len(),
+                r.net,
+                r.base,
+                r.method,
+                r.seed,
+                100.0 * best,
+                100.0 * res.last(),
+                v["seconds"].as_f64().unwrap_or(0.0),
+                (eta / 60.0).floor(),
+                eta % 60.0
+            );
+            results[i] = Some(res);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.context("the sweep stopped; finished runs are cached, rerun to resume"));
+    }
+    if let Some((i, n)) = shard {
+        say!(
+            "shard {i}/{n}: {} runs done in {}; build the tables with: ibci reproduce {} --merge DIR1 DIR2 ... --out DIR",
+            mine.len(),
+            runs_dir.display(),
+            same_sweep_flags(args)
+        );
+        return Ok(());
+    }
+    let results = results
+        .into_iter()
+        .collect::<Option<Vec<RunResult>>>()
+        .context("a run of the sweep finished without a result")?;
+    write_outputs(
+        &sweep,
+        &describe,
+        &all,
+        &results,
+        &out,
+        argv,
+        start,
+        jobs,
+        args.threads_per_run,
+    )
+}

@@ -1,0 +1,211 @@
+//! A sweep: its networks, bases, methods and seeds, the runs it holds and their
+//! configurations (the cache keys).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use ibci_idx::mnist::DigestCheck;
+use ibci_idx::sha256::{sha256, to_hex};
+use ibci_nn::{ArchSpec, TrainConfig};
+use serde_json::{json, Value};
+
+use super::args::ReproduceArgs;
+use super::paper::METHODS;
+use super::{RESULTS_REVISION, SUBSET_SEED};
+use crate::init::InitArgs;
+
+/// Everything that makes a sweep (the same for every run of it).
+#[derive(Clone, Debug)]
+pub(super) struct Sweep {
+    pub(super) name: String,
+    pub(super) dataset: String,
+    pub(super) data_dir: PathBuf,
+    pub(super) digests: DigestCheck,
+    pub(super) nets: Vec<String>,
+    pub(super) bases: Vec<String>,
+    pub(super) methods: Vec<String>,
+    pub(super) variant: String,
+    pub(super) epochs: usize,
+    pub(super) seeds: usize,
+    pub(super) train_subset: Option<usize>,
+}
+
+/// One run of a sweep.
+#[derive(Clone, Debug)]
+pub(super) struct Run {
+    pub(super) net: String,
+    pub(super) base: String,
+    pub(super) method: String,
+    pub(super) seed: u64,
+}
+
+impl Sweep {
+    pub(super) fn from_args(a: &ReproduceArgs) -> Result<Sweep> {
+        let custom = a.nets.is_some() || a.epochs.is_some() || a.seeds.is_some();
+        let name = if a.full {
+            "full"
+        } else if custom {
+            "custom"
+        } else {
+            "quick"
+        };
+        let (nets, epochs, seeds) = if a.full {
+            ("mlp2,mlp3,mlp5", 100, 5)
+        } else {
+            ("mlp2", 20, 3)
+        };
+        let list = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        let nets = list(a.nets.as_deref().unwrap_or(nets));
+        for n in &nets {
+            ArchSpec::parse(n).with_context(|| format!("--nets: {n:?}"))?;
+        }
+        let bases = list(&a.bases);
+        if let Some(b) = bases.iter().find(|b| *b != "xavier" && *b != "he") {
+            bail!("--bases: {b:?} is not xavier or he");
+        }
+        let methods = list(&a.methods);
+        if let Some(m) = methods
+            .iter()
+            .find(|m| !METHODS.iter().any(|(k, _)| k == m))
+        {
+            bail!("--methods: {m:?} is not one of vanilla, lsuv, ibci, tie, iim");
+        }
+        if nets.is_empty() || bases.is_empty() || methods.is_empty() {
+            bail!("--nets, --bases and --methods must each name at least one entry");
+        }
+        let epochs = a.epochs.unwrap_or(epochs);
+        let seeds = a.seeds.unwrap_or(seeds);
+        if epochs == 0 || seeds == 0 {
+            bail!("--epochs and --seeds must be at least 1");
+        }
+        let (dataset, data_dir, digests) = match a.dataset.as_str() {
+            "mnist" => (
+                "mnist".to_string(),
+                PathBuf::from("datasets/mnist"),
+                DigestCheck::KnownMnist,
+            ),
+            "fashion-mnist" => (
+                "fashion-mnist".to_string(),
+                PathBuf::from("/usr/share/datasets/fashion-mnist"),
+                DigestCheck::Skip,
+            ),
+            other => match other.strip_prefix("fashion-mnist=") {
+                Some(dir) => (
+                    "fashion-mnist".to_string(),
+                    PathBuf::from(dir),
+                    DigestCheck::Skip,
+                ),
+                None => (other.to_string(), PathBuf::from(other), DigestCheck::Skip),
+            },
+        };
+        Ok(Sweep {
+            name: name.to_string(),
+            dataset,
+            data_dir,
+            digests,
+            nets,
+            bases,
+            methods,
+            variant: a.variant.clone(),
+            epochs,
+            seeds,
+            train_subset: a.train_subset,
+        })
+    }
+
+    /// The run list, in a fixed order: net, base, method, seed.
+    pub(super) fn runs(&self) -> Vec<Run> {
+        let mut v = Vec::new();
+        for net in &self.nets {
+            for base in &self.bases {
+                for (method, _) in METHODS {
+                    if !self.methods.iter().any(|m| m == method) {
+                        continue;
+                    }
+                    for seed in 1..=self.seeds as u64 {
+                        v.push(Run {
+                            net: net.clone(),
+                            base: base.clone(),
+                            method: method.to_string(),
+                            seed,
+                        });
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The sweep's identity (what shards must agree on), data digests included.
+    pub(super) fn describe(&self, data_sha256: &[String]) -> Value {
+        json!({
+            "dataset": self.dataset,
+            "data_sha256": data_sha256,
+            "nets": self.nets,
+            "bases": self.bases,
+            "methods": self.methods,
+            "variant": self.variant,
+            "epochs": self.epochs,
+            "seeds": self.seeds,
+            "train_subset": self.train_subset,
+            "subset_seed": self.train_subset.map(|_| SUBSET_SEED),
+            "protocol": protocol(),
+            "results_revision": RESULTS_REVISION,
+        })
+    }
+
+    pub(super) fn init_args(&self, run: &Run) -> InitArgs {
+        let mut a = InitArgs::named(match (run.method.as_str(), run.base.as_str()) {
+            ("vanilla", "xavier") => "xavier-normal",
+            ("vanilla", _) => "he-normal",
+            ("lsuv", "xavier") => "lsuv-xavier",
+            ("lsuv", _) => "lsuv-he",
+            _ => "ibci",
+        });
+        if a.init == "ibci" {
+            a.base = run.base.clone();
+            a.variant = self.variant.clone();
+            a.criteria = match run.method.as_str() {
+                "tie" => "tie",
+                "iim" => "iim",
+                _ => "both",
+            }
+            .to_string();
+        }
+        a
+    }
+
+    /// A run's full configuration and its cache key.
+    pub(super) fn run_config(&self, run: &Run, data_sha256: &[String]) -> (Value, String) {
+        let cfg = json!({
+            "data_sha256": data_sha256,
+            "train_subset": self.train_subset,
+            "subset_seed": self.train_subset.map(|_| SUBSET_SEED),
+            "net": ArchSpec::parse(&run.net).map(|s| s.to_string()).unwrap_or_default(),
+            "base": run.base,
+            "method": run.method,
+            "init": self.init_args(run).describe(),
+            "seed": run.seed,
+            "epochs": self.epochs,
+            "protocol": protocol(),
+            "results_revision": RESULTS_REVISION,
+        });
+        let key = to_hex(&sha256(cfg.to_string().as_bytes()))[..20].to_string();
+        (cfg, key)
+    }
+}
+
+/// The training protocol every run uses: the reference code's.
+pub(super) fn protocol() -> Value {
+    let c = TrainConfig::default();
+    json!({
+        "optimizer": "SGD", "lr": c.lr, "batch": c.batch, "momentum": c.momentum,
+        "weight_decay": c.weight_decay, "bias": 0.0, "lsuv_batch": c.batch,
+        "pixels": "[0, 1] (x / 255)", "loss": "softmax cross-entropy, mean over the batch",
+    })
+}
