@@ -11,6 +11,8 @@
 //! - [`elect`](mod@elect): the greedy orthogonal election.
 //! - [`mi_score`]: `--score mi`, the criteria as estimated information (Ross, binned
 //!   entropy).
+//! - [`options`]: what a campaign is asked to do ([`CampaignOptions`]) and its per-layer
+//!   plan.
 //! - [`quota`]: the reference code's even split of a layer's neurons over class groups.
 //! - [`reference`](mod@reference): naive f64 references for the tests.
 //!
@@ -22,6 +24,7 @@ pub mod campaign;
 pub mod elect;
 pub mod error;
 pub mod mi_score;
+pub mod options;
 pub mod quota;
 pub mod reference;
 pub mod score;
