@@ -5,15 +5,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use ibci_campaign::{
-    campaign, Base, CampaignOptions, CandidateScale, Criteria, Dist, LayerReport, ScoreSource,
-    Variant,
-};
+use anyhow::{Context, Result};
+use ibci_campaign::{campaign, LayerReport};
 use ibci_idx::sha256::{sha256, to_hex};
-use ibci_kernels::Par;
 use ibci_nn::checkpoint;
-use ibci_nn::init::{below, BiasInit, FanMode, Nonlinearity, WeightInit};
+use ibci_nn::init::{below, BiasInit};
 use ibci_nn::lsuv::{lsuv, LsuvConfig};
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::OwnedSplit;
@@ -23,218 +19,9 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{json, Value};
 
-use crate::train::{encode_weights, setup, NetArgs};
-
-/// The initialisation flags shared by `ibci train` and `ibci init`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct InitArgs {
-    /// Weight initialiser: a torch.nn.init scheme for every layer, LSUV (pre-initialised
-    /// orthonormally, or with Xavier/He), or `ibci`, the neuron campaign.
-    #[arg(long, default_value = "he-normal", value_parser = [
-        "xavier-uniform", "xavier-normal", "he-uniform", "he-normal", "orthogonal", "torch-default",
-        "lsuv", "lsuv-xavier", "lsuv-he", "ibci"
-    ])]
-    pub init: String,
-    /// Training images LSUV measures variances on (default: --batch, or 100).
-    #[arg(long)]
-    pub lsuv_batch: Option<usize>,
-    /// IBCI: the distribution candidates are drawn from.
-    #[arg(long, default_value = "he", value_parser = ["he", "xavier"])]
-    pub base: String,
-    /// IBCI: normal or uniform candidates (same standard deviation).
-    #[arg(long, default_value = "normal", value_parser = ["normal", "uniform"])]
-    pub candidate_dist: String,
-    /// IBCI: `reference` (the official code, defects fixed) or `paper` (Algorithm 1).
-    #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
-    pub variant: String,
-    /// IBCI: both criteria, or one (the paper's Table 2 ablations).
-    #[arg(long, default_value = "both", value_parser = ["both", "tie", "iim"])]
-    pub criteria: String,
-    /// IBCI: the IIM weight of each layer, comma-separated, in the PAPER's convention (the
-    /// reference code's `--alphas 0 1` is `--alpha 1,0`). Default: 1 at the first layer,
-    /// falling linearly to 0 at the output.
-    #[arg(long)]
-    pub alpha: Option<String>,
-    /// IBCI: candidates per neuron, `R` for every layer or `R_HIDDEN,R_OUTPUT` (default:
-    /// 5 for reference, 10,20 for paper).
-    #[arg(long)]
-    pub candidates: Option<String>,
-    /// IBCI: at most this many candidates per layer (default: 1000 for reference, 4096 for
-    /// paper).
-    #[arg(long)]
-    pub max_candidates: Option<usize>,
-    /// IBCI: `proper` fans, or `code` for the reference code's sqrt(2/C) quirk.
-    #[arg(long, default_value = "proper", value_parser = ["proper", "code"])]
-    pub candidate_scale: String,
-    /// IBCI: score candidates on a seeded subset of this many training images (default:
-    /// all).
-    #[arg(long)]
-    pub init_samples: Option<usize>,
-    /// IBCI: `proxy` (the variant's criteria) or `mi` (estimated information: Ross's
-    /// I(neuron; label) for TIE, the neuron's binned entropy for IIM).
-    #[arg(long, default_value = "proxy", value_parser = ["proxy", "mi"])]
-    pub score: String,
-}
-
-/// The weight initialiser named on the command line (the same for every layer), and whether
-/// LSUV then rescales it: `lsuv` pre-initialises orthonormally (the LSUV paper), `lsuv-xavier`
-/// and `lsuv-he` with Xavier-normal or He-normal (the IBCI paper's LSUV columns).
-pub fn weight_init(name: &str) -> Result<(WeightInit, bool)> {
-    let relu = Nonlinearity::Relu;
-    let (base, lsuv) = match name {
-        "lsuv" => ("orthogonal", true),
-        "lsuv-xavier" => ("xavier-normal", true),
-        "lsuv-he" => ("he-normal", true),
-        other => (other, false),
-    };
-    let w = match base {
-        "xavier-uniform" => WeightInit::XavierUniform { gain: 1.0 },
-        "xavier-normal" => WeightInit::XavierNormal { gain: 1.0 },
-        "he-uniform" => WeightInit::KaimingUniform { mode: FanMode::FanIn, nl: relu },
-        "he-normal" => WeightInit::KaimingNormal { mode: FanMode::FanIn, nl: relu },
-        "orthogonal" => WeightInit::Orthogonal { gain: 1.0 },
-        "torch-default" => WeightInit::LinearDefault,
-        other => bail!(
-            "--init {other:?}: expected xavier-uniform, xavier-normal, he-uniform, he-normal, orthogonal, torch-default, lsuv, lsuv-xavier, lsuv-he or ibci"
-        ),
-    };
-    Ok((w, lsuv))
-}
-
-impl InitArgs {
-    /// The flags' defaults with `--init init`.
-    pub fn named(init: &str) -> InitArgs {
-        InitArgs {
-            init: init.to_string(),
-            lsuv_batch: None,
-            base: "he".into(),
-            candidate_dist: "normal".into(),
-            variant: "reference".into(),
-            criteria: "both".into(),
-            alpha: None,
-            candidates: None,
-            max_candidates: None,
-            candidate_scale: "proper".into(),
-            init_samples: None,
-            score: "proxy".into(),
-        }
-    }
-
-    /// The campaign options these flags give (`bias` is the layers' constant bias).
-    pub fn campaign_options(&self, bias: f32) -> Result<CampaignOptions> {
-        let list = |flag: &str, s: &str| -> Result<Vec<f64>> {
-            s.split(',')
-                .map(|v| {
-                    v.trim().parse::<f64>().with_context(|| {
-                        format!(
-                            "{flag} {s:?}: {v:?} is not a number (expected a comma-separated list)"
-                        )
-                    })
-                })
-                .collect()
-        };
-        let ratios = match &self.candidates {
-            None => None,
-            Some(s) => {
-                let v = list("--candidates", s)?;
-                let ok = |r: f64| r >= 1.0 && r.fract() == 0.0;
-                match v[..] {
-                    [r] if ok(r) => Some((r as usize, r as usize)),
-                    [h, o] if ok(h) && ok(o) => Some((h as usize, o as usize)),
-                    _ => bail!(
-                        "--candidates {s:?}: expected R or R_HIDDEN,R_OUTPUT, whole numbers of at least 1"
-                    ),
-                }
-            }
-        };
-        if self.max_candidates == Some(0) {
-            bail!("--max-candidates must be at least 1");
-        }
-        Ok(CampaignOptions {
-            variant: match self.variant.as_str() {
-                "paper" => Variant::Paper,
-                _ => Variant::Reference,
-            },
-            base: match self.base.as_str() {
-                "xavier" => Base::Xavier,
-                _ => Base::He,
-            },
-            dist: match self.candidate_dist.as_str() {
-                "uniform" => Dist::Uniform,
-                _ => Dist::Normal,
-            },
-            scale: match self.candidate_scale.as_str() {
-                "code" => CandidateScale::Code,
-                _ => CandidateScale::Proper,
-            },
-            criteria: match self.criteria.as_str() {
-                "tie" => Criteria::Tie,
-                "iim" => Criteria::Iim,
-                _ => Criteria::Both,
-            },
-            alpha: self
-                .alpha
-                .as_deref()
-                .map(|s| list("--alpha", s))
-                .transpose()?,
-            ratios,
-            max_candidates: self.max_candidates,
-            bias,
-            init_samples: self.init_samples,
-            score: match self.score.as_str() {
-                "mi" => ScoreSource::Mi,
-                _ => ScoreSource::Proxy,
-            },
-            ..CampaignOptions::default()
-        })
-    }
-
-    /// A short name for directory names: the init, plus the campaign's non-default choices.
-    pub fn label(&self) -> String {
-        if self.init != "ibci" {
-            return self.init.clone();
-        }
-        let mut s = format!("ibci-{}", self.base);
-        if self.variant != "reference" {
-            s += &format!("-{}", self.variant);
-        }
-        if self.criteria != "both" {
-            s += &format!("-{}", self.criteria);
-        }
-        if self.score != "proxy" {
-            s += &format!("-{}", self.score);
-        }
-        s
-    }
-
-    /// Every flag that changes the initial weights, for fingerprints and manifests.
-    pub fn describe(&self) -> Value {
-        if self.init == "ibci" {
-            let mut v = json!({
-                "init": "ibci",
-                "base": self.base,
-                "candidate_dist": self.candidate_dist,
-                "variant": self.variant,
-                "criteria": self.criteria,
-                "alpha": self.alpha,
-                "candidates": self.candidates,
-                "max_candidates": self.max_candidates,
-                "candidate_scale": self.candidate_scale,
-                "init_samples": self.init_samples,
-            });
-            // Only when not the default, so the configurations (and reproduce's cache keys)
-            // of proxy-scored runs stay as they were before the flag existed.
-            if self.score != "proxy" {
-                v["score"] = json!(self.score);
-            }
-            v
-        } else if self.init.starts_with("lsuv") {
-            json!({ "init": self.init, "lsuv_batch": self.lsuv_batch })
-        } else {
-            json!({ "init": self.init })
-        }
-    }
-}
+use crate::args::{InitArgs, NetArgs};
+use crate::safetensors::encode_weights;
+use crate::setup::{par_for, Setup};
 
 /// The initialised network and a JSON account of how it was made.
 #[allow(clippy::too_many_arguments)]
@@ -248,14 +35,10 @@ pub fn initialise(
     pool: &rayon::ThreadPool,
     verbose: bool,
 ) -> Result<(Mlp, Value)> {
-    let par = if pool.current_num_threads() == 1 {
-        Par::Seq
-    } else {
-        Par::Rayon
-    };
+    let par = par_for(pool.current_num_threads());
     let classes = spec.outputs();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    if args.init == "ibci" {
+    let Some((init, with_lsuv)) = args.init.weight_init() else {
         let opts = args.campaign_options(bias)?;
         let t = Instant::now();
         let c = pool
@@ -276,8 +59,7 @@ pub fn initialise(
             "layers": c.layers.iter().map(layer_json).collect::<Vec<_>>(),
         });
         return Ok((c.mlp, report));
-    }
-    let (init, with_lsuv) = weight_init(&args.init)?;
+    };
     let inits = vec![init; spec.layers()];
     let mut mlp = Mlp::init(spec, &inits, BiasInit::Constant(bias), &mut rng);
     if !with_lsuv {
@@ -389,7 +171,13 @@ pub struct InitCli {
 /// Runs `ibci init`: initialises a network and writes it (safetensors) with a manifest.
 pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
     let (init, bias, seed, out) = (&args.net.init, args.net.bias, args.net.seed, &args.out);
-    let (spec, threads, pool, _, data) = setup(&args.net)?;
+    let Setup {
+        spec,
+        threads,
+        pool,
+        data,
+        ..
+    } = Setup::new(&args.net)?;
     let train = OwnedSplit::from_mnist(&data.train);
     let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -21,12 +21,14 @@ macro_rules! say {
     }};
 }
 
+mod args;
 mod cpu;
 mod data;
 mod infoplane;
 mod init;
 mod reproduce;
 mod safetensors;
+mod setup;
 mod stats;
 mod svg;
 mod train;

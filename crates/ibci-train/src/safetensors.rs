@@ -13,6 +13,9 @@
 
 use std::io::Write;
 
+use ibci_kernels::Mat;
+use ibci_nn::Mlp;
+
 /// One tensor: name, shape, row-major f32 data.
 pub struct Tensor<'a> {
     pub name: String,
@@ -56,6 +59,29 @@ pub fn encode(tensors: &[Tensor<'_>], metadata: &[(&str, String)]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The network as safetensors, PyTorch layout: `fc{l}.weight` is `(out, in)`.
+pub fn encode_weights(mlp: &Mlp) -> Vec<u8> {
+    let transposed: Vec<Mat> = mlp
+        .layers
+        .iter()
+        .map(|l| l.w.as_ref().t().to_mat())
+        .collect();
+    let mut tensors = Vec::new();
+    for (l, (layer, wt)) in mlp.layers.iter().zip(&transposed).enumerate() {
+        tensors.push(Tensor {
+            name: format!("fc{}.weight", l + 1),
+            shape: vec![wt.rows(), wt.cols()],
+            data: wt.as_slice(),
+        });
+        tensors.push(Tensor {
+            name: format!("fc{}.bias", l + 1),
+            shape: vec![layer.b.len()],
+            data: &layer.b,
+        });
+    }
+    encode(&tensors, &[("format", "pt".to_string())])
 }
 
 #[cfg(test)]

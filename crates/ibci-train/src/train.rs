@@ -21,49 +21,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ibci_idx::mnist::{self, LoadOptions};
+use ibci_idx::mnist::{self};
 use ibci_idx::sha256::{sha256, to_hex};
-use ibci_kernels::{Mat, Par};
 use ibci_nn::checkpoint::{self, Checkpoint};
 use ibci_nn::train::{epoch_zero, shuffle_stream, EpochMetrics, OwnedSplit, SgdState, Trainer};
-use ibci_nn::{ArchSpec, Mlp, TrainConfig};
+use ibci_nn::{ArchSpec, TrainConfig};
 use serde_json::json;
 
-use crate::data::Digests;
+use crate::args::NetArgs;
 use crate::infoplane::{self, InfoPlane};
-use crate::init::{initialise, InitArgs};
-use crate::safetensors::{self, Tensor};
-
-/// The flags `ibci train` and `ibci init` share: the network, its initialiser, the seed,
-/// the threads and the data.
-#[derive(clap::Args, Debug)]
-pub struct NetArgs {
-    /// Widths (784-100-10) or mlp2, mlp3, mlp5.
-    #[arg(long, default_value = "mlp2")]
-    pub arch: String,
-    /// One activation per weight layer: relu, tanh, sigmoid, identity (default: relu hidden,
-    /// identity output).
-    #[arg(long)]
-    pub act: Option<String>,
-    #[command(flatten)]
-    pub init: InitArgs,
-    /// Constant bias of every layer (the reference code uses 0 or 0.01).
-    #[arg(long, default_value_t = 0.0)]
-    pub bias: f32,
-    /// The one seed every random number flows from.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Data set directory (its training images train the network and score IBCI's
-    /// candidates).
-    #[arg(long, default_value = "datasets/mnist")]
-    pub data: PathBuf,
-    /// Which SHA-256 digests the data files are checked against.
-    #[arg(long, value_enum, default_value_t = Digests::Mnist)]
-    pub digests: Digests,
-}
+use crate::init::initialise;
+use crate::safetensors::encode_weights;
+use crate::setup::Setup;
 
 /// `ibci train` flags (defaults: the reference code's protocol).
 #[derive(clap::Args, Debug)]
@@ -124,7 +93,13 @@ pub const INFOPLANE_SEED: u64 = 0x1f0_91a7e;
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let (spec, threads, pool, par, data) = setup(&args.net)?;
+    let Setup {
+        spec,
+        threads,
+        pool,
+        par,
+        data,
+    } = Setup::new(&args.net)?;
     if args.epochs == 0 || args.batch == 0 {
         bail!("--epochs and --batch must be at least 1");
     }
@@ -349,53 +324,6 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The checks and set-up `ibci train` and `ibci init` share: the architecture, the
-/// initialiser's options (validated before any data are read), the thread pool, the data.
-#[allow(clippy::type_complexity)]
-pub fn setup(a: &NetArgs) -> Result<(ArchSpec, usize, rayon::ThreadPool, Par, mnist::Dataset)> {
-    let (arch, init, bias, dir) = (&a.arch, &a.init, a.bias, &a.data);
-    let mut spec = ArchSpec::parse(arch).with_context(|| "--arch")?;
-    if let Some(list) = &a.act {
-        spec = spec.with_activations(list).with_context(|| "--act")?;
-    }
-    if !bias.is_finite() {
-        bail!("--bias {bias}: expected a finite number");
-    }
-    if init.init == "ibci" {
-        init.campaign_options(bias)?.plan(&spec)?;
-    } else {
-        crate::init::weight_init(&init.init)?;
-    }
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("starting the thread pool")?;
-    let par = if threads == 1 { Par::Seq } else { Par::Rayon };
-    let data = mnist::load(
-        dir,
-        &LoadOptions {
-            classes: spec.outputs(),
-            digests: a.digests.into(),
-        },
-    )
-    .with_context(|| format!("loading --data {}", dir.display()))?;
-    if data.train.dim() != spec.inputs() {
-        bail!(
-            "--arch {arch}: {} inputs, but the images in {} have {} pixels",
-            spec.inputs(),
-            dir.display(),
-            data.train.dim()
-        );
-    }
-    Ok((spec, threads, pool, par, data))
-}
-
 fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
     let line = format!(
         "epoch {epoch:>3}/{epochs}  train loss {:.4}  train acc {:.2}%  test error {:.2}%  ({:.2} s)",
@@ -410,29 +338,6 @@ fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
     } else {
         eprintln!("{line}");
     }
-}
-
-/// The network as safetensors, PyTorch layout: `fc{l}.weight` is `(out, in)`.
-pub fn encode_weights(mlp: &Mlp) -> Vec<u8> {
-    let transposed: Vec<Mat> = mlp
-        .layers
-        .iter()
-        .map(|l| l.w.as_ref().t().to_mat())
-        .collect();
-    let mut tensors = Vec::new();
-    for (l, (layer, wt)) in mlp.layers.iter().zip(&transposed).enumerate() {
-        tensors.push(Tensor {
-            name: format!("fc{}.weight", l + 1),
-            shape: vec![wt.rows(), wt.cols()],
-            data: wt.as_slice(),
-        });
-        tensors.push(Tensor {
-            name: format!("fc{}.bias", l + 1),
-            shape: vec![layer.b.len()],
-            data: &layer.b,
-        });
-    }
-    safetensors::encode(&tensors, &[("format", "pt".to_string())])
 }
 
 /// The configuration a checkpoint must match to be resumed: everything that changes the

@@ -1,5 +1,6 @@
 //! The flags of `ibci reproduce`.
 
+use crate::args::{flag_name, VariantArg};
 use std::path::PathBuf;
 
 /// `ibci reproduce` flags.
@@ -26,8 +27,8 @@ pub struct ReproduceArgs {
     #[arg(long, default_value = "vanilla,lsuv,ibci,tie,iim")]
     pub methods: String,
     /// IBCI variant for the ibci, tie and iim methods.
-    #[arg(long, default_value = "reference", value_parser = ["reference", "paper"])]
-    pub variant: String,
+    #[arg(long, value_enum, default_value_t = VariantArg::Reference)]
+    pub variant: VariantArg,
     /// `mnist` (datasets/mnist), `fashion-mnist` (/usr/share/datasets/fashion-mnist, from
     /// `apt-get install dataset-fashion-mnist`), `fashion-mnist=DIR`, or a directory.
     #[arg(long, default_value = "mnist")]
@@ -70,7 +71,10 @@ pub(super) fn same_sweep_flags(a: &ReproduceArgs) -> String {
     }
     s.push(format!(
         "--bases {} --methods {} --variant {} --dataset {}",
-        a.bases, a.methods, a.variant, a.dataset
+        a.bases,
+        a.methods,
+        flag_name(&a.variant),
+        a.dataset
     ));
     s.join(" ")
 }

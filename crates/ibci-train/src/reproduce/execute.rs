@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::sweep::{Run, Sweep};
 use super::SUBSET_SEED;
 use crate::init::initialise;
-use crate::train::encode_weights;
+use crate::safetensors::encode_weights;
 
 /// Loads the sweep's data set (and the training subset).
 pub(super) fn load_data(sweep: &Sweep) -> Result<(OwnedSplit, OwnedSplit, Vec<String>)> {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::args::ReproduceArgs;
 use super::paper::METHODS;
 use super::{RESULTS_REVISION, SUBSET_SEED};
-use crate::init::InitArgs;
+use crate::args::{flag_name, BaseArg, CriteriaArg, InitArgs, InitScheme, VariantArg};
 
 /// Everything that makes a sweep (the same for every run of it).
 #[derive(Clone, Debug)]
@@ -24,7 +24,7 @@ pub(super) struct Sweep {
     pub(super) nets: Vec<String>,
     pub(super) bases: Vec<String>,
     pub(super) methods: Vec<String>,
-    pub(super) variant: String,
+    pub(super) variant: VariantArg,
     pub(super) epochs: usize,
     pub(super) seeds: usize,
     pub(super) train_subset: Option<usize>,
@@ -111,7 +111,7 @@ impl Sweep {
             nets,
             bases,
             methods,
-            variant: a.variant.clone(),
+            variant: a.variant,
             epochs,
             seeds,
             train_subset: a.train_subset,
@@ -149,7 +149,7 @@ impl Sweep {
             "nets": self.nets,
             "bases": self.bases,
             "methods": self.methods,
-            "variant": self.variant,
+            "variant": flag_name(&self.variant),
             "epochs": self.epochs,
             "seeds": self.seeds,
             "train_subset": self.train_subset,
@@ -160,22 +160,27 @@ impl Sweep {
     }
 
     pub(super) fn init_args(&self, run: &Run) -> InitArgs {
-        let mut a = InitArgs::named(match (run.method.as_str(), run.base.as_str()) {
-            ("vanilla", "xavier") => "xavier-normal",
-            ("vanilla", _) => "he-normal",
-            ("lsuv", "xavier") => "lsuv-xavier",
-            ("lsuv", _) => "lsuv-he",
-            _ => "ibci",
-        });
-        if a.init == "ibci" {
-            a.base = run.base.clone();
-            a.variant = self.variant.clone();
-            a.criteria = match run.method.as_str() {
-                "tie" => "tie",
-                "iim" => "iim",
-                _ => "both",
-            }
-            .to_string();
+        // Bases and methods were checked against these names in `from_args`.
+        let base = match run.base.as_str() {
+            "xavier" => BaseArg::Xavier,
+            "he" => BaseArg::He,
+            other => unreachable!("--bases was validated, yet holds {other:?}"),
+        };
+        let (init, criteria) = match (run.method.as_str(), base) {
+            ("vanilla", BaseArg::Xavier) => (InitScheme::XavierNormal, CriteriaArg::Both),
+            ("vanilla", BaseArg::He) => (InitScheme::HeNormal, CriteriaArg::Both),
+            ("lsuv", BaseArg::Xavier) => (InitScheme::LsuvXavier, CriteriaArg::Both),
+            ("lsuv", BaseArg::He) => (InitScheme::LsuvHe, CriteriaArg::Both),
+            ("ibci", _) => (InitScheme::Ibci, CriteriaArg::Both),
+            ("tie", _) => (InitScheme::Ibci, CriteriaArg::Tie),
+            ("iim", _) => (InitScheme::Ibci, CriteriaArg::Iim),
+            (other, _) => unreachable!("--methods was validated, yet holds {other:?}"),
+        };
+        let mut a = InitArgs::named(init);
+        if init == InitScheme::Ibci {
+            a.base = base;
+            a.variant = self.variant;
+            a.criteria = criteria;
         }
         a
     }

@@ -1,5 +1,6 @@
 //! `summary.md`: the paper's tables with ours beside them, intervals and verdicts.
 
+use crate::args::flag_name;
 use ibci_nn::TrainConfig;
 
 use super::{base_label, cell_text, net_label, Cells};
@@ -30,7 +31,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
         p.lr,
         p.batch,
         p.batch,
-        sweep.variant
+        flag_name(&sweep.variant)
     );
     // The paper reports MNIST only: no published value next to another data set's.
     let mnist = sweep.dataset == "mnist";

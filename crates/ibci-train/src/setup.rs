@@ -1,0 +1,82 @@
+//! The set-up `ibci train` and `ibci init` share: the architecture, the initialiser's options
+//! (validated before any data are read), the thread pool and the data.
+
+use anyhow::{bail, Context, Result};
+use ibci_idx::mnist::{self, LoadOptions};
+use ibci_kernels::Par;
+use ibci_nn::ArchSpec;
+
+use crate::args::{InitScheme, NetArgs};
+
+/// A network's set-up, ready to initialise and train.
+pub struct Setup {
+    /// Widths and activations.
+    pub spec: ArchSpec,
+    /// Worker threads.
+    pub threads: usize,
+    /// The pool the work runs in (`threads` workers).
+    pub pool: rayon::ThreadPool,
+    /// How the kernels use the pool: in order for one thread, else rayon.
+    pub par: Par,
+    /// The data set, digests checked.
+    pub data: mnist::Dataset,
+}
+
+/// The `Par` for a pool of `threads` workers: one thread runs in order, more use rayon.
+pub fn par_for(threads: usize) -> Par {
+    if threads <= 1 {
+        Par::Seq
+    } else {
+        Par::Rayon
+    }
+}
+
+impl Setup {
+    /// Checks the flags, starts the pool and loads the data.
+    pub fn new(a: &NetArgs) -> Result<Setup> {
+        let (arch, init, bias, dir) = (&a.arch, &a.init, a.bias, &a.data);
+        let mut spec = ArchSpec::parse(arch).with_context(|| "--arch")?;
+        if let Some(list) = &a.act {
+            spec = spec.with_activations(list).with_context(|| "--act")?;
+        }
+        if !bias.is_finite() {
+            bail!("--bias {bias}: expected a finite number");
+        }
+        if init.init == InitScheme::Ibci {
+            init.campaign_options(bias)?.plan(&spec)?;
+        }
+        let threads = a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .context("starting the thread pool")?;
+        let data = mnist::load(
+            dir,
+            &LoadOptions {
+                classes: spec.outputs(),
+                digests: a.digests.into(),
+            },
+        )
+        .with_context(|| format!("loading --data {}", dir.display()))?;
+        if data.train.dim() != spec.inputs() {
+            bail!(
+                "--arch {arch}: {} inputs, but the images in {} have {} pixels",
+                spec.inputs(),
+                dir.display(),
+                data.train.dim()
+            );
+        }
+        Ok(Setup {
+            spec,
+            threads,
+            pool,
+            par: par_for(threads),
+            data,
+        })
+    }
+}
