@@ -75,7 +75,7 @@ fn main() {
         return;
     }
     let d = load(&root().join("datasets/mnist"), &LoadOptions::default()).expect("datasets/mnist");
-    let tr = OwnedSplit::from_mnist(&d.train);
+    let tr = OwnedSplit::from_images(d.train.images_f32(), d.train.dim(), &d.train.labels);
     println!("IBCI campaign on all 60000 training images; seconds per phase (wall, summed over layers; responses/statistics are CPU seconds of the fused streamed phase)");
     println!(
         "{:<6} {:<9} {:>3} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}",

@@ -16,8 +16,8 @@ fn mnist() -> (OwnedSplit, OwnedSplit) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
     let d = load(&dir, &LoadOptions::default()).expect("datasets/mnist");
     (
-        OwnedSplit::from_mnist(&d.train),
-        OwnedSplit::from_mnist(&d.test),
+        OwnedSplit::from_images(d.train.images_f32(), d.train.dim(), &d.train.labels),
+        OwnedSplit::from_images(d.test.images_f32(), d.test.dim(), &d.test.labels),
     )
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::header::ElemType;
+use crate::elem::ElemType;
 
 /// Everything that can go wrong when reading IDX files or an MNIST-style directory.
 #[derive(Debug)]

@@ -20,6 +20,7 @@
 //! # Ok::<(), ibci_idx::IdxError>(())
 //! ```
 
+pub mod elem;
 pub mod error;
 pub mod header;
 pub mod mnist;

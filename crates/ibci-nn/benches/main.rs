@@ -83,8 +83,8 @@ fn main() {
     }
     let d = load(&root().join("datasets/mnist"), &LoadOptions::default()).expect("datasets/mnist");
     let (tr, te) = (
-        OwnedSplit::from_mnist(&d.train),
-        OwnedSplit::from_mnist(&d.test),
+        OwnedSplit::from_images(d.train.images_f32(), d.train.dim(), &d.train.labels),
+        OwnedSplit::from_images(d.test.images_f32(), d.test.dim(), &d.test.labels),
     );
     let (train, test) = (tr.view(), te.view());
     if std::env::var_os(CHILD).is_some() {

@@ -27,7 +27,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ibci_idx::sha256::{sha256, to_hex};
+use sha2::{Digest, Sha256};
 use ibci_kernels::{Activation, Mat};
 
 use crate::mlp::{Layer, Mlp};
@@ -367,4 +367,12 @@ pub fn load(path: &Path, fingerprint: &str) -> Result<Checkpoint, CheckpointErro
         });
     }
     Ok(c)
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+fn to_hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -78,11 +78,23 @@ impl OwnedSplit {
         OwnedSplit { x, y, sparse }
     }
 
-    /// An MNIST-style split: pixels to f32 in [0, 1] (`x / 255`), one row per image.
-    pub fn from_mnist(s: &ibci_idx::mnist::Split) -> OwnedSplit {
+    /// A split of images (`dim` values each, one after another, as an IDX file holds them
+    /// once scaled) and their byte labels.
+    ///
+    /// # Panics
+    /// If `images.len() != labels.len() * dim`.
+    #[track_caller]
+    pub fn from_images(images: Vec<f32>, dim: usize, labels: &[u8]) -> OwnedSplit {
+        assert_eq!(
+            images.len(),
+            labels.len() * dim,
+            "from_images: {} values for {} labels of {dim} pixels",
+            images.len(),
+            labels.len()
+        );
         OwnedSplit::new(
-            Mat::from_vec(s.len(), s.dim(), s.images_f32()),
-            s.labels.iter().map(|&l| usize::from(l)).collect(),
+            Mat::from_vec(labels.len(), dim, images),
+            labels.iter().map(|&l| usize::from(l)).collect(),
         )
     }
 
