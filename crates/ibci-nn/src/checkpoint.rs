@@ -27,8 +27,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use ibci_kernels::{Activation, Mat};
+use sha2::{Digest, Sha256};
 
 use crate::mlp::{Layer, Mlp};
 use crate::train::{EpochMetrics, SgdState};

@@ -13,7 +13,6 @@
 //! the rows of the epochs already run, at the same resolution ([`resumable`]). The SVGs draw one path per layer
 //! through the epochs, points coloured from the first epoch (blue) to the last (red).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -27,6 +26,8 @@ use ibci_nn::train::Split;
 use ibci_nn::Mlp;
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::svg::plane::{self, PlanePoint};
 
 /// Header of `infoplane.csv`.
 pub const HEADER: &str = "epoch,layer,width,bin_width,noise_var,bin_ixt,bin_ity,kde_ixt_upper,kde_ixt_lower,kde_ity_upper,kde_ity_lower,seconds";
@@ -193,141 +194,32 @@ pub fn read_csv(path: &Path) -> Result<Vec<Point>> {
         .collect()
 }
 
-/// Blue (first epoch) to red (last).
-fn epoch_colour(e: usize, last: usize) -> String {
-    let t = if last == 0 {
-        0.0
-    } else {
-        e as f64 / last as f64
-    };
-    let r = (40.0 + 215.0 * t) as u8;
-    let b = (255.0 - 215.0 * t) as u8;
-    format!("#{r:02x}30{b:02x}")
-}
-
-/// The information-plane picture: x I(X;T), y I(T;Y), one path per layer, points coloured by
-/// epoch. `kde` picks the KDE upper bounds instead of the binned estimates.
-pub fn svg(points: &[Point], kde: bool, title: &str) -> String {
-    let get = |p: &Point| if kde { (p.kde_xt.0, p.kde_ty.0) } else { p.bin };
-    let (w, h, l, r, t, b) = (720.0, 480.0, 70.0, 150.0, 50.0, 50.0);
-    let (pw, ph) = (w - l - r, h - t - b);
-    let xs: Vec<f64> = points.iter().map(|p| get(p).0).collect();
-    let ys: Vec<f64> = points.iter().map(|p| get(p).1).collect();
-    let (x0, x1) = (0.0, xs.iter().copied().fold(0.1f64, f64::max) * 1.05);
-    let (y0, y1) = (0.0, ys.iter().copied().fold(0.1f64, f64::max) * 1.05);
-    let px = |x: f64| l + (x - x0) / (x1 - x0) * pw;
-    let py = |y: f64| t + (1.0 - (y - y0) / (y1 - y0)) * ph;
-    let last = points.iter().map(|p| p.epoch).max().unwrap_or(0);
-    let layers = points.iter().map(|p| p.layer).max().unwrap_or(0);
-    let res = points.first().map_or(String::new(), |p| {
-        if kde {
-            format!("KDE upper bound, noise variance {}", p.noise_var)
-        } else {
-            format!("binning, bin width {}", p.bin_width)
-        }
-    });
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{title}</text>"#,
-        l + pw / 2.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="38" text-anchor="middle">{res}; nats</text>"#,
-        l + pw / 2.0
-    );
-    let _ = writeln!(
-        s,
-        r##"<rect x="{l}" y="{t}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
-    );
-    for k in 0..=5 {
-        let (xv, yv) = (
-            x0 + (x1 - x0) * k as f64 / 5.0,
-            y0 + (y1 - y0) * k as f64 / 5.0,
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{xv:.2}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{yv:.2}</text>"##,
-            px(xv),
-            t + ph + 16.0,
-            l - 6.0,
-            py(yv) + 4.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">I(X;T)</text>"#,
-        l + pw / 2.0,
-        h - 12.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">I(T;Y)</text>"#,
-        t + ph / 2.0
-    );
-    for layer in 1..=layers {
-        let mut pts: Vec<&Point> = points.iter().filter(|p| p.layer == layer).collect();
-        pts.sort_by_key(|p| p.epoch);
-        let d: Vec<String> = pts
-            .iter()
-            .map(|p| format!("{:.2},{:.2}", px(get(p).0), py(get(p).1)))
-            .collect();
-        let _ = writeln!(
-            s,
-            r##"<polyline points="{}" fill="none" stroke="#999" stroke-width="1"/>"##,
-            d.join(" ")
-        );
-        for p in &pts {
-            let (x, y) = get(p);
-            let _ = writeln!(
-                s,
-                r#"<circle cx="{:.2}" cy="{:.2}" r="3.5" fill="{}"><title>layer {} epoch {}</title></circle>"#,
-                px(x),
-                py(y),
-                epoch_colour(p.epoch, last),
-                p.layer,
-                p.epoch
-            );
-        }
-        if let Some(p) = pts.last() {
-            let (x, y) = get(p);
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}">T{layer}</text>"#,
-                px(x) + 6.0,
-                py(y) - 6.0
-            );
-        }
-    }
-    // Epoch colour key.
-    for (k, e) in [0, last / 2, last].iter().enumerate() {
-        let yy = t + 12.0 + 20.0 * k as f64;
-        let _ = writeln!(
-            s,
-            r#"<circle cx="{:.1}" cy="{yy:.1}" r="5" fill="{}"/><text x="{:.1}" y="{:.1}">epoch {e}</text>"#,
-            l + pw + 20.0,
-            epoch_colour(*e, last),
-            l + pw + 32.0,
-            yy + 4.0
-        );
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
 /// Writes `infoplane.svg` (binned) and `infoplane-kde.svg` (KDE upper bounds) into `dir`.
 pub fn write_svgs(dir: &Path, pts: &[Point]) -> Result<()> {
     let name = dir
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().to_string());
     for (kde, file) in [(false, "infoplane.svg"), (true, "infoplane-kde.svg")] {
-        let svg = svg(pts, kde, &format!("information plane: {name}"));
+        let plane: Vec<PlanePoint> = pts
+            .iter()
+            .map(|p| {
+                let (x, y) = if kde { (p.kde_xt.0, p.kde_ty.0) } else { p.bin };
+                PlanePoint {
+                    epoch: p.epoch,
+                    layer: p.layer,
+                    x,
+                    y,
+                }
+            })
+            .collect();
+        let res = pts.first().map_or(String::new(), |p| {
+            if kde {
+                format!("KDE upper bound, noise variance {}", p.noise_var)
+            } else {
+                format!("binning, bin width {}", p.bin_width)
+            }
+        });
+        let svg = plane::svg(&plane, &res, &format!("information plane: {name}"));
         ibci_nn::checkpoint::write_atomically(&dir.join(file), svg.as_bytes())?;
     }
     Ok(())

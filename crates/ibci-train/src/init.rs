@@ -178,7 +178,11 @@ pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
         data,
         ..
     } = Setup::new(&args.net)?;
-    let train = OwnedSplit::from_images(data.train.images_f32(), data.train.dim(), &data.train.labels);
+    let train = OwnedSplit::from_images(
+        data.train.images_f32(),
+        data.train.dim(),
+        &data.train.labels,
+    );
     let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

@@ -117,7 +117,11 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
 
     let (train_split, test_split) = (
-        OwnedSplit::from_images(data.train.images_f32(), data.train.dim(), &data.train.labels),
+        OwnedSplit::from_images(
+            data.train.images_f32(),
+            data.train.dim(),
+            &data.train.labels,
+        ),
         OwnedSplit::from_images(data.test.images_f32(), data.test.dim(), &data.test.labels),
     );
     let (train, test) = (train_split.view(), test_split.view());

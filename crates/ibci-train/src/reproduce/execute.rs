@@ -37,7 +37,11 @@ pub(super) fn load_data(sweep: &Sweep) -> Result<(OwnedSplit, OwnedSplit, Vec<St
         format!("loading --dataset {}{hint}", sweep.data_dir.display())
     })?;
     let digests: Vec<String> = data.files.iter().map(|f| f.sha256.clone()).collect();
-    let mut train = OwnedSplit::from_images(data.train.images_f32(), data.train.dim(), &data.train.labels);
+    let mut train = OwnedSplit::from_images(
+        data.train.images_f32(),
+        data.train.dim(),
+        &data.train.labels,
+    );
     if let Some(n) = sweep.train_subset {
         if n == 0 || n > train.y.len() {
             bail!(
@@ -57,7 +61,11 @@ pub(super) fn load_data(sweep: &Sweep) -> Result<(OwnedSplit, OwnedSplit, Vec<St
             idx.iter().map(|&i| train.y[i]).collect(),
         );
     }
-    Ok((train, OwnedSplit::from_images(data.test.images_f32(), data.test.dim(), &data.test.labels), digests))
+    Ok((
+        train,
+        OwnedSplit::from_images(data.test.images_f32(), data.test.dim(), &data.test.labels),
+        digests,
+    ))
 }
 
 /// Trains one run; returns its cache record.

@@ -1,8 +1,9 @@
-//! A small, dependency-free SVG line chart: one mean curve per series with a shaded band
-//! (mean +- std), axes with ticks, a title and a legend. Output is a pure function of the
-//! input (fixed number formatting), so the same data give the same bytes.
+//! A line chart: one mean curve per series with a shaded band (mean +- std), axes with
+//! ticks, a title and a legend.
 
 use std::fmt::Write as _;
+
+use super::{escape, header};
 
 /// One curve: `mean[i]` +- `band[i]` at `x[i]`.
 pub struct Series<'a> {
@@ -59,12 +60,7 @@ pub fn line_chart(
     let y_span = (y_hi - y_lo).max(1e-9);
     let px = |x: f64| l + (x - x_min) / x_span * pw;
     let py = |y: f64| t + (1.0 - (y - y_lo) / y_span) * ph;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let mut s = header(w, h);
     let _ = writeln!(
         s,
         r#"<defs><clipPath id="plot"><rect x="{l}" y="{t}" width="{pw}" height="{ph}"/></clipPath></defs>"#
@@ -180,10 +176,4 @@ pub fn line_chart(
     }
     s.push_str("</svg>\n");
     s
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
