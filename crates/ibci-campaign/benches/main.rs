@@ -104,7 +104,7 @@ fn main() {
                     .num_threads(threads)
                     .build()
                     .expect("pool");
-                let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+                let par = Par::for_threads(threads);
                 let mut best: Option<(f64, ibci_campaign::Campaign, usize)> = None;
                 for _ in 0..3 {
                     let base = LIVE.load(Ordering::Relaxed);

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use ibci_kernels::elementwise::{activate, bias_add};
 use ibci_kernels::{gemm, Mat, MatRef, Par};
-use ibci_nn::init::{below, fill_normal, fill_uniform};
+use ibci_nn::init::{fill_normal, fill_uniform, sample_indices};
 use ibci_nn::mlp::{gather_rows, Layer};
 use ibci_nn::{ArchSpec, Mlp};
 use rand_core::RngCore;
@@ -193,12 +193,7 @@ pub fn campaign(
     // The seeded subset: a partial Fisher-Yates shuffle, first of the generator's draws.
     let (subset, sub_labels);
     let (input, cur_labels): (MatRef<'_>, &[usize]) = if n < x.rows() {
-        let mut idx: Vec<usize> = (0..x.rows()).collect();
-        for i in 0..n {
-            let j = i + below(rng, (idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(n);
+        let idx = sample_indices(rng, x.rows(), n);
         subset = gather_rows(x, idx.iter().copied());
         sub_labels = idx.iter().map(|&i| labels[i]).collect::<Vec<_>>();
         (subset.as_ref(), &sub_labels)

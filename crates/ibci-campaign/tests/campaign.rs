@@ -7,7 +7,7 @@ use ibci_campaign::{campaign, CampaignError, CampaignOptions, Criteria, Variant}
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::elementwise::{activate, bias_add};
 use ibci_kernels::{gemm, Mat, Par};
-use ibci_nn::train::{train_epoch, OwnedSplit, SgdState};
+use ibci_nn::train::{OwnedSplit, SgdState, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -32,7 +32,7 @@ fn run(
         .num_threads(threads)
         .build()
         .unwrap();
-    let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+    let par = Par::for_threads(threads);
     pool.install(|| {
         campaign(
             spec,
@@ -167,17 +167,16 @@ fn an_ibci_mlp2_trains() {
     let mut mlp = c.mlp;
     let cfg = TrainConfig::default();
     let mut state = SgdState::new(&mlp, cfg.momentum);
-    let m = train_epoch(
-        &mut mlp,
-        &mut state,
-        tr.view(),
-        te.view(),
-        &cfg,
-        1,
-        &mut Xoshiro256PlusPlus::seed_from_u64(1),
-        Par::Rayon,
-    )
-    .expect("no divergence");
+    let m = Trainer::new(&mlp, &cfg, Par::Rayon)
+        .epoch(
+            &mut mlp,
+            &mut state,
+            tr.view(),
+            te.view(),
+            1,
+            &mut Xoshiro256PlusPlus::seed_from_u64(1),
+        )
+        .expect("no divergence");
     eprintln!("IBCI MLP-2, 1 epoch: test error {:.2}%", 100.0 * m.test_err);
     assert!(
         m.test_err <= 0.09,

@@ -64,7 +64,7 @@ fn pool_for(threads: usize) -> (rayon::ThreadPool, Par) {
         .num_threads(threads)
         .build()
         .expect("build a rayon pool");
-    (pool, if threads == 1 { Par::Seq } else { Par::Rayon })
+    (pool, Par::for_threads(threads))
 }
 
 fn run(backend: Backend, o: &mut Operands, par: Par) {

@@ -135,6 +135,32 @@ fn check_view(len: usize, rows: usize, cols: usize, rs: usize, cs: usize, what: 
     }
 }
 
+/// The shape accessors of the two views (`rows`, `cols`, `row_stride`, `col_stride`),
+/// written once.
+macro_rules! shape_accessors {
+    () => {
+        /// Number of rows.
+        pub fn rows(&self) -> usize {
+            self.rows
+        }
+
+        /// Number of columns.
+        pub fn cols(&self) -> usize {
+            self.cols
+        }
+
+        /// Row stride (elements).
+        pub fn row_stride(&self) -> usize {
+            self.rs
+        }
+
+        /// Column stride (elements).
+        pub fn col_stride(&self) -> usize {
+            self.cs
+        }
+    };
+}
+
 /// A borrowed, possibly strided, read-only f32 matrix view.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
@@ -192,25 +218,7 @@ impl<'a> MatRef<'a> {
         }
     }
 
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Row stride (elements).
-    pub fn row_stride(&self) -> usize {
-        self.rs
-    }
-
-    /// Column stride (elements).
-    pub fn col_stride(&self) -> usize {
-        self.cs
-    }
+    shape_accessors!();
 
     /// The transpose, as a view (no copy).
     pub fn t(self) -> MatRef<'a> {
@@ -370,25 +378,7 @@ impl<'a> MatMut<'a> {
         }
     }
 
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Row stride (elements).
-    pub fn row_stride(&self) -> usize {
-        self.rs
-    }
-
-    /// Column stride (elements).
-    pub fn col_stride(&self) -> usize {
-        self.cs
-    }
+    shape_accessors!();
 
     /// A read-only view of the same elements.
     pub fn as_ref(&self) -> MatRef<'_> {

@@ -481,7 +481,7 @@ fn bias_and_activation_fused_equal_the_separate_kernels() {
                 activate_with(path, act, want.as_mut_slice(), Par::Seq);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 for (t, pool) in pools() {
-                    let par = if *t == 1 { Par::Seq } else { Par::Rayon };
+                    let par = Par::for_threads(*t);
                     let mut got = Mat::filled(m, n, f32::NAN);
                     pool.install(|| {
                         gemm_bias_act_with(

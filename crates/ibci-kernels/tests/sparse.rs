@@ -63,7 +63,7 @@ fn equals_the_gemm_bit_for_bit() {
             let packed = PackedRhs::new(b.as_ref());
             assert_eq!((packed.rows(), packed.cols()), (k, n));
             for (t, pool) in &pools {
-                let par = if *t == 1 { Par::Seq } else { Par::Rayon };
+                let par = Par::for_threads(*t);
                 let mut got = Mat::filled(m, n, f32::NAN);
                 pool.install(|| gemm_sparse_lhs_with(path, got.as_mut(), a.as_ref(), &packed, par));
                 let bits = |x: &Mat| x.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();

@@ -51,7 +51,7 @@ fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
                 .num_threads(t)
                 .build()
                 .unwrap();
-            (t, pool, if t == 1 { Par::Seq } else { Par::Rayon })
+            (t, pool, Par::for_threads(t))
         })
         .collect()
 }

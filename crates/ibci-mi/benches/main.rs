@@ -30,7 +30,7 @@ fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+            let par = Par::for_threads(threads);
             (threads, pool, par)
         })
         .collect()

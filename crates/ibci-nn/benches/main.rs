@@ -151,7 +151,7 @@ fn main() {
                 .num_threads(threads)
                 .build()
                 .expect("pool");
-            let par = if threads == 1 { Par::Seq } else { Par::Rayon };
+            let par = Par::for_threads(threads);
             let (mut ours, mut eval, mut pt, mut np) = (vec![], vec![], vec![], vec![]);
             for rep in 0..REPS {
                 let mut mlp = Mlp::init(

@@ -49,6 +49,25 @@ pub fn below(rng: &mut impl RngCore, n: u64) -> u64 {
     }
 }
 
+/// `k` distinct indices of `0..n` in draw order: the first `k` positions of a partial
+/// Fisher-Yates shuffle of `0..n` (position `i` swapped with `i + below(n - i)`), so `k`
+/// draws from `rng`. Every seeded subset of ibci (training images, LSUV's batch, the
+/// campaign's and the information plane's samples) is drawn this way.
+///
+/// # Panics
+/// If `k > n`.
+#[track_caller]
+pub fn sample_indices(rng: &mut impl RngCore, n: usize, k: usize) -> Vec<usize> {
+    assert!(k <= n, "sample_indices: {k} of {n}");
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..k {
+        let j = i + below(rng, (n - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(k);
+    idx
+}
+
 /// Two independent standard normal numbers (Marsaglia's polar method).
 pub fn normal_pair(rng: &mut impl RngCore) -> (f32, f32) {
     loop {

@@ -202,26 +202,6 @@ impl SgdState {
     }
 }
 
-/// Runs one training epoch (`epoch` is 1-based, for messages) and evaluates the test split;
-/// a [`Trainer`] made for this one call. Loops over epochs should keep one [`Trainer`].
-///
-/// # Panics
-/// If a split's sample and label counts differ, or shapes do not match the network.
-#[allow(clippy::too_many_arguments)]
-#[track_caller]
-pub fn train_epoch(
-    mlp: &mut Mlp,
-    state: &mut SgdState,
-    train: Split<'_>,
-    test: Split<'_>,
-    cfg: &TrainConfig,
-    epoch: usize,
-    rng: &mut impl RngCore,
-    par: Par,
-) -> Result<EpochMetrics, TrainError> {
-    Trainer::new(mlp, cfg, par).epoch(mlp, state, train, test, epoch, rng)
-}
-
 /// Test-set evaluation batch (as [`epoch_zero`] and the reference code use).
 pub const EVAL_BATCH: usize = 1000;
 
@@ -267,7 +247,7 @@ impl Trainer {
         assert_eq!(
             n,
             train.x.rows(),
-            "train_epoch: {n} training labels for {} samples",
+            "Trainer::epoch: {n} training labels for {} samples",
             train.x.rows()
         );
         self.order.clear();

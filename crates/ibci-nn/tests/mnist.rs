@@ -6,7 +6,7 @@ use std::path::Path;
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::{Mat, Par};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{epoch_zero, train_epoch, OwnedSplit, SgdState, Split};
+use ibci_nn::train::{epoch_zero, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -58,17 +58,9 @@ fn mlp2_he_reaches_the_reference_accuracy() {
     let mut shuffle = Xoshiro256PlusPlus::seed_from_u64(1);
     let mut errs = Vec::new();
     for epoch in 1..=5 {
-        let m = train_epoch(
-            &mut mlp,
-            &mut state,
-            train,
-            test,
-            &cfg,
-            epoch,
-            &mut shuffle,
-            Par::Rayon,
-        )
-        .expect("no divergence at lr 0.1");
+        let m = Trainer::new(&mlp, &cfg, Par::Rayon)
+            .epoch(&mut mlp, &mut state, train, test, epoch, &mut shuffle)
+            .expect("no divergence at lr 0.1");
         eprintln!(
             "epoch {epoch}: train loss {:.4}, test error {:.2}%",
             m.train_loss,
@@ -117,17 +109,9 @@ fn training_gives_the_same_bits_for_any_thread_count() {
             let mut mlp = he_normal(&spec, 7);
             let mut state = SgdState::new(&mlp, cfg.momentum);
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-            let m = train_epoch(
-                &mut mlp,
-                &mut state,
-                train,
-                test,
-                &cfg,
-                1,
-                &mut rng,
-                Par::Rayon,
-            )
-            .unwrap();
+            let m = Trainer::new(&mlp, &cfg, Par::Rayon)
+                .epoch(&mut mlp, &mut state, train, test, 1, &mut rng)
+                .unwrap();
             let bits: Vec<u32> = mlp
                 .layers
                 .iter()

@@ -95,7 +95,7 @@ fn compare(arch: &str, acts: Option<&str>, cfg: TrainConfig, tiny_weight: bool) 
                     .num_threads(t)
                     .build()
                     .unwrap(),
-                if t == 1 { Par::Seq } else { Par::Rayon },
+                Par::for_threads(t),
             )
         })
         .collect();

@@ -20,7 +20,7 @@ use ibci_kernels::{Mat, Par};
 use ibci_mi::binning::binned;
 use ibci_mi::discrete::Correction;
 use ibci_mi::kde::mi_both_fast;
-use ibci_nn::init::below;
+use ibci_nn::init::sample_indices;
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::Split;
 use ibci_nn::Mlp;
@@ -104,12 +104,7 @@ impl InfoPlane {
             bail!("--infoplane-noise {noise_var}: expected a positive number");
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut idx: Vec<usize> = (0..n).collect();
-        for i in 0..samples {
-            let j = i + below(&mut rng, (n - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(samples);
+        let idx = sample_indices(&mut rng, n, samples);
         Ok(InfoPlane {
             x: gather_rows(test.x, idx.iter().copied()),
             labels: idx.iter().map(|&i| test.y[i]).collect(),

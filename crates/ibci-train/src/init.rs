@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use ibci_campaign::{campaign, LayerReport};
 use ibci_idx::sha256::{sha256, to_hex};
+use ibci_kernels::Par;
 use ibci_nn::checkpoint;
-use ibci_nn::init::{below, BiasInit};
+use ibci_nn::init::{sample_indices, BiasInit};
 use ibci_nn::lsuv::{lsuv, LsuvConfig};
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::OwnedSplit;
@@ -21,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::args::{InitArgs, NetArgs};
 use crate::safetensors::encode_weights;
-use crate::setup::{par_for, Setup};
+use crate::setup::Setup;
 
 /// The initialised network and a JSON account of how it was made.
 #[allow(clippy::too_many_arguments)]
@@ -35,7 +36,7 @@ pub fn initialise(
     pool: &rayon::ThreadPool,
     verbose: bool,
 ) -> Result<(Mlp, Value)> {
-    let par = par_for(pool.current_num_threads());
+    let par = Par::for_threads(pool.current_num_threads());
     let classes = spec.outputs();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let Some((init, with_lsuv)) = args.init.weight_init() else {
@@ -70,12 +71,8 @@ pub fn initialise(
         .lsuv_batch
         .unwrap_or(default_lsuv_batch)
         .clamp(1, train.y.len());
-    let mut idx: Vec<usize> = (0..train.y.len()).collect();
-    for i in 0..n {
-        let j = i + below(&mut rng, (idx.len() - i) as u64) as usize;
-        idx.swap(i, j);
-    }
-    let batch = gather_rows(train.x, idx[..n].iter().copied());
+    let idx = sample_indices(&mut rng, train.y.len(), n);
+    let batch = gather_rows(train.x, idx.iter().copied());
     let cfg = LsuvConfig::default();
     let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
     for (l, r) in report.iter().enumerate().filter(|_| verbose) {

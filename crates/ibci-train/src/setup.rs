@@ -22,15 +22,6 @@ pub struct Setup {
     pub data: mnist::Dataset,
 }
 
-/// The `Par` for a pool of `threads` workers: one thread runs in order, more use rayon.
-pub fn par_for(threads: usize) -> Par {
-    if threads <= 1 {
-        Par::Seq
-    } else {
-        Par::Rayon
-    }
-}
-
 impl Setup {
     /// Checks the flags, starts the pool and loads the data.
     pub fn new(a: &NetArgs) -> Result<Setup> {
@@ -75,7 +66,7 @@ impl Setup {
             spec,
             threads,
             pool,
-            par: par_for(threads),
+            par: Par::for_threads(threads),
             data,
         })
     }

@@ -79,6 +79,18 @@ pub enum Par {
     Rayon,
 }
 
+impl Par {
+    /// The parallelism for a pool of `threads` workers: the calling thread alone for one
+    /// (no rayon overhead), rayon's current pool otherwise.
+    pub fn for_threads(threads: usize) -> Par {
+        if threads <= 1 {
+            Par::Seq
+        } else {
+            Par::Rayon
+        }
+    }
+}
+
 /// Blocking: MC rows x NC columns of C per task, KC steps of k per packed block.
 const KC: usize = 256;
 const MC: usize = 72;

@@ -1,6 +1,6 @@
 //! AVX-512 copies of the vector functions: sixteen lanes per register, the same bits.
 //!
-//! Each function repeats its portable twin ([`super::exp_x8`], [`super::tanh_x8`], the
+//! Each function repeats its portable twin ([`crate::math::exp_x8`], [`crate::math::tanh_x8`], the
 //! portable sigmoid and relu) operation for operation: the same IEEE-rounded adds, subs, muls
 //! and divisions in the same order, the same rounding and integer steps, no fused
 //! multiply-add. Selections that the portable code makes with a lane mask and a blend are

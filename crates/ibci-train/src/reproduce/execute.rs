@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use ibci_idx::mnist::{self, LoadOptions};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::Par;
-use ibci_nn::init::below;
+use ibci_nn::init::sample_indices;
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::{epoch_zero, shuffle_stream, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, TrainConfig};
@@ -50,12 +50,7 @@ pub(super) fn load_data(sweep: &Sweep) -> Result<(OwnedSplit, OwnedSplit, Vec<St
             );
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(SUBSET_SEED);
-        let mut idx: Vec<usize> = (0..train.y.len()).collect();
-        for i in 0..n {
-            let j = i + below(&mut rng, (idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(n);
+        let idx = sample_indices(&mut rng, train.y.len(), n);
         train = OwnedSplit::new(
             gather_rows(train.x.as_ref(), idx.iter().copied()),
             idx.iter().map(|&i| train.y[i]).collect(),
@@ -90,11 +85,7 @@ pub(super) fn execute(
         pool,
         false,
     )?;
-    let par = if pool.current_num_threads() == 1 {
-        Par::Seq
-    } else {
-        Par::Rayon
-    };
+    let par = Par::for_threads(pool.current_num_threads());
     let mut state = SgdState::new(&mlp, tc.momentum);
     let m0 = pool.install(|| epoch_zero(&mlp, test, par));
     let mut history = vec![[0.0, f64::NAN, f64::NAN, m0.test_loss, m0.test_err]];
