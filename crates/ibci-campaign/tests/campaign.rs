@@ -138,6 +138,51 @@ fn output_unit_k_prefers_class_k() {
     }
 }
 
+/// The election follows the scores: in every layer the elected neurons' mean score is above
+/// the candidates' mean and the elected are not simply the first candidates drawn, and
+/// electing by another criterion (TIE instead of IIM) picks other candidates from the same
+/// draw. (A campaign that ignored its scores would train as well as its base initialiser,
+/// which `an_ibci_mlp2_trains` cannot tell apart.)
+#[test]
+fn the_election_follows_the_scores() {
+    let (tr, _) = mnist();
+    let spec = ArchSpec::parse("mlp2").unwrap();
+    for variant in [Variant::Reference, Variant::Paper] {
+        let mut first_layer = Vec::new();
+        for criteria in [Criteria::Both, Criteria::Tie, Criteria::Iim] {
+            let opts = CampaignOptions {
+                variant,
+                criteria,
+                init_samples: Some(10_000),
+                ..CampaignOptions::default()
+            };
+            let c = run(&spec, &tr, &opts, 5, 2);
+            for r in &c.layers {
+                assert!(
+                    r.score_elected.mean > r.score.mean,
+                    "{variant:?} {criteria:?} layer {}: elected mean score {} <= pool's {}",
+                    r.layer,
+                    r.score_elected.mean,
+                    r.score.mean
+                );
+                let mut sorted = r.picks.clone();
+                sorted.sort_unstable();
+                assert_ne!(
+                    sorted,
+                    (0..r.picks.len()).collect::<Vec<_>>(),
+                    "{variant:?} {criteria:?} layer {}: the first candidates drawn",
+                    r.layer
+                );
+            }
+            first_layer.push(c.layers[0].picks.clone());
+        }
+        assert_ne!(
+            first_layer[1], first_layer[2],
+            "{variant:?}: TIE and IIM elect the same first layer"
+        );
+    }
+}
+
 #[test]
 fn iim_elects_neurons_with_more_spread_than_the_pool() {
     let (tr, _) = mnist();

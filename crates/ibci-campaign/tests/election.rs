@@ -322,3 +322,25 @@ fn streamed_moments_match_a_two_pass_reference() {
         }
     }
 }
+
+/// The residual factor that weights a score is in (0, 1] for a live residual (it can only
+/// shrink as the span grows), and exactly 0 for a vanished residual or a zero candidate.
+#[test]
+fn residual_factors_lie_in_zero_to_one() {
+    use ibci_campaign::elect::{residual_ratio, VANISHED};
+    for norm0 in [1e-20, 1e-3, 1.0, 7.5, 1e30] {
+        for frac in [1.0, 0.999, 0.5, 1e-3, 2.0 * VANISHED] {
+            let r = residual_ratio(frac * norm0, norm0);
+            assert!(r > 0.0 && r <= 1.0, "{frac} of {norm0}: {r}");
+            assert!((r - frac).abs() <= 1e-12 * frac, "{frac} of {norm0}: {r}");
+        }
+        for frac in [VANISHED, 0.5 * VANISHED, 0.0] {
+            assert_eq!(
+                residual_ratio(frac * norm0, norm0),
+                0.0,
+                "{frac} of {norm0}"
+            );
+        }
+    }
+    assert_eq!(residual_ratio(0.0, 0.0), 0.0);
+}

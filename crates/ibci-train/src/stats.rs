@@ -185,16 +185,22 @@ mod tests {
 
     #[test]
     fn welch_interval_known_case() {
-        // Hand computation: means 2 and 1, variances 1 and 1, n 4 and 4: se = sqrt(0.5),
-        // df = 6, t(0.975, 6) = 2.4469.
+        // By hand, with the 97.5% points of Student's t from the printed table (df 6: 2.447,
+        // df 8: 2.306). a = 1,2,3,2 and b = 0,1,2,1: means 2 and 1, sample variances 2/3 and
+        // 2/3, so se^2 = 1/6 + 1/6 = 1/3 (se 0.57735) and df = (1/3)^2 / (2 (1/6)^2 / 3) = 6;
+        // half-width 2.447 x 0.57735 = 1.4128.
         let a = [1.0, 2.0, 3.0, 2.0];
         let b = [0.0, 1.0, 2.0, 1.0];
-        let var = std(&a).powi(2);
         let ci = welch95(&a, &b).unwrap();
-        let half = 2.4469 * (2.0 * var / 4.0).sqrt();
-        assert!((ci.df - 6.0).abs() < 1e-9);
-        assert!((ci.diff - 1.0).abs() < 1e-12);
-        assert!((ci.hi - (1.0 + half)).abs() < 1e-3, "{ci:?}");
+        assert!((ci.df - 6.0).abs() < 1e-9, "{ci:?}");
+        assert!((ci.diff - 1.0).abs() < 1e-12, "{ci:?}");
+        assert!((ci.lo - (1.0 - 1.4128)).abs() < 1e-3, "{ci:?}");
+        assert!((ci.hi - (1.0 + 1.4128)).abs() < 1e-3, "{ci:?}");
+        // a = 1..5, b = -1..3: means 3 and 1, variances 2.5 and 2.5, se^2 = 0.5 + 0.5 = 1,
+        // df = 1 / (2 x 0.25 / 4) = 8; half-width 2.306.
+        let ci = welch95(&[1.0, 2.0, 3.0, 4.0, 5.0], &[-1.0, 0.0, 1.0, 2.0, 3.0]).unwrap();
+        assert!((ci.df - 8.0).abs() < 1e-9, "{ci:?}");
+        assert!((ci.lo - (2.0 - 2.306)).abs() < 1e-3 && (ci.hi - (2.0 + 2.306)).abs() < 1e-3);
         assert!(welch95(&a, &[1.0]).is_none());
         let same = welch95(&[1.0, 1.0], &[0.5, 0.5]).unwrap();
         assert_eq!((same.lo, same.hi), (0.5, 0.5));

@@ -198,3 +198,113 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The committed `results/full` tables, recomputed here from its `runs.csv` without the
+/// binary's statistics code: every Table 1 cell (mean ± sample std of the per-seed minimal
+/// test error, and the mean epoch of the first minimum) and every IBCI − baseline row (the
+/// difference of means, and the Welch interval's half-width against Student's t from the
+/// printed table, df 4 to 8, interpolated in 1/df).
+#[test]
+fn summary_cells_match_runs_csv() {
+    use std::collections::BTreeMap;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/full");
+    let csv = std::fs::read_to_string(dir.join("runs.csv")).expect("results/full/runs.csv");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    // (net, base, method) -> per seed (minimal error %, its first epoch).
+    let mut best: BTreeMap<(String, String, String), BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let epoch: u64 = f[4].parse().unwrap();
+        if epoch == 0 {
+            continue;
+        }
+        let err = 100.0 * f[8].parse::<f64>().unwrap();
+        let key = (f[0].to_string(), f[1].to_string(), f[2].to_string());
+        let seed: u64 = f[3].parse().unwrap();
+        let e = best
+            .entry(key)
+            .or_default()
+            .entry(seed)
+            .or_insert((f64::INFINITY, 0.0));
+        if err < e.0 {
+            *e = (err, epoch as f64);
+        }
+    }
+    let stats = |net: &str, base: &str, method: &str| -> (Vec<f64>, f64, f64, f64) {
+        let runs = &best[&(net.to_string(), base.to_string(), method.to_string())];
+        let v: Vec<f64> = runs.values().map(|r| r.0).collect();
+        let n = v.len() as f64;
+        let m = v.iter().sum::<f64>() / n;
+        let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let ep = runs.values().map(|r| r.1).sum::<f64>() / n;
+        (v, m, sd, ep)
+    };
+    // t(0.975, df) from the printed table.
+    let t_table = [
+        (4.0, 2.776),
+        (5.0, 2.571),
+        (6.0, 2.447),
+        (7.0, 2.365),
+        (8.0, 2.306),
+    ];
+    let t975 = |df: f64| -> f64 {
+        let w = t_table
+            .windows(2)
+            .find(|w| df <= w[1].0)
+            .expect("df within 4..8");
+        let ((d0, t0), (d1, t1)) = (w[0], w[1]);
+        let s = (1.0 / df - 1.0 / d0) / (1.0 / d1 - 1.0 / d0);
+        t0 + s * (t1 - t0)
+    };
+    let mut checked = 0;
+    for (base, base_label) in [("xavier", "Xavier"), ("he", "He")] {
+        for (net, net_label) in [("mlp2", "MLP-2"), ("mlp3", "MLP-3"), ("mlp5", "MLP-5")] {
+            let rows: Vec<&str> = summary
+                .lines()
+                .filter(|l| l.starts_with(&format!("| {base_label} | {net_label} |")))
+                .collect();
+            // Table 1: Vanilla, LSUV, IBCI in columns 2, 5, 8.
+            let cells: Vec<&str> = rows[0].split('|').map(str::trim).collect();
+            for (method, col) in [("vanilla", 3), ("lsuv", 6), ("ibci", 9)] {
+                let (_, m, sd, ep) = stats(net, base, method);
+                assert_eq!(
+                    cells[col],
+                    format!("{m:.2} ± {sd:.2} ({ep:.1})"),
+                    "{base} {net} {method}"
+                );
+                checked += 1;
+            }
+            // IBCI − Vanilla and IBCI − LSUV: difference and interval.
+            let ci: Vec<&str> = rows[1].split('|').map(str::trim).collect();
+            let (ib, mi, _, _) = stats(net, base, "ibci");
+            for (other, col) in [("vanilla", 3), ("lsuv", 6)] {
+                let (ob, mo, _, _) = stats(net, base, other);
+                let var = |v: &[f64], m: f64| {
+                    v.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+                        / (v.len() as f64 - 1.0)
+                        / v.len() as f64
+                };
+                let (va, vb) = (var(&ib, mi), var(&ob, mo));
+                let df = (va + vb).powi(2) / (va * va / 4.0 + vb * vb / 4.0);
+                let half = t975(df) * (va + vb).sqrt();
+                let nums: Vec<f64> = ci[col]
+                    .replace(['[', ']', ','], " ")
+                    .split_whitespace()
+                    .map(|x| x.parse().unwrap())
+                    .collect();
+                let (diff, lo, hi) = (nums[0], nums[1], nums[2]);
+                assert!(
+                    (diff - (mi - mo)).abs() < 6e-4,
+                    "{base} {net} {other}: {diff}"
+                );
+                assert!(
+                    ((hi - lo) / 2.0 - half).abs() < 4e-3,
+                    "{base} {net} {other}: half-width {} against {half} (df {df:.2})",
+                    (hi - lo) / 2.0
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 30);
+}
