@@ -177,7 +177,7 @@ fn info(probe: bool) {
     };
     say!("gemm path:        {} ({why})", b.selected);
     say!(
-        "portable path:    about {:.0}x slower than avx2 (an MLP-2 epoch; exact FMA in software)",
+        "portable path:    about {:.0}x slower than avx2 or avx512 (an MLP-2 epoch; exact FMA in software)",
         ibci_kernels::dispatch::PORTABLE_SLOWDOWN
     );
     say!(
