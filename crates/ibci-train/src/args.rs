@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use ibci_campaign::{Base, CampaignOptions, CandidateScale, Criteria, Dist, ScoreSource, Variant};
 use ibci_nn::init::{FanMode, Nonlinearity, WeightInit};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::data::Digests;
 
@@ -268,34 +269,64 @@ impl InitArgs {
         s
     }
 
-    /// Every flag that changes the initial weights, for fingerprints and manifests (the same
-    /// JSON, and so the same cache keys, as when these flags were strings).
+    /// Every flag that changes the initial weights, for fingerprints, manifests and cache
+    /// keys (keys sorted: the same JSON as when these flags were strings).
     pub fn describe(&self) -> Value {
-        if self.init == InitScheme::Ibci {
-            let mut v = json!({
-                "init": "ibci",
-                "base": flag_name(&self.base),
-                "candidate_dist": flag_name(&self.candidate_dist),
-                "variant": flag_name(&self.variant),
-                "criteria": flag_name(&self.criteria),
-                "alpha": self.alpha,
-                "candidates": self.candidates,
-                "max_candidates": self.max_candidates,
-                "candidate_scale": flag_name(&self.candidate_scale),
-                "init_samples": self.init_samples,
-            });
-            // Only when not the default, so the configurations (and reproduce's cache keys)
-            // of proxy-scored runs stay as they were before the flag existed.
-            if self.score != ScoreArg::Proxy {
-                v["score"] = json!(flag_name(&self.score));
+        let record = if self.init == InitScheme::Ibci {
+            InitRecord::Campaign {
+                init: "ibci",
+                base: flag_name(&self.base),
+                candidate_dist: flag_name(&self.candidate_dist),
+                variant: flag_name(&self.variant),
+                criteria: flag_name(&self.criteria),
+                alpha: self.alpha.clone(),
+                candidates: self.candidates.clone(),
+                max_candidates: self.max_candidates,
+                candidate_scale: flag_name(&self.candidate_scale),
+                init_samples: self.init_samples,
+                // Only when not the default, so the configurations (and reproduce's cache
+                // keys) of proxy-scored runs stay as they were before the flag existed.
+                score: (self.score != ScoreArg::Proxy).then(|| flag_name(&self.score)),
             }
-            v
         } else if self.init.is_lsuv() {
-            json!({ "init": flag_name(&self.init), "lsuv_batch": self.lsuv_batch })
+            InitRecord::Lsuv {
+                init: flag_name(&self.init),
+                lsuv_batch: self.lsuv_batch,
+            }
         } else {
-            json!({ "init": flag_name(&self.init) })
-        }
+            InitRecord::Plain {
+                init: flag_name(&self.init),
+            }
+        };
+        serde_json::to_value(record).expect("records serialise")
     }
+}
+
+/// [`InitArgs::describe`]'s record: the flags that matter for the initialiser chosen.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum InitRecord {
+    Campaign {
+        init: &'static str,
+        base: String,
+        candidate_dist: String,
+        variant: String,
+        criteria: String,
+        alpha: Option<String>,
+        candidates: Option<String>,
+        max_candidates: Option<usize>,
+        candidate_scale: String,
+        init_samples: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        score: Option<String>,
+    },
+    Lsuv {
+        init: String,
+        lsuv_batch: Option<usize>,
+    },
+    Plain {
+        init: String,
+    },
 }
 
 /// The flags `ibci train` and `ibci init` share: the network, its initialiser, the seed,

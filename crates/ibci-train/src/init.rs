@@ -18,9 +18,12 @@ use ibci_nn::train::Split;
 use ibci_nn::{ArchSpec, Mlp};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::args::{InitArgs, NetArgs};
+use crate::init_report::{CampaignRecord, InitReport, LayerRecord, LsuvRecord};
+use crate::manifest::{Data, Manifest, Provenance};
 use crate::safetensors::encode_weights;
 use crate::setup::Setup;
 
@@ -35,7 +38,7 @@ pub fn initialise(
     train: Split<'_>,
     pool: &rayon::ThreadPool,
     verbose: bool,
-) -> Result<(Mlp, Value)> {
+) -> Result<(Mlp, InitReport)> {
     let par = Par::for_threads(pool.current_num_threads());
     let classes = spec.outputs();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -52,19 +55,27 @@ pub fn initialise(
             }
             eprintln!("ibci: campaign on {} images in {seconds:.2} s", c.samples);
         }
-        let report = json!({
-            "options": args.describe(),
-            "bias": bias,
-            "samples": c.samples,
-            "seconds": seconds,
-            "layers": c.layers.iter().map(layer_json).collect::<Vec<_>>(),
-        });
+        let report = InitReport {
+            options: args.describe(),
+            campaign: Some(CampaignRecord {
+                bias,
+                samples: c.samples,
+                seconds,
+                layers: c.layers.iter().map(LayerRecord::from).collect(),
+            }),
+            lsuv: None,
+        };
         return Ok((c.mlp, report));
     };
     let inits = vec![init; spec.layers()];
     let mut mlp = Mlp::init(spec, &inits, BiasInit::Constant(bias), &mut rng);
     if !with_lsuv {
-        return Ok((mlp, json!({ "options": args.describe() })));
+        let report = InitReport {
+            options: args.describe(),
+            campaign: None,
+            lsuv: None,
+        };
+        return Ok((mlp, report));
     }
     // The LSUV batch: distinct training images drawn by the initialisation stream.
     let n = args
@@ -84,20 +95,12 @@ pub fn initialise(
             r.rescalings
         );
     }
-    let json = json!({
-        "options": args.describe(),
-        "lsuv": {
-            "batch": n,
-            "tol": cfg.tol,
-            "max_iter": cfg.max_iter,
-            "layers": report.iter().map(|r| json!({
-                "initial_var": r.initial_var,
-                "final_var": r.final_var,
-                "rescalings": r.rescalings,
-            })).collect::<Vec<_>>(),
-        },
-    });
-    Ok((mlp, json))
+    let record = InitReport {
+        options: args.describe(),
+        campaign: None,
+        lsuv: Some(LsuvRecord::new(n, &cfg, &report)),
+    };
+    Ok((mlp, record))
 }
 
 fn layer_line(r: &LayerReport) -> String {
@@ -123,38 +126,6 @@ fn layer_line(r: &LayerReport) -> String {
     )
 }
 
-fn layer_json(r: &LayerReport) -> Value {
-    let s =
-        |x: &ibci_campaign::campaign::Summary| json!({"min": x.min, "mean": x.mean, "max": x.max});
-    json!({
-        "layer": r.layer,
-        "fan_in": r.fan_in,
-        "width": r.width,
-        "candidates": r.candidates,
-        "candidate_std": r.candidate_std,
-        "alpha_iim": r.alpha,
-        "iim": s(&r.iim),
-        "tie": s(&r.tie),
-        "score": s(&r.score),
-        "score_elected": s(&r.score_elected),
-        "groups": r.groups.iter().map(|g| json!({
-            "class": g.class, "candidates": g.candidates, "elected": g.quota
-        })).collect::<Vec<_>>(),
-        "empty_output_groups": r.empty_output_groups,
-        "picks": r.picks,
-        "response_std_elected": r.spread_elected,
-        "response_std_pool": r.spread_pool,
-        "seconds": {
-            "draw": r.seconds.draw,
-            "score": r.seconds.score,
-            "responses_cpu": r.seconds.responses_cpu,
-            "statistics_cpu": r.seconds.statistics_cpu,
-            "elect": r.seconds.elect,
-            "propagate": r.seconds.propagate,
-        },
-    })
-}
-
 /// `ibci init` flags.
 #[derive(clap::Args, Debug)]
 pub struct InitCli {
@@ -167,6 +138,7 @@ pub struct InitCli {
 
 /// Runs `ibci init`: initialises a network and writes it (safetensors) with a manifest.
 pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
+    let start = Instant::now();
     let (init, bias, seed, out) = (&args.net.init, args.net.bias, args.net.seed, &args.out);
     let Setup {
         spec,
@@ -188,39 +160,50 @@ pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
     checkpoint::write_atomically(out, &weights)
         .with_context(|| format!("--out {}", out.display()))?;
     let digest = to_hex(&sha256(&weights));
-    let b = ibci_kernels::dispatch::build_info();
-    let manifest = json!({
-        "ibci_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("IBCI_GIT_COMMIT"),
-        "command": argv,
-        "seed": seed,
-        "rng": "Xoshiro256PlusPlus (rand_xoshiro 0.7), seed_from_u64(seed)",
-        "config": {
-            "arch": spec.widths,
-            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "init": init.describe(),
-            "bias": bias,
+    let manifest = Manifest::new(
+        Provenance {
+            command: "init",
+            argv: argv.to_vec(),
+            threads,
+            data: Data::new(&args.net.data, &data.files),
         },
-        "initialisation": report,
-        "cpu": {
-            "build_level": crate::cpu::build_level(),
-            "host_features": crate::cpu::host_simd_features(),
+        InitRecord {
+            seed,
+            rng: "Xoshiro256PlusPlus (rand_xoshiro 0.7), seed_from_u64(seed)",
+            arch: spec.widths.clone(),
+            activations: spec.acts.iter().map(|a| a.name()).collect(),
+            init: init.describe(),
+            bias,
         },
-        "kernels": { "gemm_path": b.selected.name() },
-        "threads": threads,
-        "data": data.files.iter().map(|f| json!({
-            "file": f.path.display().to_string(),
-            "sha256": f.sha256,
-        })).collect::<Vec<_>>(),
-        "weights_sha256": digest,
-    });
+        InitResults {
+            weights_sha256: digest.clone(),
+            initialisation: report,
+        },
+        start.elapsed().as_secs_f64(),
+        (digest.clone(), "sha256 of the weights file"),
+    );
     let mut side = out.as_os_str().to_owned();
     side.push(".json");
-    checkpoint::write_atomically(
-        Path::new(&side),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
+    checkpoint::write_atomically(Path::new(&side), manifest.to_json()?.as_bytes())?;
     say!("wrote {} ({spec}, {})", out.display(), init.label());
     say!("weights sha256: {digest}");
     Ok(())
+}
+
+/// `config` of `ibci init`'s manifest.
+#[derive(Serialize)]
+struct InitRecord {
+    seed: u64,
+    rng: &'static str,
+    arch: Vec<usize>,
+    activations: Vec<&'static str>,
+    init: Value,
+    bias: f32,
+}
+
+/// `results` of `ibci init`'s manifest.
+#[derive(Serialize)]
+struct InitResults {
+    weights_sha256: String,
+    initialisation: InitReport,
 }

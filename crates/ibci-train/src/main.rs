@@ -26,6 +26,8 @@ mod cpu;
 mod data;
 mod infoplane;
 mod init;
+mod init_report;
+mod manifest;
 mod reproduce;
 mod safetensors;
 mod setup;

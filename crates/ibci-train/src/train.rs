@@ -26,11 +26,14 @@ use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::checkpoint::{self, Checkpoint};
 use ibci_nn::train::{epoch_zero, shuffle_stream, EpochMetrics, OwnedSplit, SgdState, Trainer};
 use ibci_nn::{ArchSpec, TrainConfig};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::args::NetArgs;
 use crate::infoplane::{self, InfoPlane};
 use crate::init::initialise;
+use crate::init_report::InitReport;
+use crate::manifest::{Data, Manifest, Provenance};
 use crate::safetensors::encode_weights;
 use crate::setup::Setup;
 
@@ -282,39 +285,72 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         .expect("at least one epoch");
     let last = history.last().expect("at least one epoch");
     let wall = start.elapsed().as_secs_f64();
-    let mut manifest = manifest(
-        args, argv, &spec, threads, &data, &history, best, wall, &digest,
-    );
-    manifest["resumed_after_epoch"] = if args.resume {
-        json!(resumed_from)
-    } else {
-        json!(null)
+    let infoplane = match (args.plane(), &plane) {
+        (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) => {
+            let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
+            infoplane::write_svgs(&out, pts)?;
+            eprintln!(
+                "ibci train: information plane in {}: {secs:.1} s, {:.0}% of the training time",
+                out.join("infoplane.csv").display(),
+                100.0 * secs / train_secs.max(1e-9)
+            );
+            Some(PlaneRecord {
+                samples,
+                subset: format!(
+                    "test images drawn by Xoshiro256PlusPlus::seed_from_u64({INFOPLANE_SEED:#x})"
+                ),
+                bin_width,
+                kde_noise_var: noise,
+                seconds: *secs,
+                overhead_vs_training: secs / train_secs.max(1e-9),
+                files: ["infoplane.csv", "infoplane.svg", "infoplane-kde.svg"],
+            })
+        }
+        _ => None,
     };
-    if let Some(report) = init_report {
-        manifest["initialisation"] = report;
-    }
-    if let (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) = (args.plane(), &plane) {
-        let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
-        infoplane::write_svgs(&out, pts)?;
-        manifest["infoplane"] = json!({
-            "samples": samples,
-            "subset": format!("test images drawn by Xoshiro256PlusPlus::seed_from_u64({INFOPLANE_SEED:#x})"),
-            "bin_width": bin_width,
-            "kde_noise_var": noise,
-            "seconds": secs,
-            "overhead_vs_training": secs / train_secs.max(1e-9),
-            "files": ["infoplane.csv", "infoplane.svg", "infoplane-kde.svg"],
-        });
-        eprintln!(
-            "ibci train: information plane in {}: {secs:.1} s, {:.0}% of the training time",
-            out.join("infoplane.csv").display(),
-            100.0 * secs / train_secs.max(1e-9)
-        );
-    }
-    checkpoint::write_atomically(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
+    let manifest = Manifest::new(
+        Provenance {
+            command: "train",
+            argv: argv.to_vec(),
+            threads,
+            data: Data::new(&args.net.data, &data.files),
+        },
+        TrainRecord {
+            seed: args.net.seed,
+            rng: RngRecord {
+                algorithm: "Xoshiro256PlusPlus (rand_xoshiro 0.7)",
+                init_stream: "seed_from_u64(seed)",
+                shuffle_stream_epoch_e: "seed_from_u64(seed), then jump(), then e x long_jump()",
+            },
+            arch: spec.widths.clone(),
+            activations: spec.acts.iter().map(|a| a.name()).collect(),
+            init: args.net.init.describe(),
+            bias: args.net.bias,
+            epochs: args.epochs,
+            batch: args.batch,
+            lr: args.lr,
+            momentum: args.momentum,
+            weight_decay: args.weight_decay,
+            loss: "softmax cross-entropy, mean over the batch",
+            optimizer: "SGD (torch.optim.SGD semantics)",
+            train_images: data.train.len(),
+            test_images: data.test.len(),
+            resumed_after_epoch: args.resume.then_some(resumed_from),
+        },
+        TrainResults {
+            min_test_err: best.test_err,
+            min_test_err_epoch: best.epoch,
+            final_test_err: last.test_err,
+            final_epoch: last.epoch,
+            untrained_test_err: history[0].test_err,
+            weights_sha256: digest.clone(),
+            initialisation: init_report,
+            infoplane,
+        },
+        wall,
+        (digest.clone(), "sha256 of weights.safetensors"),
+    );
+    checkpoint::write_atomically(&out.join("manifest.json"), manifest.to_json()?.as_bytes())?;
     say!(
         "{}: min test error {:.2}% at epoch {}, final {:.2}% (epoch {}), wall {:.1} s",
         out.display(),
@@ -363,70 +399,59 @@ fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> Stri
     .to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn manifest(
-    args: &TrainArgs,
-    argv: &[String],
-    spec: &ArchSpec,
-    threads: usize,
-    data: &mnist::Dataset,
-    history: &[EpochMetrics],
-    best: &EpochMetrics,
-    wall: f64,
-    digest: &str,
-) -> serde_json::Value {
-    let b = ibci_kernels::dispatch::build_info();
-    let last = history.last().expect("at least one epoch");
-    json!({
-        "ibci_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("IBCI_GIT_COMMIT"),
-        "command": argv,
-        "seed": args.net.seed,
-        "rng": {
-            "algorithm": "Xoshiro256PlusPlus (rand_xoshiro 0.7)",
-            "init_stream": "seed_from_u64(seed)",
-            "shuffle_stream_epoch_e": "seed_from_u64(seed), then jump(), then e x long_jump()",
-        },
-        "config": {
-            "arch": spec.widths,
-            "activations": spec.acts.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "init": args.net.init.describe(),
-            "bias": args.net.bias,
-            "epochs": args.epochs,
-            "batch": args.batch,
-            "lr": args.lr,
-            "momentum": args.momentum,
-            "weight_decay": args.weight_decay,
-            "loss": "softmax cross-entropy, mean over the batch",
-            "optimizer": "SGD (torch.optim.SGD semantics)",
-        },
-        "cpu": {
-            "build_level": crate::cpu::build_level(),
-            "compiled_features": crate::cpu::compiled_features(),
-            "host_features": crate::cpu::host_simd_features(),
-        },
-        "kernels": {
-            "gemm_path": b.selected.name(),
-            "supported_paths": b.supported.iter().map(|p| p.name()).collect::<Vec<_>>(),
-        },
-        "threads": threads,
-        "data": {
-            "dir": args.net.data.display().to_string(),
-            "files": data.files.iter().map(|f| json!({
-                "file": f.path.display().to_string(),
-                "sha256": f.sha256,
-            })).collect::<Vec<_>>(),
-            "train": data.train.len(),
-            "test": data.test.len(),
-        },
-        "results": {
-            "min_test_err": best.test_err,
-            "min_test_err_epoch": best.epoch,
-            "final_test_err": last.test_err,
-            "final_epoch": last.epoch,
-            "untrained_test_err": history[0].test_err,
-            "wall_seconds": wall,
-            "weights_sha256": digest,
-        },
-    })
+/// `config` of a training run's manifest.
+#[derive(Serialize)]
+struct TrainRecord {
+    seed: u64,
+    rng: RngRecord,
+    arch: Vec<usize>,
+    activations: Vec<&'static str>,
+    init: Value,
+    bias: f32,
+    epochs: usize,
+    batch: usize,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    loss: &'static str,
+    optimizer: &'static str,
+    train_images: usize,
+    test_images: usize,
+    /// The checkpoint's last epoch, when the run was resumed.
+    resumed_after_epoch: Option<usize>,
+}
+
+/// The random streams of a run.
+#[derive(Serialize)]
+struct RngRecord {
+    algorithm: &'static str,
+    init_stream: &'static str,
+    shuffle_stream_epoch_e: &'static str,
+}
+
+/// `results` of a training run's manifest.
+#[derive(Serialize)]
+struct TrainResults {
+    min_test_err: f64,
+    min_test_err_epoch: usize,
+    final_test_err: f64,
+    final_epoch: usize,
+    untrained_test_err: f64,
+    weights_sha256: String,
+    /// How the network was initialised (absent when resumed).
+    initialisation: Option<InitReport>,
+    /// The information plane, when measured.
+    infoplane: Option<PlaneRecord>,
+}
+
+/// The information plane's settings and cost.
+#[derive(Serialize)]
+struct PlaneRecord {
+    samples: usize,
+    subset: String,
+    bin_width: f64,
+    kde_noise_var: f64,
+    seconds: f64,
+    overhead_vs_training: f64,
+    files: [&'static str; 3],
 }

@@ -94,14 +94,18 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
     assert!(read(&a.join("plots/16-8-4-he.svg")).starts_with(b"<svg"));
     let manifest: serde_json::Value =
         serde_json::from_slice(&read(&a.join("manifest.json"))).unwrap();
-    assert_eq!(manifest["runs"], 20);
+    assert_eq!(manifest["results"]["runs"], 20);
+    assert_eq!(manifest["command"], "reproduce");
     // The manifest names the data the sweep ran on: the four files' digests, as sweep.json.
     let sweep: serde_json::Value = serde_json::from_slice(&read(&a.join("sweep.json"))).unwrap();
-    assert_eq!(manifest["sweep"], sweep);
+    assert_eq!(manifest["config"], sweep);
     assert_eq!(
-        manifest["sweep"]["data_sha256"].as_array().map(Vec::len),
+        manifest["config"]["data_sha256"].as_array().map(Vec::len),
         Some(4)
     );
+    let files = manifest["data"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4);
+    assert_eq!(files[0]["sha256"], sweep["data_sha256"][0]);
 
     // Nothing to do the second time; the outputs are the same bytes.
     let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|f| read(&a.join(f))).collect();
@@ -210,8 +214,9 @@ fn summary_cells_match_runs_csv() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/full");
     let csv = std::fs::read_to_string(dir.join("runs.csv")).expect("results/full/runs.csv");
     let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
-    // (net, base, method) -> per seed (minimal error %, its first epoch).
-    let mut best: BTreeMap<(String, String, String), BTreeMap<u64, (f64, f64)>> = BTreeMap::new();
+    // (net, base, method) -> seed -> (minimal error %, its first epoch).
+    type Best = BTreeMap<(String, String, String), BTreeMap<u64, (f64, f64)>>;
+    let mut best = Best::new();
     for line in csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let epoch: u64 = f[4].parse().unwrap();

@@ -84,7 +84,9 @@ fn writes_the_run_record_and_reproduces_its_digest_everywhere() {
     assert!(lines[1].starts_with("0,NaN,NaN,"), "{metrics}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("a/manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["seed"], 3);
+    assert_eq!(manifest["config"]["seed"], 3);
+    assert_eq!(manifest["command"], "train");
+    assert_eq!(manifest["results_digest"], digest.as_str());
     assert_eq!(manifest["config"]["arch"], serde_json::json!([16, 8, 4]));
     assert_eq!(manifest["results"]["weights_sha256"], digest.as_str());
     assert_eq!(manifest["threads"], 1);
@@ -212,7 +214,7 @@ fn resume_continues_bit_identically_and_refuses_bad_checkpoints() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("part/manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["resumed_after_epoch"], 2);
+    assert_eq!(manifest["config"]["resumed_after_epoch"], 2);
 
     // Another learning rate: a mismatch that names both configurations.
     let (code, _, err) = run("part", &["--epochs", "5", "--resume", "--lr", "0.2"]);
@@ -330,7 +332,7 @@ fn lsuv_runs_report_unit_variance_and_reproduce() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("a/manifest.json")).unwrap()).unwrap();
-    let lsuv = &manifest["initialisation"]["lsuv"];
+    let lsuv = &manifest["results"]["initialisation"]["lsuv"];
     assert_eq!(lsuv["batch"], 64);
     for layer in lsuv["layers"].as_array().unwrap() {
         let v = layer["final_var"].as_f64().unwrap();
@@ -422,11 +424,11 @@ fn ibci_init_and_train_run_every_variant_and_reproduce() {
             side.push(".json");
             let m: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
-            let layers = m["initialisation"]["layers"].as_array().unwrap();
+            let layers = m["results"]["initialisation"]["layers"].as_array().unwrap();
             assert_eq!(layers.len(), 2, "{m}");
             assert_eq!(layers[0]["picks"].as_array().unwrap().len(), 8);
             assert_eq!(
-                m["weights_sha256"].as_str().unwrap(),
+                m["results"]["weights_sha256"].as_str().unwrap(),
                 digests.last().unwrap()
             );
         }
@@ -455,7 +457,7 @@ fn ibci_init_and_train_run_every_variant_and_reproduce() {
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("t1/manifest.json")).unwrap()).unwrap();
     assert_eq!(m["config"]["init"]["variant"], "reference");
-    assert_eq!(m["initialisation"]["samples"], 240);
+    assert_eq!(m["results"]["initialisation"]["samples"], 240);
     // Bad campaign flags: clear errors, before any work.
     for (flags, msg) in [
         (&["--alpha", "1"][..], "--alpha: 1 values for 2 layers"),
@@ -521,8 +523,8 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["infoplane"]["bin_width"], 0.5);
-    assert_eq!(manifest["infoplane"]["samples"], 50);
+    assert_eq!(manifest["results"]["infoplane"]["bin_width"], 0.5);
+    assert_eq!(manifest["results"]["infoplane"]["samples"], 50);
     // The training is untouched by the measurements.
     let plain = train(&data, &root.join("plain"), &[], None);
     assert_eq!(digest_of(&o), digest_of(&plain));

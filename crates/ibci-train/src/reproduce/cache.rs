@@ -4,7 +4,23 @@
 use std::fs;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
+
+/// One finished run as the cache file `runs/KEY.json` holds it (fields in this order, as
+/// always: a resumed sweep reads back exactly what was written).
+#[derive(Serialize, Debug)]
+pub(super) struct RunRecord {
+    /// The run's configuration (its key is this JSON's digest).
+    pub(super) config: Value,
+    /// Per epoch (epoch, train_loss, train_acc, test_loss, test_err); `null` for what epoch
+    /// 0 does not have.
+    pub(super) history: Vec<[Option<f64>; 5]>,
+    /// Wall time of the run.
+    pub(super) seconds: f64,
+    /// SHA-256 of its final weights (safetensors).
+    pub(super) weights_sha256: String,
+}
 
 /// One finished run, as cached.
 #[derive(Clone, Debug)]

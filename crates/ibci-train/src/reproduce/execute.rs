@@ -12,8 +12,9 @@ use ibci_nn::train::{epoch_zero, shuffle_stream, OwnedSplit, SgdState, Split, Tr
 use ibci_nn::{ArchSpec, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::cache::RunRecord;
 use super::sweep::{Run, Sweep};
 use super::SUBSET_SEED;
 use crate::init::initialise;
@@ -71,7 +72,7 @@ pub(super) fn execute(
     train: Split<'_>,
     test: Split<'_>,
     pool: &rayon::ThreadPool,
-) -> Result<Value> {
+) -> Result<RunRecord> {
     let start = Instant::now();
     let spec = ArchSpec::parse(&run.net)?;
     let tc = TrainConfig::default();
@@ -103,10 +104,13 @@ pub(super) fn execute(
         ]);
     }
     let digest = to_hex(&sha256(&encode_weights(&mlp)));
-    Ok(json!({
-        "config": cfg,
-        "history": history.iter().map(|r| r.iter().map(|&v| if v.is_finite() { json!(v) } else { Value::Null }).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "weights_sha256": digest,
-        "seconds": start.elapsed().as_secs_f64(),
-    }))
+    Ok(RunRecord {
+        config: cfg.clone(),
+        history: history
+            .iter()
+            .map(|r| r.map(|v| v.is_finite().then_some(v)))
+            .collect(),
+        seconds: start.elapsed().as_secs_f64(),
+        weights_sha256: digest,
+    })
 }

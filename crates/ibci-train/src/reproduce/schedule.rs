@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::args::same_sweep_flags;
 use super::args::ReproduceArgs;
-use super::cache::{cached, RunResult};
+use super::cache::{cached, RunRecord, RunResult};
 use super::execute::{execute, load_data};
 use super::merge::merge;
 use super::report::write_outputs;
@@ -102,7 +102,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     );
 
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Value>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord>)>();
     let (trv, tev) = (train.view(), test.view());
     let run_start = Instant::now();
     let mut failure = None;
@@ -176,7 +176,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
                 r.seed,
                 100.0 * best,
                 100.0 * res.last(),
-                v["seconds"].as_f64().unwrap_or(0.0),
+                v.seconds,
                 (eta / 60.0).floor(),
                 eta % 60.0
             );

@@ -7,12 +7,13 @@ use anyhow::{bail, Context, Result};
 use ibci_idx::mnist::DigestCheck;
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::{ArchSpec, TrainConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::args::ReproduceArgs;
 use super::paper::METHODS;
 use super::{RESULTS_REVISION, SUBSET_SEED};
 use crate::args::{flag_name, BaseArg, CriteriaArg, InitArgs, InitScheme, VariantArg};
+use serde::Serialize;
 
 /// Everything that makes a sweep (the same for every run of it).
 #[derive(Clone, Debug)]
@@ -143,19 +144,19 @@ impl Sweep {
 
     /// The sweep's identity (what shards must agree on), data digests included.
     pub(super) fn describe(&self, data_sha256: &[String]) -> Value {
-        json!({
-            "dataset": self.dataset,
-            "data_sha256": data_sha256,
-            "nets": self.nets,
-            "bases": self.bases,
-            "methods": self.methods,
-            "variant": flag_name(&self.variant),
-            "epochs": self.epochs,
-            "seeds": self.seeds,
-            "train_subset": self.train_subset,
-            "subset_seed": self.train_subset.map(|_| SUBSET_SEED),
-            "protocol": protocol(),
-            "results_revision": RESULTS_REVISION,
+        sorted(&SweepRecord {
+            dataset: self.dataset.clone(),
+            data_sha256: data_sha256.to_vec(),
+            nets: self.nets.clone(),
+            bases: self.bases.clone(),
+            methods: self.methods.clone(),
+            variant: flag_name(&self.variant),
+            epochs: self.epochs,
+            seeds: self.seeds,
+            train_subset: self.train_subset,
+            subset_seed: self.train_subset.map(|_| SUBSET_SEED),
+            protocol: Protocol::reference(),
+            results_revision: RESULTS_REVISION,
         })
     }
 
@@ -185,32 +186,96 @@ impl Sweep {
         a
     }
 
-    /// A run's full configuration and its cache key.
+    /// A run's full configuration and its cache key (the SHA-256 of the configuration's JSON,
+    /// keys sorted).
     pub(super) fn run_config(&self, run: &Run, data_sha256: &[String]) -> (Value, String) {
-        let cfg = json!({
-            "data_sha256": data_sha256,
-            "train_subset": self.train_subset,
-            "subset_seed": self.train_subset.map(|_| SUBSET_SEED),
-            "net": ArchSpec::parse(&run.net).map(|s| s.to_string()).unwrap_or_default(),
-            "base": run.base,
-            "method": run.method,
-            "init": self.init_args(run).describe(),
-            "seed": run.seed,
-            "epochs": self.epochs,
-            "protocol": protocol(),
-            "results_revision": RESULTS_REVISION,
+        let cfg = sorted(&RunConfig {
+            data_sha256: data_sha256.to_vec(),
+            train_subset: self.train_subset,
+            subset_seed: self.train_subset.map(|_| SUBSET_SEED),
+            net: ArchSpec::parse(&run.net)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            base: run.base.clone(),
+            method: run.method.clone(),
+            init: self.init_args(run).describe(),
+            seed: run.seed,
+            epochs: self.epochs,
+            protocol: Protocol::reference(),
+            results_revision: RESULTS_REVISION,
         });
         let key = to_hex(&sha256(cfg.to_string().as_bytes()))[..20].to_string();
         (cfg, key)
     }
 }
 
+/// A record as JSON with its keys sorted (serde_json's map), as the cache keys and
+/// `sweep.json` have always been written.
+fn sorted(record: &impl Serialize) -> Value {
+    serde_json::to_value(record).expect("records serialise")
+}
+
+/// What defines a sweep (`sweep.json`, and the manifest's `config`).
+#[derive(Serialize)]
+struct SweepRecord {
+    dataset: String,
+    data_sha256: Vec<String>,
+    nets: Vec<String>,
+    bases: Vec<String>,
+    methods: Vec<String>,
+    variant: String,
+    epochs: usize,
+    seeds: usize,
+    train_subset: Option<usize>,
+    subset_seed: Option<u64>,
+    protocol: Protocol,
+    results_revision: u32,
+}
+
+/// What defines one run (hashed into its cache key).
+#[derive(Serialize)]
+struct RunConfig {
+    data_sha256: Vec<String>,
+    train_subset: Option<usize>,
+    subset_seed: Option<u64>,
+    net: String,
+    base: String,
+    method: String,
+    init: Value,
+    seed: u64,
+    epochs: usize,
+    protocol: Protocol,
+    results_revision: u32,
+}
+
 /// The training protocol every run uses: the reference code's.
-pub(super) fn protocol() -> Value {
-    let c = TrainConfig::default();
-    json!({
-        "optimizer": "SGD", "lr": c.lr, "batch": c.batch, "momentum": c.momentum,
-        "weight_decay": c.weight_decay, "bias": 0.0, "lsuv_batch": c.batch,
-        "pixels": "[0, 1] (x / 255)", "loss": "softmax cross-entropy, mean over the batch",
-    })
+#[derive(Serialize)]
+pub(super) struct Protocol {
+    optimizer: &'static str,
+    lr: f32,
+    batch: usize,
+    momentum: f32,
+    weight_decay: f32,
+    bias: f64,
+    lsuv_batch: usize,
+    pixels: &'static str,
+    loss: &'static str,
+}
+
+impl Protocol {
+    /// The reference code's protocol.
+    pub(super) fn reference() -> Protocol {
+        let c = TrainConfig::default();
+        Protocol {
+            optimizer: "SGD",
+            lr: c.lr,
+            batch: c.batch,
+            momentum: c.momentum,
+            weight_decay: c.weight_decay,
+            bias: 0.0,
+            lsuv_batch: c.batch,
+            pixels: "[0, 1] (x / 255)",
+            loss: "softmax cross-entropy, mean over the batch",
+        }
+    }
 }

@@ -12,8 +12,10 @@ use std::time::Instant;
 use anyhow::Result;
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::checkpoint::write_atomically;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
+use crate::manifest::{Data, Manifest, Provenance};
 use crate::reproduce::cache::RunResult;
 use crate::reproduce::paper::METHODS;
 use crate::reproduce::sweep::{Run, Sweep};
@@ -83,30 +85,31 @@ pub(super) fn write_outputs(
     write_atomically(&out.join("summary.md"), summary.as_bytes())?;
     let plot_files = plots::write_plots(sweep, &c, &out.join("plots"))?;
     let digest = to_hex(&sha256(format!("{summary}{csv}").as_bytes()));
-    let b = ibci_kernels::dispatch::build_info();
-    let manifest = json!({
-        "ibci_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": env!("IBCI_GIT_COMMIT"),
-        "command": argv,
-        "sweep": describe,
-        "data_dir": sweep.data_dir.display().to_string(),
-        "runs": all.len(),
-        "jobs": jobs,
-        "threads_per_run": threads,
-        "cpu": {
-            "build_level": crate::cpu::build_level(),
-            "host_features": crate::cpu::host_simd_features(),
+    let data_sha256: Vec<String> = describe["data_sha256"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let manifest = Manifest::new(
+        Provenance {
+            command: "reproduce",
+            argv: argv.to_vec(),
+            threads,
+            data: Data::from_digests(&sweep.data_dir, &data_sha256),
         },
-        "kernels": { "gemm_path": b.selected.name() },
-        "wall_seconds": start.elapsed().as_secs_f64(),
-        "plots": plot_files,
-        "results_digest": digest,
-        "results_digest_of": "sha256 of summary.md followed by runs.csv",
-    });
-    write_atomically(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
+        describe,
+        SweepResults {
+            runs: all.len(),
+            jobs,
+            plots: plot_files,
+        },
+        start.elapsed().as_secs_f64(),
+        (digest.clone(), "sha256 of summary.md followed by runs.csv"),
+    );
+    write_atomically(&out.join("manifest.json"), manifest.to_json()?.as_bytes())?;
     say!("{summary}");
     say!(
         "wrote {}/summary.md, runs.csv, manifest.json and plots/ ({:.0} s); results digest {digest}",
@@ -114,4 +117,16 @@ pub(super) fn write_outputs(
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `results` of `reproduce`'s manifest (the tables themselves are summary.md and runs.csv,
+/// named by the results digest).
+#[derive(Serialize)]
+struct SweepResults {
+    /// Runs in the sweep.
+    runs: usize,
+    /// Runs at a time (0 for a merge).
+    jobs: usize,
+    /// The plot files written.
+    plots: Vec<String>,
 }
