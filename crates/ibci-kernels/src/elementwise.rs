@@ -19,9 +19,9 @@ use rayon::prelude::*;
 use wide::f32x8;
 
 use crate::dispatch::KernelPath;
-use crate::gemm::Par;
 use crate::mat::MatMut;
 use crate::math::{exp_x8, map_x8, tanh_x8};
+use crate::par::Par;
 
 /// Elements per parallel work item.
 pub const CHUNK: usize = 1 << 14;

@@ -40,6 +40,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod mat;
 pub mod math;
+pub mod par;
 pub mod probe;
 mod ptr;
 pub mod reference;
@@ -50,6 +51,7 @@ pub mod tolerance;
 
 pub use dispatch::KernelPath;
 pub use elementwise::Activation;
-pub use gemm::{gemm, gemm_bias_act, gemm_bias_act_with, gemm_with, reserve_scratch, Backend, Par};
+pub use gemm::{gemm, gemm_bias_act, gemm_bias_act_with, gemm_with, reserve_scratch, Backend};
 pub use mat::{Mat, MatMut, MatRef};
+pub use par::Par;
 pub use tolerance::Tolerance;

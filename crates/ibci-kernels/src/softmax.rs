@@ -16,9 +16,9 @@
 use rayon::prelude::*;
 
 use crate::dispatch::KernelPath;
-use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
 use crate::math::{exp_inplace_with, ln};
+use crate::par::Par;
 use crate::ptr::SendPtr;
 
 /// Rows per parallel work item (the loss is summed within blocks, then over blocks in order).

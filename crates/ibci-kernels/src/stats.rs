@@ -20,8 +20,8 @@
 
 use rayon::prelude::*;
 
-use crate::gemm::Par;
 use crate::mat::{Mat, MatMut, MatRef};
+use crate::par::Par;
 
 /// Rows per block of a column reduction.
 pub const ROW_BLOCK: usize = 4096;

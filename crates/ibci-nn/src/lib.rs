@@ -18,7 +18,9 @@ pub mod checkpoint;
 pub mod init;
 pub mod lsuv;
 pub mod mlp;
+pub mod sgd;
 pub mod spec;
+pub mod split;
 pub mod train;
 pub mod workspace;
 

@@ -10,8 +10,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use ibci_kernels::sparse::CsrRows;
-use ibci_kernels::{Mat, MatRef, Par};
+use ibci_kernels::Par;
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -19,94 +18,8 @@ use crate::init::below;
 use crate::mlp::Mlp;
 use crate::workspace::Workspace;
 
-/// Optimiser and loop settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TrainConfig {
-    /// Epochs to run.
-    pub epochs: usize,
-    /// Samples per batch.
-    pub batch: usize,
-    /// Learning rate.
-    pub lr: f32,
-    /// SGD momentum (0: plain SGD, the paper's setting).
-    pub momentum: f32,
-    /// L2 weight decay (0 in the paper).
-    pub weight_decay: f32,
-}
-
-impl Default for TrainConfig {
-    /// The reference code's protocol: 100 epochs of plain SGD, lr 0.1, batch 100.
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 100,
-            batch: 100,
-            lr: 0.1,
-            momentum: 0.0,
-            weight_decay: 0.0,
-        }
-    }
-}
-
-/// A data split: row-major samples, their labels, and optionally the samples' nonzero index
-/// (with it, the first layer skips zero inputs; the numbers are the same either way).
-#[derive(Clone, Copy, Debug)]
-pub struct Split<'a> {
-    /// `n x features`.
-    pub x: MatRef<'a>,
-    /// `n` labels, each below the network's output width.
-    pub y: &'a [usize],
-    /// The nonzeros of `x` ([`CsrRows::new`]), built once per data set.
-    pub sparse: Option<&'a CsrRows>,
-}
-
-/// A split held as training wants it: f32 samples, `usize` labels and the samples' nonzero
-/// index.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OwnedSplit {
-    /// `n x features`.
-    pub x: Mat,
-    /// `n` labels.
-    pub y: Vec<usize>,
-    /// The nonzeros of `x`.
-    pub sparse: CsrRows,
-}
-
-impl OwnedSplit {
-    /// A split of samples `x` and labels `y`, indexed once.
-    pub fn new(x: Mat, y: Vec<usize>) -> OwnedSplit {
-        let sparse = CsrRows::new(x.as_ref());
-        OwnedSplit { x, y, sparse }
-    }
-
-    /// A split of images (`dim` values each, one after another, as an IDX file holds them
-    /// once scaled) and their byte labels.
-    ///
-    /// # Panics
-    /// If `images.len() != labels.len() * dim`.
-    #[track_caller]
-    pub fn from_images(images: Vec<f32>, dim: usize, labels: &[u8]) -> OwnedSplit {
-        assert_eq!(
-            images.len(),
-            labels.len() * dim,
-            "from_images: {} values for {} labels of {dim} pixels",
-            images.len(),
-            labels.len()
-        );
-        OwnedSplit::new(
-            Mat::from_vec(labels.len(), dim, images),
-            labels.iter().map(|&l| usize::from(l)).collect(),
-        )
-    }
-
-    /// A borrowed view for [`Trainer`] and friends.
-    pub fn view(&self) -> Split<'_> {
-        Split {
-            x: self.x.as_ref(),
-            y: &self.y,
-            sparse: Some(&self.sparse),
-        }
-    }
-}
+pub use crate::sgd::{SgdState, TrainConfig};
+pub use crate::split::{OwnedSplit, Split};
 
 /// What one epoch measured. Epoch 0 is the untrained network (train fields are NaN).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -176,29 +89,6 @@ pub fn epoch_zero(mlp: &Mlp, test: Split<'_>, par: Par) -> EpochMetrics {
         test_loss: t.loss,
         test_err: t.errors as f64 / test.y.len().max(1) as f64,
         seconds: 0.0,
-    }
-}
-
-/// The state SGD carries between steps: one velocity buffer per parameter tensor when
-/// momentum is on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SgdState {
-    /// Velocities of the weights and biases, in layer order (empty without momentum).
-    pub velocity: Vec<(Vec<f32>, Vec<f32>)>,
-}
-
-impl SgdState {
-    /// Zero velocities for `mlp` when `momentum != 0`, none otherwise.
-    pub fn new(mlp: &Mlp, momentum: f32) -> SgdState {
-        let velocity = if momentum != 0.0 {
-            mlp.layers
-                .iter()
-                .map(|l| (vec![0.0; l.w.as_slice().len()], vec![0.0; l.b.len()]))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        SgdState { velocity }
     }
 }
 

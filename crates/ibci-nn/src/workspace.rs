@@ -28,7 +28,8 @@ use ibci_kernels::stats::column_sums_into;
 use ibci_kernels::{gemm, gemm_bias_act, reserve_scratch, MatMut, MatRef, Par};
 
 use crate::mlp::{BatchStats, Mlp};
-use crate::train::{SgdState, Split, TrainConfig};
+use crate::sgd::{SgdState, TrainConfig};
+use crate::split::Split;
 
 /// Buffers for batches of up to `batch` rows of one network shape.
 #[derive(Clone, Debug)]

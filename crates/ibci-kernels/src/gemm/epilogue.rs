@@ -4,7 +4,7 @@
 
 use crate::dispatch::KernelPath;
 use crate::elementwise::{activate_with, Activation};
-use crate::gemm::Par;
+use crate::par::Par;
 
 /// What the write-back of [`gemm_bias_act`] adds to each finished block of C.
 pub(super) struct Post<'a> {

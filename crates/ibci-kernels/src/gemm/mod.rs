@@ -59,6 +59,7 @@ use rayon::prelude::*;
 use crate::dispatch::KernelPath;
 use crate::elementwise::Activation;
 use crate::mat::{MatMut, MatRef};
+pub use crate::par::Par;
 use crate::ptr::SendPtr;
 
 /// Which implementation computes the product.
@@ -68,27 +69,6 @@ pub enum Backend {
     Ibci(KernelPath),
     /// `matrixmultiply::sgemm`, the yardstick (and a fallback).
     MatrixMultiply,
-}
-
-/// Parallelism of one call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Par {
-    /// The calling thread only.
-    Seq,
-    /// Rayon's current pool (install a pool to choose the thread count).
-    Rayon,
-}
-
-impl Par {
-    /// The parallelism for a pool of `threads` workers: the calling thread alone for one
-    /// (no rayon overhead), rayon's current pool otherwise.
-    pub fn for_threads(threads: usize) -> Par {
-        if threads <= 1 {
-            Par::Seq
-        } else {
-            Par::Rayon
-        }
-    }
 }
 
 /// Blocking: MC rows x NC columns of C per task, KC steps of k per packed block.

@@ -23,17 +23,17 @@
 //! gets `w - lr * (+0) = w`, as the dense step gives it.
 //!
 //! [`BatchCols`] is filled once per batch (a counting sort of the batch's entries of
-//! [`CsrRows`]) and serves both products. Threads take disjoint blocks of the output, each
+//! [`CsrRows`](super::CsrRows)) and serves both products. Threads take disjoint blocks of the output, each
 //! element is computed by one chain, so the thread count changes no bit.
 
 use rayon::prelude::*;
 
+use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
 use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
 use super::packed::{Packed, Rhs};
-use super::rows::CsrRows;
-use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
+use crate::par::Par;
 use crate::ptr::SendPtr;
 
 /// What [`cols_t_times`] does with each gradient row.
@@ -43,132 +43,6 @@ pub enum GradOut<'a> {
     Store(MatMut<'a>),
     /// `W <- W - lr * A[rows]^T D` on this `a.cols() x d.cols()` matrix.
     Sgd(MatMut<'a>, f32),
-}
-
-/// Columns per block of either product (a tile row of the forward product: four zmm or eight
-/// ymm, one or two cache lines... 256 bytes).
-pub(super) const BW: usize = 64;
-
-/// A batch of rows of a [`CsrRows`] index, transposed: for each column `p`, the batch
-/// positions `r` (ascending) and values of the nonzeros in that column. Its buffers are
-/// reused from batch to batch; after the first [`fill`](BatchCols::fill) of a data set, later
-/// fills of batches no larger do not allocate.
-#[derive(Clone, Debug)]
-pub struct BatchCols {
-    cols: usize,
-    rows: usize,
-    start: Vec<u32>,
-    next: Vec<u32>,
-    entries: Vec<(u32, f32)>,
-    floor: ExponentFloor,
-}
-
-impl Default for BatchCols {
-    fn default() -> BatchCols {
-        BatchCols::new()
-    }
-}
-
-impl BatchCols {
-    /// An empty batch (fill it before use).
-    pub fn new() -> BatchCols {
-        BatchCols {
-            cols: 0,
-            rows: 0,
-            start: vec![0],
-            next: Vec::new(),
-            entries: Vec::new(),
-            floor: ExponentFloor::EMPTY,
-        }
-    }
-
-    /// Makes this the batch `a[rows]` (in the order given).
-    ///
-    /// # Panics
-    /// If a row index is out of range, or the batch has more than `u32::MAX` rows or entries.
-    #[track_caller]
-    pub fn fill(&mut self, a: &CsrRows, rows: &[usize]) {
-        if let Some(&bad) = rows.iter().find(|&&i| i >= a.rows()) {
-            panic!("BatchCols: row {bad} out of range for {} rows", a.rows());
-        }
-        assert!(
-            u32::try_from(rows.len()).is_ok(),
-            "BatchCols: batch too large"
-        );
-        let k = a.cols();
-        // Room for the largest batch of this size, so that no later batch allocates.
-        let most = rows.len() * a.max_row_nnz();
-        assert!(u32::try_from(most).is_ok(), "BatchCols: batch too large");
-        if self.entries.capacity() < most {
-            self.entries.reserve(most - self.entries.len());
-        }
-        self.start.clear();
-        self.start.resize(k + 1, 0);
-        // The batch's rows come from all over the index (tens of MB for MNIST): fetch the
-        // rows ahead while counting this one's (the second pass finds them in cache).
-        for (r, &i) in rows.iter().enumerate() {
-            if let Some(&ahead) = rows.get(r + AHEAD) {
-                prefetch(a.row(ahead));
-            }
-            for &(p, _) in a.row(i) {
-                self.start[p as usize + 1] += 1;
-            }
-        }
-        for p in 0..k {
-            self.start[p + 1] += self.start[p];
-        }
-        let nnz = self.start[k] as usize;
-        self.next.clear();
-        self.next.extend_from_slice(&self.start[..k]);
-        self.entries.clear();
-        self.entries.resize(nnz, (0, 0.0));
-        for (r, &i) in rows.iter().enumerate() {
-            for &(p, v) in a.row(i) {
-                let at = &mut self.next[p as usize];
-                self.entries[*at as usize] = (r as u32, v);
-                *at += 1;
-            }
-        }
-        (self.cols, self.rows, self.floor) = (k, rows.len(), a.floor());
-    }
-
-    /// Rows in the batch.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Columns of the indexed matrix.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Column `p`'s nonzeros as (batch position, value), positions ascending.
-    ///
-    /// # Panics
-    /// If `p >= self.cols()`.
-    #[track_caller]
-    pub fn col(&self, p: usize) -> &[(u32, f32)] {
-        &self.entries[self.start[p] as usize..self.start[p + 1] as usize]
-    }
-}
-
-/// Rows of the batch fetched ahead of the one being counted.
-const AHEAD: usize = 3;
-
-/// Asks for the cache lines of `xs` (a hint: it reads nothing and cannot fault).
-fn prefetch<T>(xs: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let (p, bytes) = (xs.as_ptr().cast::<i8>(), std::mem::size_of_val(xs));
-        for off in (0..bytes).step_by(64) {
-            // SAFETY: prefetch is a hint on an address inside (or one line past) the slice;
-            // it does not access memory and cannot fault. SSE is in the x86-64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = xs;
 }
 
 /// Column blocks of at most [`BW`] columns, split into whole vectors of `lanes`: as few as
@@ -235,7 +109,7 @@ pub fn cols_times(
             (scratch.rhs(), Some(floor))
         }
     };
-    if packed_floor.is_some_and(|f| !skipping_is_exact(a.floor, f)) {
+    if packed_floor.is_some_and(|f| !skipping_is_exact(a.floor(), f)) {
         return false;
     }
     let path = scratch.path();
@@ -292,7 +166,7 @@ pub fn cols_times(
             .map(task)
             .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
     };
-    skipping_is_exact(a.floor, packed_floor.unwrap_or(floor))
+    skipping_is_exact(a.floor(), packed_floor.unwrap_or(floor))
 }
 
 /// The weight gradient `A[rows]^T D` (or the SGD step that consumes it) from the batch's
@@ -332,7 +206,7 @@ pub fn cols_t_times(
         return true;
     }
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
-        || !skipping_is_exact(a.floor, scratch.pack(d, 16))
+        || !skipping_is_exact(a.floor(), scratch.pack(d, 16))
     {
         return false;
     }

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::cols::{BatchCols, BW};
+use super::batch::{BatchCols, BW};
 use super::packed::Rhs;
 use crate::dispatch::KernelPath;
 
@@ -136,7 +136,7 @@ macro_rules! isa_kernels {
 
             use super::{write_row, Row, BW};
             use crate::sparse::packed::Rhs;
-            use crate::sparse::cols::BatchCols;
+            use crate::sparse::batch::BatchCols;
 
             const L: usize = $lanes;
 

@@ -22,19 +22,21 @@
 
 use rayon::prelude::*;
 
+pub mod batch;
 pub mod cols;
 mod cols_kernels;
 pub mod exact;
 mod packed;
 pub mod rows;
 
-pub use cols::{cols_t_times, cols_times, BatchCols, GradOut};
+pub use batch::BatchCols;
+pub use cols::{cols_t_times, cols_times, GradOut};
 pub use packed::Packed;
 pub use rows::CsrRows;
 
 use crate::dispatch::KernelPath;
-use crate::gemm::Par;
 use crate::mat::{MatMut, MatRef};
+use crate::par::Par;
 
 /// Columns per packed panel of B.
 pub const NB: usize = 64;
