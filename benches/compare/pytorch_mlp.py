@@ -1,6 +1,6 @@
 """One training epoch of the paper's MLPs in PyTorch, for comparison with ibci's epoch time.
 
-Same work as `cargo bench -p ibci-nn`: MNIST pre-loaded as tensors (pixels / 255), He-normal
+Same work as `cargo bench --bench epoch`: MNIST pre-loaded as tensors (pixels / 255), He-normal
 weights, zero biases, ReLU hidden layers, softmax cross-entropy (mean), plain SGD lr 0.1,
 batch 100, one shuffled pass over the 60,000 training images, then the 10,000 test images.
 Only the epoch and the evaluation are timed.

@@ -33,7 +33,7 @@ pub enum KernelPath {
 pub const PATH_ENV: &str = "IBCI_KERNEL_PATH";
 
 /// How many times longer an MLP-2 training epoch takes on [`KernelPath::Portable`] than on
-/// the vector paths, as measured by `IBCI_BENCH_PORTABLE=1 cargo bench -p ibci-nn` (both in
+/// the vector paths, as measured by `IBCI_BENCH_PORTABLE=1 cargo bench --bench epoch` (both in
 /// one run, one thread), 2026-12-02: 26.7x and 28.3x against AVX2 on a 2-core AMD EPYC,
 /// 34.9x against AVX-512 on a 2-core Intel Xeon. The portable path must give the FMA paths'
 /// bits, so every fused multiply-add is `f32::mul_add`, which at the x86-64-v2 build level is

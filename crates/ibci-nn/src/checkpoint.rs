@@ -23,13 +23,13 @@
 //! and the digest, and returns a typed error otherwise.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use ibci_kernels::{Activation, Mat};
 use sha2::{Digest, Sha256};
 
+use crate::atomic::write_atomically;
 use crate::mlp::{Layer, Mlp};
 use crate::train::{EpochMetrics, SgdState};
 
@@ -327,29 +327,12 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> 
     })
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename, directory fsync.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
 /// Saves a checkpoint atomically.
 pub fn save(path: &Path, c: &Checkpoint) -> Result<(), CheckpointError> {
-    write_atomically(path, &encode(c))
+    write_atomically(path, &encode(c)).map_err(|e| CheckpointError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Loads and verifies a checkpoint, and checks that it belongs to `fingerprint`'s run.

@@ -14,6 +14,7 @@
 //! Randomness: functions take `&mut impl RngCore` and never create one; the same seed gives
 //! the same bits for any thread count and kernel path, because every kernel underneath does.
 
+pub mod atomic;
 pub mod checkpoint;
 pub mod init;
 pub mod lsuv;

@@ -215,7 +215,7 @@ pub fn write_svgs(dir: &Path, pts: &[Point]) -> Result<()> {
             }
         });
         let svg = plane::svg(&plane, &res, &format!("information plane: {name}"));
-        ibci_nn::checkpoint::write_atomically(&dir.join(file), svg.as_bytes())?;
+        ibci_nn::atomic::write_atomically(&dir.join(file), svg.as_bytes())?;
     }
     Ok(())
 }

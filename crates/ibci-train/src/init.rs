@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use ibci_campaign::{campaign, LayerReport};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::Par;
-use ibci_nn::checkpoint;
 use ibci_nn::init::{sample_indices, BiasInit};
 use ibci_nn::lsuv::{lsuv, LsuvConfig};
 use ibci_nn::mlp::gather_rows;
@@ -157,7 +156,7 @@ pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let weights = encode_weights(&mlp);
-    checkpoint::write_atomically(out, &weights)
+    ibci_nn::atomic::write_atomically(out, &weights)
         .with_context(|| format!("--out {}", out.display()))?;
     let digest = to_hex(&sha256(&weights));
     let manifest = Manifest::new(
@@ -184,7 +183,7 @@ pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
     );
     let mut side = out.as_os_str().to_owned();
     side.push(".json");
-    checkpoint::write_atomically(Path::new(&side), manifest.to_json()?.as_bytes())?;
+    ibci_nn::atomic::write_atomically(Path::new(&side), manifest.to_json()?.as_bytes())?;
     say!("wrote {} ({spec}, {})", out.display(), init.label());
     say!("weights sha256: {digest}");
     Ok(())

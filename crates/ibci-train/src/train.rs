@@ -277,7 +277,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
 
     let weights = encode_weights(&mlp);
     let weights_path = out.join("weights.safetensors");
-    checkpoint::write_atomically(&weights_path, &weights)?;
+    ibci_nn::atomic::write_atomically(&weights_path, &weights)?;
     let digest = to_hex(&sha256(&weights));
     let best = history[1..]
         .iter()
@@ -350,7 +350,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         wall,
         (digest.clone(), "sha256 of weights.safetensors"),
     );
-    checkpoint::write_atomically(&out.join("manifest.json"), manifest.to_json()?.as_bytes())?;
+    ibci_nn::atomic::write_atomically(&out.join("manifest.json"), manifest.to_json()?.as_bytes())?;
     say!(
         "{}: min test error {:.2}% at epoch {}, final {:.2}% (epoch {}), wall {:.1} s",
         out.display(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ibci_nn::checkpoint::write_atomically;
+use ibci_nn::atomic::write_atomically;
 use serde_json::Value;
 
 use super::args::ReproduceArgs;

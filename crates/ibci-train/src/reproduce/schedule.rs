@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ibci_nn::checkpoint::write_atomically;
+use ibci_nn::atomic::write_atomically;
 use ibci_nn::ArchSpec;
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use ibci_idx::sha256::{sha256, to_hex};
-use ibci_nn::checkpoint::write_atomically;
+use ibci_nn::atomic::write_atomically;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Result;
-use ibci_nn::checkpoint::write_atomically;
+use ibci_nn::atomic::write_atomically;
 
 use crate::reproduce::paper::METHODS;
 use crate::reproduce::sweep::Sweep;

@@ -13,7 +13,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// MNIST's train and test splits as the trainer holds them.
 fn mnist() -> (OwnedSplit, OwnedSplit) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist");
     let d = load(&dir, &LoadOptions::default()).expect("datasets/mnist");
     (
         OwnedSplit::from_images(d.train.images_f32(), d.train.dim(), &d.train.labels),

@@ -5,12 +5,12 @@
 //! process tree, and the ratio of medians is printed; these machines vary up to 2x from
 //! minute to minute, so only same-run ratios mean anything.
 //!
-//! Run: `cargo bench -p ibci-nn` (about three minutes with both comparisons). To time fewer
+//! Run: `cargo bench --bench epoch` (about three minutes with both comparisons). To time fewer
 //! cells, `IBCI_BENCH_NETS=mlp2` and `IBCI_BENCH_THREADS=1` (comma-separated lists).
 //! `IBCI_BENCH_PORTABLE=1` also times one MLP-2 epoch on the portable kernel path, in a child
 //! process, and prints its ratio to this run's (the figure `ibci info` quotes).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 const REPS: usize = 3;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
