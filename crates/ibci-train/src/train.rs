@@ -27,7 +27,7 @@ use ibci_nn::checkpoint::{self, Checkpoint};
 use ibci_nn::train::{epoch_zero, shuffle_stream, EpochMetrics, OwnedSplit, SgdState, Trainer};
 use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::args::NetArgs;
 use crate::infoplane::{self, InfoPlane};
@@ -383,20 +383,34 @@ fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
 /// The configuration a checkpoint must match to be resumed: everything that changes the
 /// numbers except `--epochs` (which may grow) and `--threads` (which never changes them).
 fn fingerprint(args: &TrainArgs, spec: &ArchSpec, data: &mnist::Dataset) -> String {
-    let files: Vec<String> = data.files.iter().map(|f| f.sha256.clone()).collect();
-    json!({
-        "arch": spec.to_string(),
-        "init": args.net.init.describe(),
+    /// What a checkpoint must match (keys sorted, as the text checkpoints have always held).
+    #[derive(Serialize)]
+    struct Fingerprint {
+        arch: String,
+        init: Value,
         // f32 flags as their shortest round-trip text (exact, and readable in a mismatch).
-        "bias": args.net.bias.to_string(),
-        "seed": args.net.seed,
-        "lr": args.lr.to_string(),
-        "batch": args.batch,
-        "momentum": args.momentum.to_string(),
-        "weight_decay": args.weight_decay.to_string(),
-        "data_sha256": files,
-    })
-    .to_string()
+        bias: String,
+        seed: u64,
+        lr: String,
+        batch: usize,
+        momentum: String,
+        weight_decay: String,
+        data_sha256: Vec<String>,
+    }
+    let f = Fingerprint {
+        arch: spec.to_string(),
+        init: args.net.init.describe(),
+        bias: args.net.bias.to_string(),
+        seed: args.net.seed,
+        lr: args.lr.to_string(),
+        batch: args.batch,
+        momentum: args.momentum.to_string(),
+        weight_decay: args.weight_decay.to_string(),
+        data_sha256: data.files.iter().map(|f| f.sha256.clone()).collect(),
+    };
+    serde_json::to_value(f)
+        .expect("records serialise")
+        .to_string()
 }
 
 /// `config` of a training run's manifest.
