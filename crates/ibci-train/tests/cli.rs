@@ -170,6 +170,45 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
             "{args:?}: {err}"
         );
     }
+    // Every choice is an enum clap checks: an unknown initialiser, variant, base or method is
+    // a usage error listing the accepted names, not a silent default.
+    for (args, want) in [
+        (&["train", "--init", "he"][..], "lsuv-he, ibci]"),
+        (
+            &["train", "--score", "bits"],
+            "[possible values: proxy, mi]",
+        ),
+        (
+            &["reproduce", "--variant", "v2"],
+            "[possible values: reference, paper]",
+        ),
+        (
+            &["reproduce", "--bases", "he,glorot"],
+            "[possible values: he, xavier]",
+        ),
+        (
+            &["reproduce", "--methods", "ibci,bogus"],
+            "[possible values: vanilla, lsuv, ibci, tie, iim]",
+        ),
+    ] {
+        let o = ibci(args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(args[1]) && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+    // A base or method named twice is refused, not run twice.
+    let o = ibci(&[
+        "reproduce",
+        "--bases",
+        "he,he",
+        "--out",
+        "/nonexistent-ibci-out",
+    ]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success() && err.contains("named twice"), "{err}");
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The flags of `ibci reproduce`.
 
-use crate::args::{flag_name, VariantArg};
 use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::args::{flag_name, BaseArg, VariantArg};
 
 /// `ibci reproduce` flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -19,13 +22,12 @@ pub struct ReproduceArgs {
     /// Seeds per configuration (seeds 1..=N).
     #[arg(long)]
     pub seeds: Option<usize>,
-    /// Base initialisers, comma-separated: xavier, he.
-    #[arg(long, default_value = "xavier,he")]
-    pub bases: String,
-    /// Methods, comma-separated: vanilla, lsuv, ibci, tie, iim (Table 1 is the first three,
-    /// Table 2 the last three).
-    #[arg(long, default_value = "vanilla,lsuv,ibci,tie,iim")]
-    pub methods: String,
+    /// Base initialisers, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BaseArg::Xavier, BaseArg::He])]
+    pub bases: Vec<BaseArg>,
+    /// Methods, comma-separated (Table 1 is the first three, Table 2 the last three).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Method::ALL)]
+    pub methods: Vec<Method>,
     /// IBCI variant for the ibci, tie and iim methods.
     #[arg(long, value_enum, default_value_t = VariantArg::Reference)]
     pub variant: VariantArg,
@@ -71,10 +73,41 @@ pub(super) fn same_sweep_flags(a: &ReproduceArgs) -> String {
     }
     s.push(format!(
         "--bases {} --methods {} --variant {} --dataset {}",
-        a.bases,
-        a.methods,
+        names(&a.bases).join(","),
+        names(&a.methods).join(","),
         flag_name(&a.variant),
         a.dataset
     ));
     s.join(" ")
+}
+
+/// A method of the paper's tables.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The base initialiser alone.
+    Vanilla,
+    /// LSUV on the base initialiser.
+    Lsuv,
+    /// The campaign, both criteria.
+    Ibci,
+    /// The campaign, TIE only.
+    Tie,
+    /// The campaign, IIM only.
+    Iim,
+}
+
+impl Method {
+    /// All five, in table order.
+    pub const ALL: [Method; 5] = [
+        Method::Vanilla,
+        Method::Lsuv,
+        Method::Ibci,
+        Method::Tie,
+        Method::Iim,
+    ];
+}
+
+/// The flag names of a list of choices.
+pub(super) fn names<T: ValueEnum>(v: &[T]) -> Vec<String> {
+    v.iter().map(flag_name).collect()
 }

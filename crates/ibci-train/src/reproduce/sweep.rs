@@ -7,13 +7,13 @@ use anyhow::{bail, Context, Result};
 use ibci_idx::mnist::DigestCheck;
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::{ArchSpec, TrainConfig};
+use serde::Serialize;
 use serde_json::Value;
 
-use super::args::ReproduceArgs;
+use super::args::{names, ReproduceArgs};
 use super::paper::METHODS;
 use super::{RESULTS_REVISION, SUBSET_SEED};
 use crate::args::{flag_name, BaseArg, CriteriaArg, InitArgs, InitScheme, VariantArg};
-use serde::Serialize;
 
 /// Everything that makes a sweep (the same for every run of it).
 #[derive(Clone, Debug)]
@@ -65,16 +65,15 @@ impl Sweep {
         for n in &nets {
             ArchSpec::parse(n).with_context(|| format!("--nets: {n:?}"))?;
         }
-        let bases = list(&a.bases);
-        if let Some(b) = bases.iter().find(|b| *b != "xavier" && *b != "he") {
-            bail!("--bases: {b:?} is not xavier or he");
-        }
-        let methods = list(&a.methods);
-        if let Some(m) = methods
-            .iter()
-            .find(|m| !METHODS.iter().any(|(k, _)| k == m))
-        {
-            bail!("--methods: {m:?} is not one of vanilla, lsuv, ibci, tie, iim");
+        let (bases, methods) = (names(&a.bases), names(&a.methods));
+        for (flag, list) in [("--bases", &bases), ("--methods", &methods)] {
+            if let Some((i, dup)) = list
+                .iter()
+                .enumerate()
+                .find(|(i, v)| list[..*i].contains(v))
+            {
+                bail!("{flag}: {dup:?} is named twice (entry {})", i + 1);
+            }
         }
         if nets.is_empty() || bases.is_empty() || methods.is_empty() {
             bail!("--nets, --bases and --methods must each name at least one entry");
