@@ -13,6 +13,61 @@ use serde_json::Value;
 
 use crate::data::Digests;
 
+/// Most worker threads a flag accepts (more would only spawn threads this machine cannot run).
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads`-style counts: 1 to [`MAX_THREADS`].
+pub fn threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number (expected 1 to {MAX_THREADS})"))?;
+    if (1..=MAX_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is out of range (expected 1 to {MAX_THREADS})"))
+    }
+}
+
+/// A count of at least 1.
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?}: expected a whole number of at least 1")),
+    }
+}
+
+/// A finite number above 0 (a learning rate).
+pub fn positive(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a finite number above 0")),
+    }
+}
+
+/// A finite number of at least 0 (weight decay).
+pub fn non_negative(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a finite number of at least 0")),
+    }
+}
+
+/// A number in [0, 1) (momentum).
+pub fn momentum(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a number in [0, 1)")),
+    }
+}
+
+/// A finite number (a bias).
+pub fn finite(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("{s:?}: expected a finite number")),
+    }
+}
+
 /// The name clap accepts for a choice (the spelling of manifests and cache keys too).
 pub fn flag_name(v: &impl ValueEnum) -> String {
     v.to_possible_value()
@@ -123,7 +178,7 @@ pub struct InitArgs {
     #[arg(long, value_enum, default_value_t = InitScheme::HeNormal)]
     pub init: InitScheme,
     /// Training images LSUV measures variances on (default: --batch, or 100).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub lsuv_batch: Option<usize>,
     /// IBCI: the distribution candidates are drawn from.
     #[arg(long, value_enum, default_value_t = BaseArg::He)]
@@ -148,14 +203,14 @@ pub struct InitArgs {
     pub candidates: Option<String>,
     /// IBCI: at most this many candidates per layer (default: 1000 for reference, 4096 for
     /// paper).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub max_candidates: Option<usize>,
     /// IBCI: `proper` fans, or `code` for the reference code's sqrt(2/C) quirk.
     #[arg(long, value_enum, default_value_t = ScaleArg::Proper)]
     pub candidate_scale: ScaleArg,
     /// IBCI: score candidates on a seeded subset of this many training images (default:
     /// all).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub init_samples: Option<usize>,
     /// IBCI: `proxy` (the variant's criteria) or `mi` (estimated information: Ross's
     /// I(neuron; label) for TIE, the neuron's binned entropy for IIM).
@@ -180,6 +235,32 @@ impl InitArgs {
             init_samples: None,
             score: ScoreArg::Proxy,
         }
+    }
+
+    /// Flags that only apply to another initialiser are refused (they would be ignored).
+    pub fn check_flags(&self) -> Result<()> {
+        if self.init != InitScheme::Ibci {
+            for (flag, set) in [
+                ("--alpha", self.alpha.is_some()),
+                ("--candidates", self.candidates.is_some()),
+                ("--max-candidates", self.max_candidates.is_some()),
+                ("--init-samples", self.init_samples.is_some()),
+            ] {
+                if set {
+                    bail!(
+                        "{flag} applies only with --init ibci (the initialiser is {})",
+                        flag_name(&self.init)
+                    );
+                }
+            }
+        }
+        if self.lsuv_batch.is_some() && !self.init.is_lsuv() {
+            bail!(
+                "--lsuv-batch applies only with --init lsuv, lsuv-xavier or lsuv-he (the initialiser is {})",
+                flag_name(&self.init)
+            );
+        }
+        Ok(())
     }
 
     /// The campaign options these flags give (`bias` is the layers' constant bias).
@@ -343,13 +424,13 @@ pub struct NetArgs {
     #[command(flatten)]
     pub init: InitArgs,
     /// Constant bias of every layer (the reference code uses 0 or 0.01).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = finite, allow_negative_numbers = true)]
     pub bias: f32,
     /// The one seed every random number flows from.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Data set directory (its training images train the network and score IBCI's
     /// candidates).

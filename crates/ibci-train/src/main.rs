@@ -34,6 +34,7 @@ mod setup;
 mod stats;
 mod svg;
 mod train;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -149,6 +150,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if e.downcast_ref::<usage::UsageError>().is_some() {
+                eprintln!("\nFor more information, try '--help'.");
+                return ExitCode::from(2);
+            }
             if let Some(ibci_idx::IdxError::DigestMismatch { .. }) = e.downcast_ref() {
                 eprintln!(
                     "HINT: for a data set other than MNIST, check against its own SHA256SUMS \

@@ -6,7 +6,8 @@ use ibci_idx::mnist::{self, LoadOptions};
 use ibci_kernels::Par;
 use ibci_nn::ArchSpec;
 
-use crate::args::{InitScheme, NetArgs};
+use crate::args::{InitScheme, NetArgs, MAX_THREADS};
+use crate::usage::usage;
 
 /// A network's set-up, ready to initialise and train.
 pub struct Setup {
@@ -26,22 +27,27 @@ impl Setup {
     /// Checks the flags, starts the pool and loads the data.
     pub fn new(a: &NetArgs) -> Result<Setup> {
         let (arch, init, bias, dir) = (&a.arch, &a.init, a.bias, &a.data);
-        let mut spec = ArchSpec::parse(arch).with_context(|| "--arch")?;
+        // Everything the flags alone decide is checked before any work, as a usage error.
+        let mut spec = ArchSpec::parse(arch)
+            .with_context(|| "--arch")
+            .map_err(usage)?;
         if let Some(list) = &a.act {
-            spec = spec.with_activations(list).with_context(|| "--act")?;
+            spec = spec
+                .with_activations(list)
+                .with_context(|| "--act")
+                .map_err(usage)?;
         }
-        if !bias.is_finite() {
-            bail!("--bias {bias}: expected a finite number");
-        }
+        init.check_flags().map_err(usage)?;
         if init.init == InitScheme::Ibci {
-            init.campaign_options(bias)?.plan(&spec)?;
+            init.campaign_options(bias)
+                .and_then(|o| Ok(o.plan(&spec)?))
+                .map_err(usage)?;
         }
+        // --threads is 1..=MAX_THREADS (clap checked it); by default, every core.
         let threads = a
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if threads == 0 {
-            bail!("--threads must be at least 1");
-        }
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .min(MAX_THREADS);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()

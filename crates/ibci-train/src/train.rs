@@ -29,7 +29,7 @@ use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::NetArgs;
+use crate::args::{at_least_one, momentum, non_negative, positive, NetArgs};
 use crate::infoplane::{self, InfoPlane};
 use crate::init::initialise;
 use crate::init_report::InitReport;
@@ -43,19 +43,19 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub net: NetArgs,
     /// Epochs to train.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     pub epochs: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    /// Learning rate (finite, above 0).
+    #[arg(long, default_value_t = 0.1, value_parser = positive, allow_negative_numbers = true)]
     pub lr: f32,
     /// Mini-batch size.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     pub batch: usize,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.0)]
+    /// SGD momentum, in [0, 1).
+    #[arg(long, default_value_t = 0.0, value_parser = momentum, allow_negative_numbers = true)]
     pub momentum: f32,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
+    /// L2 weight decay, at least 0.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative, allow_negative_numbers = true)]
     pub weight_decay: f32,
     /// Output directory (default: runs/ARCH-INIT-seedSEED).
     #[arg(long)]
@@ -68,7 +68,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub infoplane: bool,
     /// Test images the information plane is measured on (a fixed seeded subset).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = at_least_one)]
     pub infoplane_samples: usize,
     /// Bin width of the binned estimates (activation units).
     #[arg(long, default_value_t = 0.5)]
@@ -103,12 +103,6 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         par,
         data,
     } = Setup::new(&args.net)?;
-    if args.epochs == 0 || args.batch == 0 {
-        bail!("--epochs and --batch must be at least 1");
-    }
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        bail!("--lr {}: expected a positive number", args.lr);
-    }
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "runs/{}-{}-seed{}",

@@ -199,6 +199,31 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
             "{args:?}: {err}"
         );
     }
+    // Bad values and combinations of training flags: status 2, naming the flag and what it
+    // accepts, before any work (the data directory does not exist: it is never reached).
+    for (args, want) in [
+        (&["--lr", "nan"][..], "'nan' for '--lr"),
+        (&["--lr", "-0.1"], "above 0"),
+        (&["--batch", "0"], "'0' for '--batch"),
+        (&["--epochs", "0"], "'0' for '--epochs"),
+        (&["--threads", "0"], "expected 1 to 1024"),
+        (&["--threads", "100000"], "expected 1 to 1024"),
+        (&["--momentum", "1.5"], "[0, 1)"),
+        (&["--weight-decay", "-1"], "at least 0"),
+        (&["--bias", "inf"], "finite"),
+        (&["--arch", "garbage"], "--arch"),
+        (&["--lsuv-batch", "0"], "'0' for '--lsuv-batch"),
+        (&["--lsuv-batch", "50"], "--lsuv-batch applies only"),
+        (&["--alpha", "1,0"], "--alpha applies only with --init ibci"),
+        (&["--init", "ibci", "--alpha", "1,2"], "outside [0, 1]"),
+    ] {
+        let mut all = vec!["train", "--data", "/nonexistent-ibci-data"];
+        all.extend_from_slice(args);
+        let o = ibci(&all);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
     // A base or method named twice is refused, not run twice.
     let o = ibci(&[
         "reproduce",

@@ -188,17 +188,27 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
         "{err}"
     );
 
-    // Bad flags.
-    for (flags, msg) in [
-        (&["--shard", "3/2"][..], "--shard \"3/2\""),
-        (&["--bases", "lecun"][..], "--bases"),
-        (&["--methods", "magic"][..], "--methods"),
-        (&["--nets", "784-100-10"][..], "16 pixels"),
-        (&["--train-subset", "301"][..], "--train-subset 301"),
+    // Bad flags: usage errors (status 2) for what the flags alone decide, before any work;
+    // failed work (status 1) for what only the data can tell.
+    for (flags, msg, code) in [
+        (&["--shard", "3/2"][..], "'3/2' for '--shard", 2),
+        (&["--bases", "lecun"][..], "--bases", 2),
+        (&["--methods", "magic"][..], "--methods", 2),
+        (&["--jobs", "0"][..], "'0' for '--jobs", 2),
+        (
+            &["--threads-per-run", "100000"][..],
+            "expected 1 to 1024",
+            2,
+        ),
+        (&["--epochs", "0"][..], "'0' for '--epochs", 2),
+        (&["--nets", "mlp2,nonsense"][..], "--nets", 2),
+        (&["--nets", "784-100-10"][..], "16 pixels", 1),
+        (&["--train-subset", "301"][..], "--train-subset 301", 1),
     ] {
         let o = reproduce(&data, &root.join("bad"), flags);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && err.contains(msg), "{flags:?}: {err}");
+        assert_eq!(o.status.code(), Some(code), "{flags:?}: {err}");
+        assert!(err.contains(msg), "{flags:?}: {err}");
     }
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -135,9 +135,13 @@ fn bad_flags_and_divergence_are_clear_errors() {
     std::fs::create_dir_all(&data).unwrap();
     tiny_dataset(&data);
     let cases: [(&[&str], i32, &str); 5] = [
-        (&["--arch", "16-x-4"], 1, "--arch"),
+        (&["--arch", "16-x-4"], 2, "--arch"),
         (&["--arch", "mlp2"], 1, "784 inputs, but the images"),
-        (&["--lr", "0"], 1, "--lr 0: expected a positive number"),
+        (
+            &["--lr", "0"],
+            2,
+            "'0' for '--lr <LR>': \"0\": expected a finite number above 0",
+        ),
         (&["--init", "lecun"], 2, "possible values"),
         (&["--lr", "1e30"], 1, "training diverged at epoch 1, batch"),
     ];

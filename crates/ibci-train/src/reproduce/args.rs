@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use crate::args::{flag_name, BaseArg, VariantArg};
+use crate::args::{at_least_one, flag_name, threads, BaseArg, VariantArg};
 
 /// `ibci reproduce` flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -17,10 +17,10 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub nets: Option<String>,
     /// Epochs per run.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub epochs: Option<usize>,
     /// Seeds per configuration (seeds 1..=N).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub seeds: Option<usize>,
     /// Base initialisers, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BaseArg::Xavier, BaseArg::He])]
@@ -36,20 +36,20 @@ pub struct ReproduceArgs {
     #[arg(long, default_value = "mnist")]
     pub dataset: String,
     /// Train on a seeded subset of this many training images (the test set stays whole).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub train_subset: Option<usize>,
     /// Output directory (default: results/quick, results/full or results/custom).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Runs at a time (default: cores / --threads-per-run).
-    #[arg(long)]
+    /// Runs at a time, 1 to 1024 (default: cores / --threads-per-run).
+    #[arg(long, value_parser = threads)]
     pub jobs: Option<usize>,
-    /// Threads per run.
-    #[arg(long, default_value_t = 1)]
+    /// Threads per run, 1 to 1024.
+    #[arg(long, default_value_t = 1, value_parser = threads)]
     pub threads_per_run: usize,
     /// Run only shard I of N (1-based): every N-th run of the list, starting at the I-th.
-    #[arg(long)]
-    pub shard: Option<String>,
+    #[arg(long, value_parser = shard)]
+    pub shard: Option<(usize, usize)>,
     /// Build the tables from these shard directories' runs instead of running anything.
     #[arg(long, num_args = 1..)]
     pub merge: Vec<PathBuf>,
@@ -110,4 +110,15 @@ impl Method {
 /// The flag names of a list of choices.
 pub(super) fn names<T: ValueEnum>(v: &[T]) -> Vec<String> {
     v.iter().map(flag_name).collect()
+}
+
+/// `--shard I/N` with 1 <= I <= N.
+fn shard(s: &str) -> Result<(usize, usize), String> {
+    let parsed = s
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((i, n)) if n >= 1 && (1..=n).contains(&i) => Ok((i, n)),
+        _ => Err(format!("{s:?}: expected I/N with 1 <= I <= N, e.g. 2/8")),
+    }
 }

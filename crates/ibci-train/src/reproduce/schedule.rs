@@ -22,7 +22,7 @@ use super::sweep::Sweep;
 /// Runs `ibci reproduce`.
 pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let sweep = Sweep::from_args(args)?;
+    let sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
     let out = args
         .out
         .clone()
@@ -32,21 +32,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     if !args.merge.is_empty() {
         return merge(args, &sweep, &out, argv);
     }
-    let shard = match &args.shard {
-        None => None,
-        Some(s) => {
-            let parsed = s
-                .split_once('/')
-                .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
-            match parsed {
-                Some((i, n)) if n >= 1 && (1..=n).contains(&i) => Some((i, n)),
-                _ => bail!("--shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/8"),
-            }
-        }
-    };
-    if args.threads_per_run == 0 || args.jobs == Some(0) {
-        bail!("--jobs and --threads-per-run must be at least 1");
-    }
+    let shard = args.shard;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or((cores / args.threads_per_run).max(1));
 
