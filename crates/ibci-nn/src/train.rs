@@ -42,6 +42,15 @@ pub struct EpochMetrics {
 /// Why training stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
+    /// A batch's mean loss exceeded [`DIVERGED_LOSS`]: finite, but blown up.
+    LossExploded {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch within the epoch (0-based).
+        batch: usize,
+        /// The batch's mean loss.
+        loss: f64,
+    },
     /// A loss or parameter became NaN or infinite.
     NonFinite {
         /// Epoch (1-based).
@@ -56,6 +65,11 @@ pub enum TrainError {
 impl fmt::Display for TrainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TrainError::LossExploded { epoch, batch, loss } => write!(
+                f,
+                "training diverged at epoch {epoch}, batch {batch}: the batch's loss {loss:.3e} \
+                 exceeds {DIVERGED_LOSS:.0e} nats (try a smaller learning rate)"
+            ),
             TrainError::NonFinite { epoch, batch, what } => write!(
                 f,
                 "training diverged at epoch {epoch}, batch {batch}: {what} is not finite (try a smaller learning rate)"
@@ -91,6 +105,12 @@ pub fn epoch_zero(mlp: &Mlp, test: Split<'_>, par: Par) -> EpochMetrics {
         seconds: 0.0,
     }
 }
+
+/// The mean cross-entropy (nats) above which a batch counts as diverged although finite: the
+/// logits are then wrong by about a thousand, where an untrained network's loss is about
+/// ln(classes) (2.3 for ten classes) and training only lowers it. (A learning rate of 1e6 on
+/// MNIST used to run to the end with losses near 1e28.)
+pub const DIVERGED_LOSS: f64 = 1e3;
 
 /// Test-set evaluation batch (as [`epoch_zero`] and the reference code use).
 pub const EVAL_BATCH: usize = 1000;
@@ -154,6 +174,13 @@ impl Trainer {
                     epoch,
                     batch: bi,
                     what: format!("the loss ({})", st.loss),
+                });
+            }
+            if st.loss > DIVERGED_LOSS {
+                return Err(TrainError::LossExploded {
+                    epoch,
+                    batch: bi,
+                    loss: st.loss,
                 });
             }
             loss_sum += st.loss;

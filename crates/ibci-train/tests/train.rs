@@ -134,7 +134,7 @@ fn bad_flags_and_divergence_are_clear_errors() {
     let data = root.join("data");
     std::fs::create_dir_all(&data).unwrap();
     tiny_dataset(&data);
-    let cases: [(&[&str], i32, &str); 5] = [
+    let cases: [(&[&str], i32, &str); 6] = [
         (&["--arch", "16-x-4"], 2, "--arch"),
         (&["--arch", "mlp2"], 1, "784 inputs, but the images"),
         (
@@ -144,6 +144,8 @@ fn bad_flags_and_divergence_are_clear_errors() {
         ),
         (&["--init", "lecun"], 2, "possible values"),
         (&["--lr", "1e30"], 1, "training diverged at epoch 1, batch"),
+        // A finite blow-up is divergence too, not a finished run with a loss of 1e28.
+        (&["--lr", "1e6"], 1, "nats (try a smaller learning rate)"),
     ];
     for (extra, code, want) in cases {
         let mut args = vec!["--epochs", "1"];
