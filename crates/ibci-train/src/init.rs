@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::args::{InitArgs, NetArgs};
 use crate::init_report::{CampaignRecord, InitReport, LayerRecord, LsuvRecord};
+use crate::lock::OutLock;
 use crate::manifest::{Data, Manifest, Provenance};
 use crate::safetensors::encode_weights;
 use crate::setup::Setup;
@@ -151,10 +152,13 @@ pub fn init_only(args: &InitCli, argv: &[String]) -> Result<()> {
         data.train.dim(),
         &data.train.labels,
     );
-    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
+    let mut lock = out.as_os_str().to_owned();
+    lock.push(".lock");
+    let _lock = OutLock::take(Path::new(&lock), &format!("--out {}", out.display()))?;
+    let (mlp, report) = initialise(init, &spec, bias, seed, 100, train.view(), &pool, true)?;
     let weights = encode_weights(&mlp);
     ibci_nn::atomic::write_atomically(out, &weights)
         .with_context(|| format!("--out {}", out.display()))?;

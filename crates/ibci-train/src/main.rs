@@ -27,6 +27,7 @@ mod data;
 mod infoplane;
 mod init;
 mod init_report;
+mod lock;
 mod manifest;
 mod reproduce;
 mod safetensors;

@@ -33,6 +33,7 @@ use crate::args::{at_least_one, momentum, non_negative, positive, NetArgs};
 use crate::infoplane::{self, InfoPlane};
 use crate::init::initialise;
 use crate::init_report::InitReport;
+use crate::lock::OutLock;
 use crate::manifest::{Data, Manifest, Provenance};
 use crate::safetensors::encode_weights;
 use crate::setup::Setup;
@@ -112,6 +113,7 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         ))
     });
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
+    let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
 
     let (train_split, test_split) = (
         OwnedSplit::from_images(

@@ -595,3 +595,36 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     assert!(!p.status.success() && String::from_utf8_lossy(&p.stderr).contains("infoplane.csv"));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// One writer per output directory: while another process holds `OUT/.ibci.lock`, a second
+/// `train` on OUT is refused with the holder named and writes nothing; a lock file left by a
+/// process that is gone (no OS lock on it) is taken over.
+#[test]
+fn a_second_writer_on_the_same_out_is_refused() {
+    use std::io::Write;
+    let root = tempdir("lock");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let out = root.join("o");
+    std::fs::create_dir_all(&out).unwrap();
+    {
+        // This test process plays the other ibci.
+        let mut held = std::fs::File::create(out.join(".ibci.lock")).unwrap();
+        held.try_lock().unwrap();
+        writeln!(held, "424242").unwrap();
+        let o = train(&data, &out, &[], None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("in use by another ibci (process 424242"),
+            "{err}"
+        );
+        assert!(!out.join("manifest.json").exists());
+    }
+    // The holder is gone (its lock released with it); the file and its pid remain.
+    let o = train(&data, &out, &[], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("manifest.json").exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

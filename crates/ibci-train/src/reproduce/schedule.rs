@@ -18,6 +18,7 @@ use super::execute::{execute, load_data};
 use super::merge::merge;
 use super::report::write_outputs;
 use super::sweep::Sweep;
+use crate::lock::OutLock;
 
 /// Runs `ibci reproduce`.
 pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
@@ -29,6 +30,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
     let runs_dir = out.join("runs");
     fs::create_dir_all(&runs_dir).with_context(|| format!("creating {}", runs_dir.display()))?;
+    let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
     if !args.merge.is_empty() {
         return merge(args, &sweep, &out, argv);
     }
