@@ -43,6 +43,7 @@ impl Setup {
                 .and_then(|o| Ok(o.plan(&spec)?))
                 .map_err(usage)?;
         }
+        check_memory(&spec, init.init == InitScheme::Ibci)?;
         // --threads is 1..=MAX_THREADS (clap checked it); by default, every core.
         let threads = a
             .threads
@@ -76,4 +77,44 @@ impl Setup {
             data,
         })
     }
+}
+
+/// Refuses, before anything is allocated, a network whose working set is larger than the
+/// memory available (an allocation failure would abort the process instead of reporting).
+/// The estimate counts the weights three times (the network, its gradient or momentum, a
+/// checkpoint's copy) and every layer's activations for a 1000-image evaluation batch; with
+/// the campaign, also each layer's responses over the 60,000 training images.
+fn check_memory(spec: &ArchSpec, campaign: bool) -> Result<()> {
+    let w = &spec.widths;
+    let params: u128 = w
+        .windows(2)
+        .map(|p| (p[0] as u128 + 1) * p[1] as u128)
+        .sum();
+    let units: u128 = w.iter().map(|&x| x as u128).sum();
+    let widest = w.iter().copied().max().unwrap_or(0) as u128;
+    let mut bytes = 4 * (3 * params + 2 * 1000 * units);
+    if campaign {
+        bytes += 4 * 2 * 60_000 * widest;
+    }
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    if bytes > u128::from(available) {
+        let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
+        bail!(
+            "--arch {spec}: about {:.1} GiB needed ({params} parameters), {:.1} GiB available",
+            gib(bytes),
+            gib(u128::from(available))
+        );
+    }
+    Ok(())
+}
+
+/// The memory the system can give this process now, in bytes (`MemAvailable` of
+/// /proc/meminfo; `None` where there is no such file).
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }

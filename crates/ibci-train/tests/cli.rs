@@ -224,6 +224,21 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // A network too large for this machine is a typed error before anything is allocated
+    // (it used to abort on allocation failure), naming the memory needed and available.
+    let o = ibci(&[
+        "train",
+        "--data",
+        "/nonexistent-ibci-data",
+        "--arch",
+        "784-100000000-10",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("GiB needed") && err.contains("available"),
+        "{err}"
+    );
     // A base or method named twice is refused, not run twice.
     let o = ibci(&[
         "reproduce",
