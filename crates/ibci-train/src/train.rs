@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -29,7 +29,7 @@ use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::{at_least_one, momentum, non_negative, positive, NetArgs};
+use crate::args::{at_least_one, momentum, non_negative, positive, DistArg, NetArgs, ScaleArg};
 use crate::infoplane::{self, InfoPlane};
 use crate::init::initialise;
 use crate::init_report::InitReport;
@@ -62,8 +62,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its checkpoint (same flags; --epochs may grow).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "force")]
     pub resume: bool,
+    /// Replace what --out holds even if it is another run's.
+    #[arg(long)]
+    pub force: bool,
     /// Record every layer's I(X;T) and I(T;Y) after every epoch (binning and KDE bounds) in
     /// infoplane.csv, and draw infoplane.svg and infoplane-kde.svg.
     #[arg(long)]
@@ -104,14 +107,11 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         par,
         data,
     } = Setup::new(&args.net)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "runs/{}-{}-seed{}",
-            args.net.arch,
-            args.net.init.label(),
-            args.net.seed
-        ))
-    });
+    let fingerprint = fingerprint(args, &spec, &data);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(args, &fingerprint));
     fs::create_dir_all(&out).with_context(|| format!("creating --out {}", out.display()))?;
     let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
 
@@ -125,7 +125,6 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     );
     let (train, test) = (train_split.view(), test_split.view());
 
-    let fingerprint = fingerprint(args, &spec, &data);
     let ckpt_path = out.join("checkpoint.bin");
     let cfg = TrainConfig {
         epochs: args.epochs,
@@ -159,8 +158,26 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         (c.mlp, c.state, c.history)
     } else {
         if ckpt_path.exists() {
+            // Another run's directory is not overwritten by accident.
+            match checkpoint::load(&ckpt_path, &fingerprint) {
+                Ok(_) => {}
+                Err(e) if !args.force => bail!(
+                    "--out {} holds another run ({e}); pass --force to replace it, or choose \
+                     another --out",
+                    out.display()
+                ),
+                Err(_) => {}
+            }
             eprintln!(
                 "ibci train: starting afresh in {} (its checkpoint is replaced; --resume would continue it)",
+                out.display()
+            );
+        } else if out.join("manifest.json").exists() && !args.force {
+            // A finished run without its checkpoint: nothing tells whose it is. (A run that
+            // failed before its first checkpoint leaves only metrics.csv, which is replaced.)
+            bail!(
+                "--out {} holds a finished run without a checkpoint; pass --force to replace \
+                 it, or choose another --out",
                 out.display()
             );
         }
@@ -374,6 +391,34 @@ fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
     } else {
         eprintln!("{line}");
     }
+}
+
+/// `runs/ARCH-INIT-seedSEED`, and a short digest of the configuration when any setting that
+/// changes the results (learning rate, batch, momentum, weight decay, bias, activations, the
+/// initialiser's other flags, the data) differs from the defaults: two runs with different
+/// settings never share a default directory.
+fn default_out(args: &TrainArgs, fingerprint: &str) -> PathBuf {
+    let n = &args.net;
+    let i = &n.init;
+    let defaults = args.lr == 0.1
+        && args.batch == 100
+        && args.momentum == 0.0
+        && args.weight_decay == 0.0
+        && n.bias == 0.0
+        && n.act.is_none()
+        && n.data == Path::new("datasets/mnist")
+        && i.lsuv_batch.is_none()
+        && i.alpha.is_none()
+        && i.candidates.is_none()
+        && i.max_candidates.is_none()
+        && i.init_samples.is_none()
+        && i.candidate_dist == DistArg::Normal
+        && i.candidate_scale == ScaleArg::Proper;
+    let mut name = format!("{}-{}-seed{}", n.arch, i.label(), n.seed);
+    if !defaults {
+        name += &format!("-{}", &to_hex(&sha256(fingerprint.as_bytes()))[..8]);
+    }
+    PathBuf::from("runs").join(name)
 }
 
 /// The configuration a checkpoint must match to be resumed: everything that changes the

@@ -628,3 +628,53 @@ fn a_second_writer_on_the_same_out_is_refused() {
     assert!(out.join("manifest.json").exists());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A run with other settings never lands in, or silently replaces, another run's directory:
+/// the default directory carries a digest of non-default settings, and an explicit --out
+/// holding another run is refused unless --force.
+#[test]
+fn another_runs_directory_is_not_replaced() {
+    let root = tempdir("another");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let out = root.join("o");
+    let o = train(&data, &out, &["--lr", "0.1"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = std::fs::read(out.join("weights.safetensors")).unwrap();
+    // The same run again is fine; another learning rate is refused and changes nothing.
+    let o = train(&data, &out, &["--lr", "0.1"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = train(&data, &out, &["--lr", "0.05"], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("holds another run") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("weights.safetensors")).unwrap(),
+        first
+    );
+    let o = train(&data, &out, &["--lr", "0.05", "--force"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(
+        std::fs::read(out.join("weights.safetensors")).unwrap(),
+        first
+    );
+    // Default directories: two learning rates, two directories.
+    let mut dirs = Vec::new();
+    for lr in ["0.1", "0.05"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_ibci"))
+            .current_dir(&root)
+            .args(["train", "--arch", "16-8-4", "--seed", "3", "--epochs", "1"])
+            .args(["--digests", "none", "--lr", lr, "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        dirs.push(std::fs::read_dir(root.join("runs")).unwrap().count());
+    }
+    assert_eq!(dirs, [1, 2], "one default directory per configuration");
+    std::fs::remove_dir_all(&root).unwrap();
+}
