@@ -150,6 +150,15 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
                 ckpt_path.display()
             );
         }
+        if c.epoch > args.epochs as u64 {
+            return Err(crate::usage::usage(anyhow::anyhow!(
+                "--resume --epochs {}: the checkpoint in {} is already at epoch {}; --epochs \
+                 may only stay or grow",
+                args.epochs,
+                out.display(),
+                c.epoch
+            )));
+        }
         eprintln!(
             "ibci train: resuming {} after epoch {}",
             out.display(),

@@ -222,6 +222,10 @@ fn resume_continues_bit_identically_and_refuses_bad_checkpoints() {
         serde_json::from_slice(&std::fs::read(root.join("part/manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["config"]["resumed_after_epoch"], 2);
 
+    // Fewer epochs than the checkpoint holds: a usage error, nothing silently cut.
+    let (code, _, err) = run("part", &["--epochs", "3", "--resume"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("already at epoch 4"), "{err}");
     // Another learning rate: a mismatch that names both configurations.
     let (code, _, err) = run("part", &["--epochs", "5", "--resume", "--lr", "0.2"]);
     assert_eq!(code, Some(1));
