@@ -123,6 +123,38 @@ const MNIST_DIGESTS: [KnownDigest; 4] = [
     },
 ];
 
+/// The files of Fashion-MNIST as Zalando Research distributes them (and Debian's
+/// `dataset-fashion-mnist` installs them), gzip-compressed, in [`Part::ALL`] order.
+const FASHION_MNIST_GZ: [&str; 4] = [
+    "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+];
+
+/// The name of a well-known data set from its four files' SHA-256 digests (in [`Part::ALL`]
+/// order, as [`Dataset::files`] lists them): `mnist` (raw or any known gzip of each file) or
+/// `fashion-mnist`; `None` for anything else. Data named by content, not by the path they
+/// were found at.
+pub fn known_dataset(file_sha256: &[String]) -> Option<&'static str> {
+    if file_sha256.len() != 4 {
+        return None;
+    }
+    let mnist = MNIST_DIGESTS
+        .iter()
+        .zip(file_sha256)
+        .all(|(k, d)| k.raw == d || k.gz.contains(&d.as_str()));
+    let fashion = FASHION_MNIST_GZ
+        .iter()
+        .zip(file_sha256)
+        .all(|(k, d)| k == d);
+    match (mnist, fashion) {
+        (true, _) => Some("mnist"),
+        (_, true) => Some("fashion-mnist"),
+        _ => None,
+    }
+}
+
 /// Which digests a data set's files are checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DigestCheck {
@@ -492,5 +524,32 @@ impl Sums {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, h)| h.as_str())
+    }
+}
+
+#[cfg(test)]
+mod known_tests {
+    use super::*;
+
+    #[test]
+    fn data_sets_are_named_by_their_digests() {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let raw: Vec<&str> = MNIST_DIGESTS.iter().map(|k| k.raw).collect();
+        let gz: Vec<&str> = MNIST_DIGESTS.iter().map(|k| k.gz[1]).collect();
+        assert_eq!(known_dataset(&owned(&raw)), Some("mnist"));
+        assert_eq!(known_dataset(&owned(&gz)), Some("mnist"));
+        // Raw and compressed files mixed are still MNIST; a file of another set is not.
+        let mixed = [raw[0], gz[1], raw[2], gz[3]];
+        assert_eq!(known_dataset(&owned(&mixed)), Some("mnist"));
+        let other = [raw[0], raw[1], FASHION_MNIST_GZ[2], raw[3]];
+        assert_eq!(known_dataset(&owned(&other)), None);
+        assert_eq!(
+            known_dataset(&owned(&FASHION_MNIST_GZ)),
+            Some("fashion-mnist")
+        );
+        // Order matters: the train images' digest in the labels' place is not MNIST.
+        let swapped = [raw[1], raw[0], raw[2], raw[3]];
+        assert_eq!(known_dataset(&owned(&swapped)), None);
+        assert_eq!(known_dataset(&owned(&raw[..3])), None);
     }
 }

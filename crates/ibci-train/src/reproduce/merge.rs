@@ -82,6 +82,9 @@ pub(super) fn merge(
         data_sha = Some(sha);
     }
     let data_sha = data_sha.expect("at least one --merge directory");
+    let mut sweep = sweep.clone();
+    sweep.name_data(&data_sha);
+    let sweep = &sweep;
     let all = sweep.runs();
     let configs: Vec<(Value, String)> =
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();

@@ -23,7 +23,7 @@ use crate::lock::OutLock;
 /// Runs `ibci reproduce`.
 pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
+    let mut sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
     let out = args
         .out
         .clone()
@@ -39,6 +39,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let jobs = args.jobs.unwrap_or((cores / args.threads_per_run).max(1));
 
     let (train, test, data_sha) = load_data(&sweep)?;
+    sweep.name_data(&data_sha);
     let labels = 1 + train.y.iter().chain(&test.y).copied().max().unwrap_or(0);
     for net in &sweep.nets {
         let spec = ArchSpec::parse(net)?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use ibci_idx::mnist::DigestCheck;
+use ibci_idx::mnist::{known_dataset, DigestCheck};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
@@ -141,10 +141,19 @@ impl Sweep {
         v
     }
 
+    /// Names the data by their digests when they are a known data set (MNIST found through
+    /// any path is `mnist`, with the paper's columns), so every spelling of `--dataset` gives
+    /// the same sweep, tables and digests, and shards merge across spellings.
+    pub(super) fn name_data(&mut self, data_sha256: &[String]) {
+        if let Some(name) = known_dataset(data_sha256) {
+            self.dataset = name.to_string();
+        }
+    }
+
     /// The sweep's identity (what shards must agree on), data digests included.
     pub(super) fn describe(&self, data_sha256: &[String]) -> Value {
         sorted(&SweepRecord {
-            dataset: self.dataset.clone(),
+            dataset: known_dataset(data_sha256).map_or_else(|| self.dataset.clone(), String::from),
             data_sha256: data_sha256.to_vec(),
             nets: self.nets.clone(),
             bases: self.bases.clone(),
