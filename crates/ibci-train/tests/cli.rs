@@ -239,16 +239,23 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
         err.contains("GiB needed") && err.contains("available"),
         "{err}"
     );
-    // A base or method named twice is refused, not run twice.
-    let o = ibci(&[
-        "reproduce",
-        "--bases",
-        "he,he",
-        "--out",
-        "/nonexistent-ibci-out",
-    ]);
-    let (_, err) = text(&o);
-    assert!(!o.status.success() && err.contains("named twice"), "{err}");
+    // A network, base or method named twice is refused (status 2), not run twice; mlp2 and
+    // its widths are the same network.
+    for args in [
+        &["--bases", "he,he"][..],
+        &["--methods", "ibci,vanilla,ibci"],
+        &["--nets", "mlp2,784-100-10"],
+    ] {
+        let mut all = vec!["reproduce", "--out", "/nonexistent-ibci-out"];
+        all.extend_from_slice(args);
+        let o = ibci(&all);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(args[0]) && err.contains("named twice"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -62,11 +62,21 @@ impl Sweep {
                 .collect()
         };
         let nets = list(a.nets.as_deref().unwrap_or(nets));
-        for n in &nets {
-            ArchSpec::parse(n).with_context(|| format!("--nets: {n:?}"))?;
-        }
+        // Each network in its canonical form, so mlp2 and 784-100-10 count as the same.
+        let canonical = nets
+            .iter()
+            .map(|n| {
+                ArchSpec::parse(n)
+                    .map(|s| s.to_string())
+                    .with_context(|| format!("--nets: {n:?}"))
+            })
+            .collect::<Result<Vec<String>>>()?;
         let (bases, methods) = (names(&a.bases), names(&a.methods));
-        for (flag, list) in [("--bases", &bases), ("--methods", &methods)] {
+        for (flag, list) in [
+            ("--nets", &canonical),
+            ("--bases", &bases),
+            ("--methods", &methods),
+        ] {
             if let Some((i, dup)) = list
                 .iter()
                 .enumerate()

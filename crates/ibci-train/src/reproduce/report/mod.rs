@@ -61,7 +61,11 @@ pub(super) fn cell_text(rs: &[&RunResult]) -> (String, f64) {
     let best: Vec<f64> = rs.iter().map(|r| 100.0 * r.best().0).collect();
     let ep: Vec<f64> = rs.iter().map(|r| r.best().1).collect();
     (
-        format!("{:.2} ± {:.2} ({:.1})", mean(&best), std(&best), mean(&ep)),
+        match rs.len() {
+            // A spread of one value is no spread: say how many seeds there are.
+            1 => format!("{:.2}, 1 seed ({:.1})", mean(&best), mean(&ep)),
+            _ => format!("{:.2} ± {:.2} ({:.1})", mean(&best), std(&best), mean(&ep)),
+        },
         mean(&best),
     )
 }
@@ -129,4 +133,22 @@ struct SweepResults {
     jobs: usize,
     /// The plot files written.
     plots: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_is_said_not_shown_as_zero_spread() {
+        let run = |err: f64| RunResult {
+            history: vec![
+                [0.0, f64::NAN, f64::NAN, 2.3, 0.9],
+                [1.0, 0.5, 0.8, 0.4, err],
+            ],
+        };
+        let (a, b) = (run(0.05), run(0.07));
+        assert_eq!(cell_text(&[&a]).0, "5.00, 1 seed (1.0)");
+        assert_eq!(cell_text(&[&a, &b]).0, "6.00 ± 1.41 (1.0)");
+    }
 }

@@ -58,11 +58,14 @@ pub(super) fn write_plots(sweep: &Sweep, c: &Cells<'_>, plots: &Path) -> Result<
                 .collect();
             let svg = line_chart(
                 &format!(
-                    "{} on {}, base init {}: test error, mean ± 1 std over {} seeds",
+                    "{} on {}, base init {}: test error, {}",
                     net_label(net),
                     sweep.dataset,
                     base_label(base),
-                    sweep.seeds
+                    match sweep.seeds {
+                        1 => "1 seed".to_string(),
+                        n => format!("mean ± 1 std over {n} seeds"),
+                    }
                 ),
                 "epoch",
                 "test error (%)",

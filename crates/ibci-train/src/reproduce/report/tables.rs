@@ -21,13 +21,19 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
     s += &format!("# ibci reproduce: {title}\n\n");
     let p = TrainConfig::default();
     s += &format!(
-        "Dataset {}{}; networks {}; bases {}; {} epochs; seeds 1..{}; SGD lr {}, batch {}, no momentum, no weight decay, biases 0; LSUV on one batch of {} training images; IBCI variant `{}`.\n\n",
+        "Dataset {}{}; networks {}; bases {}; {}; {}; SGD lr {}, batch {}, no momentum, no weight decay, biases 0; LSUV on one batch of {} training images; IBCI variant `{}`.\n\n",
         sweep.dataset,
         sweep.train_subset.map_or(String::new(), |n| format!(" (training subset of {n} images, seed {SUBSET_SEED:#x})")),
         sweep.nets.iter().map(|n| net_label(n)).collect::<Vec<_>>().join(", "),
         sweep.bases.join(", "),
-        sweep.epochs,
-        sweep.seeds,
+        match sweep.epochs {
+            1 => "1 epoch".to_string(),
+            e => format!("{e} epochs"),
+        },
+        match sweep.seeds {
+            1 => "seed 1".to_string(),
+            n => format!("seeds 1..{n}"),
+        },
         p.lr,
         p.batch,
         p.batch,
@@ -176,7 +182,10 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
                 match c.get(&(n, b, k)) {
                     Some(rs) => {
                         let v: Vec<f64> = rs.iter().map(|r| 100.0 * r.last()).collect();
-                        s += &format!(" {:.2} ± {:.2} |", mean(&v), std(&v));
+                        s += &match v.len() {
+                            1 => format!(" {:.2}, 1 seed |", v[0]),
+                            _ => format!(" {:.2} ± {:.2} |", mean(&v), std(&v)),
+                        };
                     }
                     None => s += " – |",
                 }
