@@ -233,6 +233,13 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         history.push(m0);
     }
     // The information plane: measured after every epoch (and at epoch 0) on a fixed subset.
+    if args.resume && args.plane().is_none() && out.join("infoplane.csv").exists() {
+        return Err(crate::usage::usage(anyhow::anyhow!(
+            "--resume: the run in {} measures the information plane (infoplane.csv); pass \
+             --infoplane with its settings to continue it",
+            out.display()
+        )));
+    }
     let mut plane = None;
     if let Some((samples, bin_width, noise)) = args.plane() {
         let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;

@@ -566,6 +566,14 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     };
     assert_eq!(without_seconds(&part), without_seconds(&out));
     assert_eq!(digest_of(&r), digest_of(&o));
+    // Resuming a measured run without --infoplane would end its series: a usage error.
+    let r = base(&data, &part)
+        .args(["--epochs", "4", "--resume"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(e.contains("pass --infoplane"), "{e}");
     // Resuming at another resolution, or a run that was not measured, is refused.
     let r = run(&["--epochs", "4", "--resume", "--infoplane-bin-width", "1"]);
     let e = String::from_utf8_lossy(&r.stderr);
