@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{LN2_HI, LN2_LO, LOG2E};
+use super::{EXP_Q, LN2_HI, LN2_LO, LOG2E, TANH_P};
 
 /// `wide`'s `f32x8::round` on exp's reduced argument `y = xc log2(e)`, where it is
 /// `trunc(|y| + 0.5)` with `y`'s sign put back (see [`super::exp_x8`] for why the general
@@ -53,8 +53,8 @@ pub fn exp(x: __m256) -> __m256 {
         _mm256_sub_ps(xc, _mm256_mul_ps(k, c(LN2_HI))),
         _mm256_mul_ps(k, c(LN2_LO)),
     );
-    let mut q = c(1.0 / 5040.0);
-    for coef in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+    let mut q = c(EXP_Q[0]);
+    for &coef in &EXP_Q[1..] {
         q = _mm256_add_ps(_mm256_mul_ps(q, r), c(coef));
     }
     let p = _mm256_add_ps(
@@ -82,17 +82,8 @@ pub fn tanh(x: __m256) -> __m256 {
     let sign_bit = c(f32::from_bits(0x8000_0000));
     let a = _mm256_andnot_ps(sign_bit, x);
     let z = _mm256_mul_ps(a, a);
-    let mut p = c(-443_861_162.0 / 1_856_156_927_625.0);
-    for coef in [
-        6_404_582.0 / 10_854_718_875.0,
-        -929_569.0 / 638_512_875.0,
-        21_844.0 / 6_081_075.0,
-        -1_382.0 / 155_925.0,
-        62.0 / 2_835.0,
-        -17.0 / 315.0,
-        2.0 / 15.0,
-        -1.0 / 3.0,
-    ] {
+    let mut p = c(TANH_P[0]);
+    for &coef in &TANH_P[1..] {
         p = _mm256_add_ps(_mm256_mul_ps(p, z), c(coef));
     }
     let small = _mm256_add_ps(a, _mm256_mul_ps(a, _mm256_mul_ps(p, z)));

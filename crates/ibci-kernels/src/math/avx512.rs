@@ -15,7 +15,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{LN2_HI, LN2_LO, LOG2E};
+use super::{EXP_Q, LN2_HI, LN2_LO, LOG2E, TANH_P};
 
 const SIGN: i32 = i32::MIN;
 const ABS: i32 = i32::MAX;
@@ -79,8 +79,8 @@ pub fn exp(x: __m512) -> __m512 {
         _mm512_sub_ps(xc, _mm512_mul_ps(k, c(LN2_HI))),
         _mm512_mul_ps(k, c(LN2_LO)),
     );
-    let mut q = c(1.0 / 5040.0);
-    for coef in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5] {
+    let mut q = c(EXP_Q[0]);
+    for &coef in &EXP_Q[1..] {
         q = _mm512_add_ps(_mm512_mul_ps(q, r), c(coef));
     }
     let p = _mm512_add_ps(
@@ -105,17 +105,8 @@ pub fn tanh(x: __m512) -> __m512 {
     let c = _mm512_set1_ps;
     let a = and_ps(x, ABS);
     let z = _mm512_mul_ps(a, a);
-    let mut p = c(-443_861_162.0 / 1_856_156_927_625.0);
-    for coef in [
-        6_404_582.0 / 10_854_718_875.0,
-        -929_569.0 / 638_512_875.0,
-        21_844.0 / 6_081_075.0,
-        -1_382.0 / 155_925.0,
-        62.0 / 2_835.0,
-        -17.0 / 315.0,
-        2.0 / 15.0,
-        -1.0 / 3.0,
-    ] {
+    let mut p = c(TANH_P[0]);
+    for &coef in &TANH_P[1..] {
         p = _mm512_add_ps(_mm512_mul_ps(p, z), c(coef));
     }
     let small = _mm512_add_ps(a, _mm512_mul_ps(a, _mm512_mul_ps(p, z)));

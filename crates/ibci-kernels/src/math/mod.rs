@@ -39,6 +39,30 @@ const LN2_HI: f32 = 0.693_145_75;
 /// ln 2 - LN2_HI.
 const LN2_LO: f32 = 1.428_606_8e-6;
 
+/// exp's polynomial q(r) (e^r = 1 + r + r^2 q(r)), Horner order: 1/7!, 1/6!, ..., 1/2!. One
+/// table for the portable code and its AVX2 and AVX-512 copies.
+const EXP_Q: [f32; 6] = [
+    1.0 / 5040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
+/// tanh's odd series x (1 + z P(z)), z = x^2, P in Horner order (to x^19).
+const TANH_P: [f32; 9] = [
+    -443_861_162.0 / 1_856_156_927_625.0,
+    6_404_582.0 / 10_854_718_875.0,
+    -929_569.0 / 638_512_875.0,
+    21_844.0 / 6_081_075.0,
+    -1_382.0 / 155_925.0,
+    62.0 / 2_835.0,
+    -17.0 / 315.0,
+    2.0 / 15.0,
+    -1.0 / 3.0,
+];
+
 #[inline(always)]
 fn splat(v: f32) -> f32x8 {
     f32x8::splat(v)
@@ -68,12 +92,10 @@ pub fn exp_x8(x: f32x8) -> f32x8 {
     let r = (xc - k * splat(LN2_HI)) - k * splat(LN2_LO);
     // e^r for |r| <= ~0.347: Taylor to r^7 (truncation < 0.05 ulp), summed as
     // 1 + (r + r^2 q(r)) so that the small terms' roundings are scaled down by the last sum.
-    let mut q = splat(1.0 / 5040.0);
-    q = q * r + splat(1.0 / 720.0);
-    q = q * r + splat(1.0 / 120.0);
-    q = q * r + splat(1.0 / 24.0);
-    q = q * r + splat(1.0 / 6.0);
-    q = q * r + splat(0.5);
+    let mut q = splat(EXP_Q[0]);
+    for &coef in &EXP_Q[1..] {
+        q = q * r + splat(coef);
+    }
     let p = splat(1.0) + (r + (r * r) * q);
     // 2^k = 2^k1 * 2^k2 with both factors normal, so only the last product can round
     // (gradual underflow) or overflow.
@@ -125,15 +147,10 @@ pub fn tanh_x8(x: f32x8) -> f32x8 {
     let a = x.abs();
     // |x| < 0.55: x * P(x^2), the odd Taylor series to x^19 (truncation < 0.01 ulp).
     let z = a * a;
-    let mut p = splat(-443_861_162.0 / 1_856_156_927_625.0);
-    p = p * z + splat(6_404_582.0 / 10_854_718_875.0);
-    p = p * z + splat(-929_569.0 / 638_512_875.0);
-    p = p * z + splat(21_844.0 / 6_081_075.0);
-    p = p * z + splat(-1_382.0 / 155_925.0);
-    p = p * z + splat(62.0 / 2_835.0);
-    p = p * z + splat(-17.0 / 315.0);
-    p = p * z + splat(2.0 / 15.0);
-    p = p * z + splat(-1.0 / 3.0);
+    let mut p = splat(TANH_P[0]);
+    for &coef in &TANH_P[1..] {
+        p = p * z + splat(coef);
+    }
     let small = a + a * (p * z);
     // Otherwise 1 - 2/(e^{2|x|} + 1); e^{2|x|} = inf gives exactly 1.
     let e = exp_x8(a + a);
