@@ -11,6 +11,14 @@ pub enum Par {
 }
 
 impl Par {
+    /// Threads a call with this parallelism can run on: 1, or rayon's current pool's.
+    pub fn threads(self) -> usize {
+        match self {
+            Par::Seq => 1,
+            Par::Rayon => rayon::current_num_threads().max(1),
+        }
+    }
+
     /// The parallelism for a pool of `threads` workers: the calling thread alone for one
     /// (no rayon overhead), rayon's current pool otherwise.
     pub fn for_threads(threads: usize) -> Par {

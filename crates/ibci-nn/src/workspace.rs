@@ -64,9 +64,11 @@ enum Update {
 }
 
 /// The densest data set whose first layer runs on the sparse products. Measured on one
-/// thread, 2026-12-02 (one epoch, sparse/dense time): MNIST (19% nonzero) 0.55-0.57 for
-/// MLP-2, 0.71-0.90 for MLP-3, 0.58-0.64 for MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52,
-/// 1.54-1.94 and 0.91-0.93. Either way the numbers are the same, bit for bit.
+/// thread, 2026-12-02 (AMD EPYC, one epoch, sparse/dense time) with the image-by-image
+/// kernels that the pixel-order ones (`sparse::cols`) have since replaced; not re-measured
+/// for those: MNIST (19% nonzero) 0.55-0.57 for MLP-2, 0.71-0.90 for MLP-3, 0.58-0.64 for
+/// MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52, 1.54-1.94 and 0.91-0.93. Either way the
+/// numbers are the same, bit for bit.
 pub const MAX_SPARSE_DENSITY: f64 = 0.3;
 
 /// The split's nonzero index, when it is sparse enough for the sparse products to pay.
@@ -307,10 +309,11 @@ impl Workspace {
                     Update::Fused(lr) => GradOut::Sgd(mlp.layers[0].w.as_mut(), lr),
                     Update::Separate => GradOut::Store(view_mut(&mut self.dw[0], n_in, n_out)),
                 };
-                // The forward pass filled the batch's columns (it runs first, on the same
-                // rows, with the same index).
-                if self.cols.rows() == b && cols_t_times(out, &self.cols, dz, &mut self.packed, par)
-                {
+                // The forward pass filled the batch's columns: it runs first, on the same rows,
+                // and fills them whenever the index is used (even when its own product falls
+                // back to the GEMM).
+                debug_assert_eq!(self.cols.rows(), b, "the forward pass fills the batch");
+                if cols_t_times(out, &self.cols, dz, &mut self.packed, par) {
                     return self.finish_separate(mlp, state, l, update, cfg, par);
                 }
             }

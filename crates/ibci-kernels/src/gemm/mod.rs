@@ -276,10 +276,7 @@ fn packed_gemm(
         // Split m first (each task then packs its rows of A once, and splitting m duplicates
         // no packing), into about four tasks per thread for rayon to balance; split n only
         // when m is too small for two tasks per thread.
-        let threads = match par {
-            Par::Seq => 1,
-            Par::Rayon => rayon::current_num_threads(),
-        };
+        let threads = par.threads();
         let mut mc = round_up(MC.min(m), mr);
         if threads > 1 {
             mc = mc.min(round_up(div_ceil(m, 4 * threads), mr)).max(mr);

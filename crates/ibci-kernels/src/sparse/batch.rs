@@ -63,12 +63,7 @@ impl BatchCols {
         }
         self.start.clear();
         self.start.resize(k + 1, 0);
-        // The batch's rows come from all over the index (tens of MB for MNIST): fetch the
-        // rows ahead while counting this one's (the second pass finds them in cache).
-        for (r, &i) in rows.iter().enumerate() {
-            if let Some(&ahead) = rows.get(r + AHEAD) {
-                prefetch(a.row(ahead));
-            }
+        for &i in rows {
             for &(p, _) in a.row(i) {
                 self.start[p as usize + 1] += 1;
             }
@@ -114,23 +109,4 @@ impl BatchCols {
     pub fn col(&self, p: usize) -> &[(u32, f32)] {
         &self.entries[self.start[p] as usize..self.start[p + 1] as usize]
     }
-}
-
-/// Rows of the batch fetched ahead of the one being counted.
-const AHEAD: usize = 3;
-
-/// Asks for the cache lines of `xs` (a hint: it reads nothing and cannot fault).
-fn prefetch<T>(xs: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let (p, bytes) = (xs.as_ptr().cast::<i8>(), std::mem::size_of_val(xs));
-        for off in (0..bytes).step_by(64) {
-            // SAFETY: prefetch is a hint on an address inside (or one line past) the slice;
-            // it does not access memory and cannot fault. SSE is in the x86-64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = xs;
 }

@@ -105,7 +105,7 @@ pub fn cols_times(
     let (rhs, packed_floor) = match Rhs::in_place(b) {
         Some(rhs) => (rhs, None),
         None => {
-            let floor = scratch.pack(b, 16);
+            let floor = scratch.pack(b);
             (scratch.rhs(), Some(floor))
         }
     };
@@ -114,10 +114,7 @@ pub fn cols_times(
     }
     let path = scratch.path();
     let lanes = kern::lanes(path);
-    let threads = match par {
-        Par::Seq => 1,
-        Par::Rayon => rayon::current_num_threads().max(1),
-    };
+    let threads = par.threads();
     let split = blocks(n, lanes, threads);
     let tile_len = m * BW;
     let tiles = SendPtr::from_raw(scratch.tiles(threads, tile_len));
@@ -206,16 +203,13 @@ pub fn cols_t_times(
         return true;
     }
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
-        || !skipping_is_exact(a.floor(), scratch.pack(d, 16))
+        || !skipping_is_exact(a.floor(), scratch.pack(d))
     {
         return false;
     }
     let path = scratch.path();
     let lanes = kern::lanes(path);
-    let threads = match par {
-        Par::Seq => 1,
-        Par::Rayon => rayon::current_num_threads().max(1),
-    };
+    let threads = par.threads();
     let split = blocks(n, lanes, 1);
     // About four tasks per thread: column blocks times ranges of p.
     let ranges = match par {
@@ -230,8 +224,9 @@ pub fn cols_t_times(
         let (j0, bw) = block(q, split, lanes, n);
         let ps = s * k / ranges..(s + 1) * k / ranges;
         // SAFETY: rows ps and columns j0..j0+bw of the output are this task's alone; D is
-        // packed (rows of ld >= j0 + BW floats... padded to 16, aligned); every batch
-        // position is below d.rows(); the path was checked when `scratch` was made.
+        // packed (64-byte-aligned rows padded to a multiple of 16 floats, so they hold the
+        // block rounded up to whole vectors); every batch position is below d.rows(); the
+        // path was checked when `scratch` was made.
         unsafe { kern::gradient(path, a, rhs, j0, bw, ps, op.get(), rs, lr) };
     };
     match par {

@@ -1,7 +1,7 @@
 //! The right operand of the first layer's sparse products ([`super::cols`]) as the kernels
 //! read it: in place when its rows are contiguous (W1 in training: a packed copy would double
 //! what the product streams), else packed into [`Packed`]'s aligned rows of
-//! `ld = round_up(n, lanes)` floats, zero beyond column `n`. [`Packed`] also holds the
+//! `ld = round_up(n, 16)` floats, zero beyond column `n`. [`Packed`] also holds the
 //! kernel path and the per-thread tiles.
 
 use super::exact::{exponent_floor, ExponentFloor};
@@ -52,13 +52,13 @@ impl Packed {
         self.path
     }
 
-    /// Copies `b` (`rows x n`, any strides) in, rows padded to a multiple of `lanes` floats
-    /// (8 or 16), and returns its exponent floor (for [`super::exact`]'s guard) from the same
-    /// pass. Allocates only when `b` is larger than anything packed before.
-    pub(super) fn pack(&mut self, b: MatRef<'_>, lanes: usize) -> ExponentFloor {
-        debug_assert!(lanes == 8 || lanes == 16);
+    /// Copies `b` (`rows x n`, any strides) in, rows padded to a multiple of 16 floats (one
+    /// AVX-512 vector, two AVX2 ones), and returns its exponent floor (for
+    /// [`super::exact`]'s guard) from the same pass. Allocates only when `b` is larger than
+    /// anything packed before.
+    pub(super) fn pack(&mut self, b: MatRef<'_>) -> ExponentFloor {
         let (rows, n) = (b.rows(), b.cols());
-        let ld = n.div_ceil(lanes) * lanes;
+        let ld = n.div_ceil(16) * 16;
         let dst = self.buf.get(rows * ld);
         let mut floor = ExponentFloor::EMPTY;
         for (p, d) in dst.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {

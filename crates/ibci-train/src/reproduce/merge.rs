@@ -51,6 +51,7 @@ pub(super) fn merge(
     argv: &[String],
 ) -> Result<()> {
     let start = Instant::now();
+    let mut sweep = sweep.clone();
     let mut data_sha: Option<Vec<String>> = None;
     for d in &args.merge {
         let v = read_json(&d.join("sweep.json")).with_context(|| {
@@ -67,6 +68,7 @@ pub(super) fn merge(
                     .collect()
             })
             .unwrap_or_default();
+        sweep.name_data(&sha);
         if v != sweep.describe(&sha) {
             bail!(
                 "--merge {}: its sweep differs from the one these flags describe (compare its sweep.json; pass the same sweep flags as the shards)",
@@ -82,8 +84,6 @@ pub(super) fn merge(
         data_sha = Some(sha);
     }
     let data_sha = data_sha.expect("at least one --merge directory");
-    let mut sweep = sweep.clone();
-    sweep.name_data(&data_sha);
     let sweep = &sweep;
     let all = sweep.runs();
     let configs: Vec<(Value, String)> =

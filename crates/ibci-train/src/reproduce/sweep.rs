@@ -160,10 +160,11 @@ impl Sweep {
         }
     }
 
-    /// The sweep's identity (what shards must agree on), data digests included.
+    /// The sweep's identity (what shards must agree on), data digests included (after
+    /// [`Sweep::name_data`] with the same digests).
     pub(super) fn describe(&self, data_sha256: &[String]) -> Value {
         sorted(&SweepRecord {
-            dataset: known_dataset(data_sha256).map_or_else(|| self.dataset.clone(), String::from),
+            dataset: self.dataset.clone(),
             data_sha256: data_sha256.to_vec(),
             nets: self.nets.clone(),
             bases: self.bases.clone(),
