@@ -149,6 +149,18 @@ pub fn host_simd_features() -> Vec<&'static str> {
         .collect()
 }
 
+/// The host CPU's model name (Linux: `/proc/cpuinfo`'s first "model name"), or "unknown".
+pub fn model_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// The compiled-in features that `has` says the host lacks.
 pub fn missing<'a>(compiled: &[&'a str], has: impl Fn(&str) -> bool) -> Vec<&'a str> {
     compiled.iter().copied().filter(|f| !has(f)).collect()

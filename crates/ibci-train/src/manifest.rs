@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use ibci_idx::mnist::{FileReport, Part};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The build and the host: what decides which code ran.
 #[derive(Serialize, Debug)]
@@ -28,6 +28,47 @@ pub struct Kernels {
     pub gemm_path: &'static str,
     /// Every path this host can run.
     pub supported_paths: Vec<&'static str>,
+}
+
+/// What computed one result: the code, the CPU, the kernel path and the thread count. Kept
+/// with each run of a sweep, so a rebuild elsewhere does not erase where its runs came from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Machine {
+    /// The crate version.
+    pub ibci_version: String,
+    /// The git commit the binary was built from.
+    pub git_commit: String,
+    /// The host CPU's model name.
+    pub cpu_model: String,
+    /// The x86-64 level the binary was compiled for.
+    pub build_level: String,
+    /// The host's SIMD features.
+    pub host_features: Vec<String>,
+    /// The kernel path used.
+    pub kernel_path: String,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl Machine {
+    /// This process, with `threads` worker threads.
+    pub fn this(threads: usize) -> Machine {
+        Machine {
+            ibci_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: env!("IBCI_GIT_COMMIT").to_string(),
+            cpu_model: crate::cpu::model_name(),
+            build_level: crate::cpu::build_level().to_string(),
+            host_features: crate::cpu::host_simd_features()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            kernel_path: ibci_kernels::dispatch::build_info()
+                .selected
+                .name()
+                .to_string(),
+            threads,
+        }
+    }
 }
 
 /// One input file and its SHA-256.

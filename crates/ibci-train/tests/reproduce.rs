@@ -164,7 +164,7 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("have no results"),
+        !o.status.success() && err.contains("have no usable results"),
         "{err}"
     );
     let mut args = vec!["--merge"];
@@ -322,4 +322,94 @@ fn summary_cells_match_runs_csv() {
         }
     }
     assert_eq!(checked, 30);
+}
+
+/// The cache cannot lie: an edited entry is reported and run again (never used), an entry
+/// without a checksum is used only when adopted, and every run keeps where it was computed.
+#[test]
+fn a_bad_cache_entry_is_reported_and_run_again() {
+    let root = tempdir("reproduce-cache");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let a = root.join("a");
+    let sweep: &[&str] = &["--bases", "he", "--methods", "vanilla"];
+    ok(&reproduce(&data, &a, sweep));
+    let summary = read(&a.join("summary.md"));
+    let manifest = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&read(&dir.join("manifest.json"))).unwrap()
+    };
+    let m = manifest(&a);
+    assert_eq!(m["results"]["computed_now"], 2);
+    assert_eq!(m["results"]["from_cache"], 0);
+    let machines = m["results"]["provenances"].as_array().unwrap();
+    assert_eq!(machines.len(), 1, "{machines:?}");
+    assert_eq!(machines[0]["runs"], 2);
+    assert_eq!(machines[0]["machine"]["threads"], 1);
+    assert!(machines[0]["machine"]["kernel_path"].is_string());
+    assert!(machines[0]["machine"]["cpu_model"].is_string());
+
+    let mut entries: Vec<_> = std::fs::read_dir(a.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    // Edit one digit of a cached test error: the entry is refused, by name, and re-run.
+    let text = String::from_utf8(read(&entries[0])).unwrap();
+    let at = text.find("]]").expect("the history's end") - 1;
+    let digit = if &text[at..=at] == "1" { "2" } else { "1" };
+    std::fs::write(
+        &entries[0],
+        format!("{}{digit}{}", &text[..at], &text[at + 1..]),
+    )
+    .unwrap();
+    let err = ok(&reproduce(&data, &a, sweep));
+    assert!(err.contains("1 cached, 1 to run"), "{err}");
+    assert!(
+        err.contains("does not match its checksum") && err.contains(entries[0].to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        read(&a.join("summary.md")) == summary,
+        "the re-run gives the same table"
+    );
+    let m = manifest(&a);
+    assert_eq!(
+        (&m["results"]["computed_now"], &m["results"]["from_cache"]),
+        (&1.into(), &1.into())
+    );
+
+    // An entry from before checksums (no checksum, no provenance): re-run unless adopted.
+    let sealed = String::from_utf8(read(&entries[1])).unwrap();
+    let legacy = sealed[..sealed.find(",\"provenance\"").unwrap()].to_string() + "}";
+    std::fs::write(&entries[1], &legacy).unwrap();
+    let err = ok(&reproduce(
+        &data,
+        &a,
+        &[sweep, &["--adopt-unchecked-cache"]].concat(),
+    ));
+    assert!(err.contains("2 cached, 0 to run"), "{err}");
+    assert!(read(&a.join("summary.md")) == summary);
+    let adopted = String::from_utf8(read(&entries[1])).unwrap();
+    assert!(
+        adopted.starts_with(&legacy[..legacy.len() - 1]),
+        "numbers kept as written"
+    );
+    assert!(adopted.contains("\"provenance\":null,\"content_sha256\":\""));
+    let m = manifest(&a);
+    let machines = m["results"]["provenances"].as_array().unwrap();
+    assert_eq!(machines.len(), 2, "{machines:?}");
+    assert!(machines
+        .iter()
+        .any(|p| p["machine"].is_null() && p["runs"] == 1));
+    std::fs::write(&entries[1], &legacy).unwrap();
+    let o = reproduce(&data, &a, sweep);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 cached runs in") && err.contains("--adopt-unchecked-cache"),
+        "{err}"
+    );
+    assert!(read(&entries[1]) == legacy.as_bytes(), "left as it was");
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -50,6 +50,11 @@ pub struct ReproduceArgs {
     /// Run only shard I of N (1-based): every N-th run of the list, starting at the I-th.
     #[arg(long, value_parser = shard)]
     pub shard: Option<(usize, usize)>,
+    /// Cached runs written before entries had checksums: check what can be checked
+    /// (configuration, every epoch), then seal them with a checksum and use them, their
+    /// provenance recorded as unknown (default: the sweep stops and names this flag).
+    #[arg(long)]
+    pub adopt_unchecked_cache: bool,
     /// Build the tables from these shard directories' runs instead of running anything.
     #[arg(long, num_args = 1..)]
     pub merge: Vec<PathBuf>,

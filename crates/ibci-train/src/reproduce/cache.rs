@@ -1,11 +1,28 @@
-//! Finished runs on disk: `OUT/runs/KEY.json`, read back only when its configuration
-//! matches and it holds every epoch.
+//! Finished runs on disk: `OUT/runs/KEY.json`, read back only when its checksum holds, its
+//! configuration matches and it holds every epoch.
+//!
+//! An entry is the JSON text `T` of a [`RunRecord`] with its closing `}` replaced by
+//! `,"content_sha256":"HEX"}`, HEX being the SHA-256 of `T` itself. The check is on the
+//! bytes, so any edit (a digit, a space, a reordered key) or truncation is caught, and the
+//! file stays plain JSON that any tool can read. An entry that fails any check is reported
+//! and its run is done again; it is never used.
+//!
+//! Entries written before checksums existed (no `content_sha256`) are "unchecked": a sweep
+//! that finds them stops and asks (running them again may take hours);
+//! `--adopt-unchecked-cache` checks what can be checked (configuration, every epoch
+//! present), then gives them a checksum, with their provenance recorded as unknown.
 
 use std::fs;
 use std::path::Path;
 
+use ibci_idx::sha256::{sha256, to_hex};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::manifest::Machine;
+
+/// The field that closes every entry.
+const CHECKSUM_FIELD: &str = ",\"content_sha256\":\"";
 
 /// One finished run as the cache file `runs/KEY.json` holds it (fields in this order, as
 /// always: a resumed sweep reads back exactly what was written).
@@ -20,6 +37,25 @@ pub(super) struct RunRecord {
     pub(super) seconds: f64,
     /// SHA-256 of its final weights (safetensors).
     pub(super) weights_sha256: String,
+    /// Where and with what the run was computed; `None` for entries adopted from before
+    /// ibci recorded it.
+    pub(super) provenance: Option<Machine>,
+}
+
+impl RunRecord {
+    /// The entry's bytes: the record's JSON, closed by the checksum of that JSON.
+    pub(super) fn to_entry(&self) -> serde_json::Result<String> {
+        Ok(seal(&serde_json::to_string(self)?))
+    }
+}
+
+/// `text` (a JSON object) closed by its own checksum.
+fn seal(text: &str) -> String {
+    let body = text.strip_suffix('}').unwrap_or(text);
+    format!(
+        "{body}{CHECKSUM_FIELD}{}\"}}",
+        to_hex(&sha256(text.as_bytes()))
+    )
 }
 
 /// One finished run, as cached.
@@ -27,6 +63,10 @@ pub(super) struct RunRecord {
 pub(super) struct RunResult {
     /// (epoch, train_loss, train_acc, test_loss, test_err), epoch 0 = untrained.
     pub(super) history: Vec<[f64; 5]>,
+    /// Wall time of the run, seconds.
+    pub(super) seconds: f64,
+    /// Where it was computed (`None`: unknown, adopted from an older cache).
+    pub(super) provenance: Option<Machine>,
 }
 
 impl RunResult {
@@ -43,7 +83,13 @@ impl RunResult {
                 (r.len() == 5).then_some(out)
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(RunResult { history })
+        Some(RunResult {
+            history,
+            seconds: v["seconds"].as_f64().unwrap_or(f64::NAN),
+            provenance: serde_json::from_value(v["provenance"].clone())
+                .ok()
+                .flatten(),
+        })
     }
 
     /// (minimal test error, its epoch) over epochs 1.. (the first minimum).
@@ -68,12 +114,128 @@ pub(super) fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-/// The result cached under `dir/runs/KEY.json`, if that file parses, was made with `cfg` and
-/// holds every epoch.
-pub(super) fn cached(dir: &Path, cfg: &Value, key: &str, epochs: usize) -> Option<RunResult> {
-    let v = read_json(&dir.join("runs").join(format!("{key}.json")))?;
-    (v["config"] == *cfg)
-        .then(|| RunResult::from_json(&v))
-        .flatten()
-        .filter(|r| r.history.len() == epochs + 1)
+/// What the cache holds for one run.
+#[derive(Debug)]
+pub(super) enum Cached {
+    /// No entry.
+    Missing,
+    /// A checked entry.
+    Hit(RunResult),
+    /// An entry from before checksums: its text, and the result it would give.
+    Unchecked(String, RunResult),
+    /// An entry that must not be used, and why.
+    Bad(String),
+}
+
+/// The entry `dir/runs/KEY.json` for configuration `cfg` with `epochs` epochs.
+pub(super) fn cached(dir: &Path, cfg: &Value, key: &str, epochs: usize) -> Cached {
+    let path = dir.join("runs").join(format!("{key}.json"));
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cached::Missing,
+        Err(e) => return Cached::Bad(format!("unreadable ({e})")),
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Cached::Bad("not UTF-8 text".into());
+    };
+    let checked = match text.rfind(CHECKSUM_FIELD) {
+        None => false,
+        Some(at) => {
+            let stated = text[at + CHECKSUM_FIELD.len()..].strip_suffix("\"}");
+            let body = format!("{}}}", &text[..at]);
+            if stated != Some(to_hex(&sha256(body.as_bytes())).as_str()) {
+                return Cached::Bad(
+                    "its content does not match its checksum (edited or corrupt)".into(),
+                );
+            }
+            true
+        }
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Cached::Bad("not valid JSON".into());
+    };
+    if v["config"] != *cfg {
+        return Cached::Bad("its configuration is not the one its name stands for".into());
+    }
+    let Some(r) = RunResult::from_json(&v) else {
+        return Cached::Bad("no readable epoch history".into());
+    };
+    if r.history.len() != epochs + 1 {
+        return Cached::Bad(format!(
+            "{} epochs recorded, {epochs} expected",
+            r.history.len().saturating_sub(1)
+        ));
+    }
+    if checked {
+        Cached::Hit(r)
+    } else {
+        Cached::Unchecked(text, r)
+    }
+}
+
+/// The checksummed entry for an unchecked one's `text`, its provenance unknown.
+pub(super) fn adopt(text: &str) -> Option<String> {
+    // Append to the text as written: re-serialising parsed floats could change a digit.
+    let v: Value = serde_json::from_str(text).ok()?;
+    if v.get("provenance").is_some() {
+        return None;
+    }
+    let body = text.trim_end().strip_suffix('}')?;
+    Some(seal(&format!("{body},\"provenance\":null}}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RunRecord {
+        RunRecord {
+            config: serde_json::json!({"seed": 3}),
+            history: vec![
+                [Some(0.0), None, None, Some(2.3), Some(0.9)],
+                [Some(1.0), Some(0.5), Some(0.8), Some(0.4), Some(0.1)],
+            ],
+            seconds: 1.5,
+            weights_sha256: "ab".into(),
+            provenance: None,
+        }
+    }
+
+    fn put(dir: &Path, text: &str) {
+        fs::create_dir_all(dir.join("runs")).unwrap();
+        fs::write(dir.join("runs/k.json"), text).unwrap();
+    }
+
+    #[test]
+    fn a_sealed_entry_reads_back_and_any_edit_is_caught() {
+        let dir = std::env::temp_dir().join(format!("ibci-cache-{}", std::process::id()));
+        let cfg = serde_json::json!({"seed": 3});
+        let entry = record().to_entry().unwrap();
+        assert!(entry.ends_with("\"}"));
+        assert!(serde_json::from_str::<Value>(&entry).is_ok());
+        put(&dir, &entry);
+        assert!(matches!(cached(&dir, &cfg, "k", 1), Cached::Hit(_)));
+        assert!(matches!(cached(&dir, &cfg, "k", 2), Cached::Bad(_)));
+        assert!(matches!(
+            cached(&dir, &serde_json::json!({"seed": 4}), "k", 1),
+            Cached::Bad(_)
+        ));
+        assert!(matches!(cached(&dir, &cfg, "other", 1), Cached::Missing));
+        // A changed error rate, and a truncated file.
+        put(&dir, &entry.replacen("0.1]", "0.2]", 1));
+        assert!(matches!(cached(&dir, &cfg, "k", 1), Cached::Bad(m) if m.contains("checksum")));
+        put(&dir, &entry[..entry.len() - 3]);
+        assert!(matches!(cached(&dir, &cfg, "k", 1), Cached::Bad(_)));
+        // An entry without a checksum is unchecked until adopted; adopting seals it.
+        let old = serde_json::to_string(&record())
+            .unwrap()
+            .replace(",\"provenance\":null", "");
+        put(&dir, &old);
+        let Cached::Unchecked(text, _) = cached(&dir, &cfg, "k", 1) else {
+            panic!("an entry without checksum must be unchecked")
+        };
+        put(&dir, &adopt(&text).unwrap());
+        assert!(matches!(cached(&dir, &cfg, "k", 1), Cached::Hit(r) if r.provenance.is_none()));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

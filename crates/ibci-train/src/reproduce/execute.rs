@@ -18,6 +18,7 @@ use super::cache::RunRecord;
 use super::sweep::{Run, Sweep};
 use super::SUBSET_SEED;
 use crate::init::initialise;
+use crate::manifest::Machine;
 use crate::safetensors::encode_weights;
 
 /// Loads the sweep's data set (and the training subset).
@@ -112,5 +113,6 @@ pub(super) fn execute(
             .collect(),
         seconds: start.elapsed().as_secs_f64(),
         weights_sha256: digest,
+        provenance: Some(Machine::this(pool.current_num_threads())),
     })
 }

@@ -9,22 +9,58 @@ use ibci_nn::atomic::write_atomically;
 use serde_json::Value;
 
 use super::args::ReproduceArgs;
-use super::cache::{cached, read_json, RunResult};
+use super::cache::{adopt, cached, read_json, Cached, RunResult};
 use super::report::write_outputs;
 use super::sweep::{Run, Sweep};
 
-/// The results of every run of the sweep, from the runs/ folders of `dirs`.
+/// The results of every run of the sweep, from the runs/ folders of `dirs`, each copied into
+/// `out/runs` (sealed with a checksum, for an unchecked entry adopted with `adopt`).
 pub(super) fn collect(
     sweep: &Sweep,
     all: &[Run],
     configs: &[(Value, String)],
     dirs: &[PathBuf],
+    out: &Path,
+    adopt_unchecked: bool,
 ) -> Result<Vec<RunResult>> {
-    let mut out = Vec::with_capacity(all.len());
+    let mut results = Vec::with_capacity(all.len());
     let mut missing = Vec::new();
     for (run, (cfg, key)) in all.iter().zip(configs) {
-        match dirs.iter().find_map(|d| cached(d, cfg, key, sweep.epochs)) {
-            Some(r) => out.push(r),
+        let name = format!("{key}.json");
+        let dst = out.join("runs").join(&name);
+        let mut found = None;
+        for d in dirs {
+            let src = d.join("runs").join(&name);
+            match cached(d, cfg, key, sweep.epochs) {
+                Cached::Missing => continue,
+                Cached::Hit(r) => {
+                    if src != dst {
+                        fs::copy(&src, &dst)
+                            .with_context(|| format!("copying {}", src.display()))?;
+                    }
+                    found = Some(r);
+                }
+                Cached::Unchecked(text, r) if adopt_unchecked => {
+                    let sealed = adopt(&text)
+                        .with_context(|| format!("{}: cannot be adopted", src.display()))?;
+                    write_atomically(&dst, sealed.as_bytes())?;
+                    found = Some(r);
+                }
+                Cached::Unchecked(..) => eprintln!(
+                    "ibci reproduce: {} has no checksum (written by an older ibci); not used without --adopt-unchecked-cache",
+                    src.display()
+                ),
+                Cached::Bad(why) => eprintln!(
+                    "ibci reproduce: {} is not used: {why}",
+                    src.display()
+                ),
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some(r) => results.push(r),
             None => missing.push(format!(
                 "{} {} {} seed {}",
                 run.net, run.base, run.method, run.seed
@@ -33,14 +69,14 @@ pub(super) fn collect(
     }
     if !missing.is_empty() {
         bail!(
-            "{} of {} runs of the sweep have no results in {} (first: {}); run the missing shards, or the sweep itself, first",
+            "{} of {} runs of the sweep have no usable results in {} (first: {}); run the missing shards, or the sweep itself, first",
             missing.len(),
             all.len(),
             dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
             missing[0]
         );
     }
-    Ok(out)
+    Ok(results)
 }
 
 /// `--merge`: the tables from shard directories.
@@ -88,23 +124,28 @@ pub(super) fn merge(
     let all = sweep.runs();
     let configs: Vec<(Value, String)> =
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
-    let results = collect(sweep, &all, &configs, &args.merge)?;
-    // Gather the runs into the merged directory too, so it is a complete sweep on its own.
-    for (cfg_key, d) in configs
-        .iter()
-        .map(|(_, k)| k)
-        .flat_map(|k| args.merge.iter().map(move |d| (k, d)))
-    {
-        let src = d.join("runs").join(format!("{cfg_key}.json"));
-        let dst = out.join("runs").join(format!("{cfg_key}.json"));
-        if src.exists() && !dst.exists() && src != dst {
-            fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
-        }
-    }
+    let results = collect(
+        sweep,
+        &all,
+        &configs,
+        &args.merge,
+        out,
+        args.adopt_unchecked_cache,
+    )?;
     let describe = sweep.describe(&data_sha);
     write_atomically(
         &out.join("sweep.json"),
         serde_json::to_string_pretty(&describe)?.as_bytes(),
     )?;
-    write_outputs(sweep, &describe, &all, &results, out, argv, start, 0, 0)
+    write_outputs(
+        sweep,
+        &describe,
+        &all,
+        &results,
+        out,
+        argv,
+        start,
+        (0, 0),
+        0,
+    )
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::args::same_sweep_flags;
 use super::args::ReproduceArgs;
-use super::cache::{cached, RunRecord, RunResult};
+use super::cache::{adopt, cached, Cached, RunRecord, RunResult};
 use super::execute::{execute, load_data};
 use super::merge::merge;
 use super::report::write_outputs;
@@ -66,8 +66,32 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
     // Each run's result: from the cache now, or from its worker below.
     let mut results: Vec<Option<RunResult>> = vec![None; all.len()];
+    let mut unchecked = 0;
     for &i in &mine {
-        results[i] = cached(&out, &configs[i].0, &configs[i].1, sweep.epochs);
+        let (cfg, key) = &configs[i];
+        let path = runs_dir.join(format!("{key}.json"));
+        match cached(&out, cfg, key, sweep.epochs) {
+            Cached::Missing => {}
+            Cached::Hit(r) => results[i] = Some(r),
+            Cached::Unchecked(text, r) if args.adopt_unchecked_cache => {
+                let sealed = adopt(&text)
+                    .with_context(|| format!("{}: cannot be adopted", path.display()))?;
+                write_atomically(&path, sealed.as_bytes())?;
+                results[i] = Some(r);
+            }
+            Cached::Unchecked(..) => unchecked += 1,
+            Cached::Bad(why) => eprintln!(
+                "ibci reproduce: cached run {} is not used: {why}; it is run again",
+                path.display()
+            ),
+        }
+    }
+    if unchecked > 0 {
+        // Running them again could take hours: let the user choose.
+        bail!(
+            "{unchecked} cached runs in {} have no checksum (written by an older ibci); rerun with --adopt-unchecked-cache to check their configuration and keep them, or delete them to run them again",
+            runs_dir.display()
+        );
     }
     let todo: Vec<usize> = mine
         .iter()
@@ -137,13 +161,11 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
             let path = runs_dir.join(format!("{}.json", configs[i].1));
             // The result as the cache holds it (numbers through their JSON text), so a
             // resumed sweep reads the same values as this one.
-            let written = serde_json::to_string(&v)
-                .map_err(anyhow::Error::from)
-                .and_then(|t| {
-                    write_atomically(&path, t.as_bytes())?;
-                    RunResult::from_json(&serde_json::from_str(&t)?)
-                        .context("a run's result has no epoch history")
-                });
+            let written = v.to_entry().map_err(anyhow::Error::from).and_then(|t| {
+                write_atomically(&path, t.as_bytes())?;
+                RunResult::from_json(&serde_json::from_str(&t)?)
+                    .context("a run's result has no epoch history")
+            });
             let res = match written {
                 Ok(res) => res,
                 Err(e) => {
@@ -196,7 +218,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         &out,
         argv,
         start,
-        jobs,
-        args.threads_per_run,
+        (jobs, args.threads_per_run),
+        todo.len(),
     )
 }

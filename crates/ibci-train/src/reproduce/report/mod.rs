@@ -15,7 +15,7 @@ use ibci_nn::atomic::write_atomically;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::manifest::{Data, Manifest, Provenance};
+use crate::manifest::{Data, Machine, Manifest, Provenance};
 use crate::reproduce::cache::RunResult;
 use crate::reproduce::paper::METHODS;
 use crate::reproduce::sweep::{Run, Sweep};
@@ -79,8 +79,8 @@ pub(super) fn write_outputs(
     out: &Path,
     argv: &[String],
     start: Instant,
-    jobs: usize,
-    threads: usize,
+    (jobs, threads): (usize, usize),
+    computed_now: usize,
 ) -> Result<()> {
     let csv = csv::runs_csv(all, results);
     write_atomically(&out.join("runs.csv"), csv.as_bytes())?;
@@ -107,6 +107,9 @@ pub(super) fn write_outputs(
         describe,
         SweepResults {
             runs: all.len(),
+            computed_now,
+            from_cache: all.len() - computed_now,
+            provenances: provenances(results),
             jobs,
             plots: plot_files,
         },
@@ -123,12 +126,48 @@ pub(super) fn write_outputs(
     Ok(())
 }
 
+/// The distinct machines (code, CPU, kernel path, threads) that computed `results`, with how
+/// many runs each did and their summed wall time.
+fn provenances(results: &[RunResult]) -> Vec<ProvenanceCount> {
+    let mut m: BTreeMap<Option<&Machine>, (usize, f64)> = BTreeMap::new();
+    for r in results {
+        let e = m.entry(r.provenance.as_ref()).or_default();
+        e.0 += 1;
+        e.1 += r.seconds;
+    }
+    m.into_iter()
+        .map(|(machine, (runs, run_seconds))| ProvenanceCount {
+            machine: machine.cloned(),
+            runs,
+            run_seconds,
+        })
+        .collect()
+}
+
+/// One machine of a sweep and its share of the runs.
+#[derive(Serialize)]
+struct ProvenanceCount {
+    /// `null`: runs adopted from a cache written before ibci recorded provenance.
+    machine: Option<Machine>,
+    /// Runs it computed.
+    runs: usize,
+    /// Their wall time, summed, seconds.
+    run_seconds: f64,
+}
+
 /// `results` of `reproduce`'s manifest (the tables themselves are summary.md and runs.csv,
 /// named by the results digest).
 #[derive(Serialize)]
 struct SweepResults {
     /// Runs in the sweep.
     runs: usize,
+    /// Runs computed by this command.
+    computed_now: usize,
+    /// Runs read from the cache (or from shards, for a merge).
+    from_cache: usize,
+    /// Where every run was computed, per distinct machine (each run keeps its own record in
+    /// its cache entry).
+    provenances: Vec<ProvenanceCount>,
     /// Runs at a time (0 for a merge).
     jobs: usize,
     /// The plot files written.
@@ -146,6 +185,8 @@ mod tests {
                 [0.0, f64::NAN, f64::NAN, 2.3, 0.9],
                 [1.0, 0.5, 0.8, 0.4, err],
             ],
+            seconds: 1.0,
+            provenance: None,
         };
         let (a, b) = (run(0.05), run(0.07));
         assert_eq!(cell_text(&[&a]).0, "5.00, 1 seed (1.0)");
