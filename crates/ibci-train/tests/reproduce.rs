@@ -176,6 +176,21 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
             "merged {f} differs from the single-machine run"
         );
     }
+    // The sweep is read from the shards: merging needs no sweep flags, and gives the same
+    // bytes.
+    let m2 = root.join("merged-without-flags");
+    let o = Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args(["reproduce", "--out", m2.to_str().unwrap(), "--merge"])
+        .args(shards.iter().map(|s| s.to_str().unwrap()))
+        .output()
+        .unwrap();
+    ok(&o);
+    for (f, b) in OUTPUTS.iter().zip(&before) {
+        assert!(
+            read(&m2.join(f)) == *b,
+            "{f} merged without sweep flags differs"
+        );
+    }
     // Shards of another sweep are refused.
     let o = reproduce(
         &data,

@@ -22,19 +22,21 @@ pub struct ReproduceArgs {
     /// Seeds per configuration (seeds 1..=N).
     #[arg(long, value_parser = at_least_one)]
     pub seeds: Option<usize>,
-    /// Base initialisers, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BaseArg::Xavier, BaseArg::He])]
-    pub bases: Vec<BaseArg>,
-    /// Methods, comma-separated (Table 1 is the first three, Table 2 the last three).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Method::ALL)]
-    pub methods: Vec<Method>,
-    /// IBCI variant for the ibci, tie and iim methods.
-    #[arg(long, value_enum, default_value_t = VariantArg::Reference)]
-    pub variant: VariantArg,
+    /// Base initialisers, comma-separated [default: xavier,he].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub bases: Option<Vec<BaseArg>>,
+    /// Methods, comma-separated (Table 1 is the first three, Table 2 the last three)
+    /// [default: all five].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub methods: Option<Vec<Method>>,
+    /// IBCI variant for the ibci, tie and iim methods [default: reference].
+    #[arg(long, value_enum)]
+    pub variant: Option<VariantArg>,
     /// `mnist` (datasets/mnist), `fashion-mnist` (/usr/share/datasets/fashion-mnist, from
-    /// `apt-get install dataset-fashion-mnist`), `fashion-mnist=DIR`, or a directory.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
+    /// `apt-get install dataset-fashion-mnist`), `fashion-mnist=DIR`, or a directory
+    /// [default: mnist].
+    #[arg(long)]
+    pub dataset: Option<String>,
     /// Train on a seeded subset of this many training images (the test set stays whole).
     #[arg(long, value_parser = at_least_one)]
     pub train_subset: Option<usize>,
@@ -55,35 +57,25 @@ pub struct ReproduceArgs {
     /// provenance recorded as unknown (default: the sweep stops and names this flag).
     #[arg(long)]
     pub adopt_unchecked_cache: bool,
-    /// Build the tables from these shard directories' runs instead of running anything.
+    /// Build the tables from these shard directories' runs instead of running anything (the
+    /// sweep is read from their sweep.json; sweep flags, if given, must describe it).
     #[arg(long, num_args = 1..)]
     pub merge: Vec<PathBuf>,
 }
 
-/// The flags that define the sweep, for the merge hint.
-pub(super) fn same_sweep_flags(a: &ReproduceArgs) -> String {
-    let mut s = Vec::new();
-    if a.full {
-        s.push("--full".to_string());
+impl ReproduceArgs {
+    /// Whether any flag that defines the sweep was given.
+    pub(super) fn names_a_sweep(&self) -> bool {
+        self.full
+            || self.nets.is_some()
+            || self.epochs.is_some()
+            || self.seeds.is_some()
+            || self.bases.is_some()
+            || self.methods.is_some()
+            || self.variant.is_some()
+            || self.dataset.is_some()
+            || self.train_subset.is_some()
     }
-    for (flag, v) in [
-        ("--nets", &a.nets),
-        ("--epochs", &a.epochs.map(|e| e.to_string())),
-        ("--seeds", &a.seeds.map(|e| e.to_string())),
-        ("--train-subset", &a.train_subset.map(|e| e.to_string())),
-    ] {
-        if let Some(v) = v {
-            s.push(format!("{flag} {v}"));
-        }
-    }
-    s.push(format!(
-        "--bases {} --methods {} --variant {} --dataset {}",
-        names(&a.bases).join(","),
-        names(&a.methods).join(","),
-        flag_name(&a.variant),
-        a.dataset
-    ));
-    s.join(" ")
 }
 
 /// A method of the paper's tables.

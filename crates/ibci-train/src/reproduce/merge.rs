@@ -79,16 +79,21 @@ pub(super) fn collect(
     Ok(results)
 }
 
-/// `--merge`: the tables from shard directories.
-pub(super) fn merge(
-    args: &ReproduceArgs,
-    sweep: &Sweep,
-    out: &Path,
-    argv: &[String],
-) -> Result<()> {
+/// A `sweep.json` without its preset (which only titles the tables; older shards lack it).
+fn identity(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("preset");
+    }
+    v
+}
+
+/// `--merge`: the tables from shard directories, for the sweep the flags name or, without
+/// sweep flags, the one the first shard's `sweep.json` describes.
+pub(super) fn merge(args: &ReproduceArgs, out: &Path, argv: &[String]) -> Result<()> {
     let start = Instant::now();
-    let mut sweep = sweep.clone();
     let mut data_sha: Option<Vec<String>> = None;
+    let mut sweep: Option<Sweep> = None;
     for d in &args.merge {
         let v = read_json(&d.join("sweep.json")).with_context(|| {
             format!(
@@ -104,11 +109,23 @@ pub(super) fn merge(
                     .collect()
             })
             .unwrap_or_default();
-        sweep.name_data(&sha);
-        if v != sweep.describe(&sha) {
+        let s = match sweep.take() {
+            Some(s) => s,
+            None if args.names_a_sweep() => Sweep::from_args(args).map_err(crate::usage::usage)?,
+            None => Sweep::from_record(&v)
+                .with_context(|| format!("--merge {}: its sweep.json", d.display()))?,
+        };
+        let mut s = s;
+        s.name_data(&sha);
+        if identity(&v) != identity(&s.describe(&sha)) {
             bail!(
-                "--merge {}: its sweep differs from the one these flags describe (compare its sweep.json; pass the same sweep flags as the shards)",
-                d.display()
+                "--merge {}: its sweep differs from {} (compare the sweep.json files)",
+                d.display(),
+                if args.names_a_sweep() {
+                    "the one these flags describe".to_string()
+                } else {
+                    format!("{}'s", args.merge[0].display())
+                }
             );
         }
         if data_sha.as_ref().is_some_and(|s| *s != sha) {
@@ -118,9 +135,10 @@ pub(super) fn merge(
             );
         }
         data_sha = Some(sha);
+        sweep = Some(s);
     }
     let data_sha = data_sha.expect("at least one --merge directory");
-    let sweep = &sweep;
+    let sweep = &sweep.expect("at least one --merge directory");
     let all = sweep.runs();
     let configs: Vec<(Value, String)> =
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();

@@ -11,7 +11,6 @@ use ibci_nn::atomic::write_atomically;
 use ibci_nn::ArchSpec;
 use serde_json::Value;
 
-use super::args::same_sweep_flags;
 use super::args::ReproduceArgs;
 use super::cache::{adopt, cached, Cached, RunRecord, RunResult};
 use super::execute::{execute, load_data};
@@ -23,6 +22,11 @@ use crate::lock::OutLock;
 /// Runs `ibci reproduce`.
 pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
+    if !args.merge.is_empty() && args.out.is_none() && !args.names_a_sweep() {
+        return Err(crate::usage::usage(anyhow::anyhow!(
+            "--merge without sweep flags needs --out DIR"
+        )));
+    }
     let mut sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
     let out = args
         .out
@@ -32,7 +36,7 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     fs::create_dir_all(&runs_dir).with_context(|| format!("creating {}", runs_dir.display()))?;
     let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
     if !args.merge.is_empty() {
-        return merge(args, &sweep, &out, argv);
+        return merge(args, &out, argv);
     }
     let shard = args.shard;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -199,10 +203,9 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
     }
     if let Some((i, n)) = shard {
         say!(
-            "shard {i}/{n}: {} runs done in {}; build the tables with: ibci reproduce {} --merge DIR1 DIR2 ... --out DIR",
+            "shard {i}/{n}: {} runs done in {}; once every shard is done, build the tables with: ibci reproduce --merge SHARD_DIR... --out DIR",
             mine.len(),
-            runs_dir.display(),
-            same_sweep_flags(args)
+            runs_dir.display()
         );
         return Ok(());
     }

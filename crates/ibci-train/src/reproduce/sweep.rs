@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use ibci_idx::mnist::{known_dataset, DigestCheck};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::args::{names, ReproduceArgs};
+use super::args::{names, Method, ReproduceArgs};
 use super::paper::METHODS;
 use super::{RESULTS_REVISION, SUBSET_SEED};
 use crate::args::{flag_name, BaseArg, CriteriaArg, InitArgs, InitScheme, VariantArg};
@@ -71,7 +72,12 @@ impl Sweep {
                     .with_context(|| format!("--nets: {n:?}"))
             })
             .collect::<Result<Vec<String>>>()?;
-        let (bases, methods) = (names(&a.bases), names(&a.methods));
+        let bases = names(
+            a.bases
+                .as_deref()
+                .unwrap_or(&[BaseArg::Xavier, BaseArg::He]),
+        );
+        let methods = names(a.methods.as_deref().unwrap_or(&Method::ALL));
         for (flag, list) in [
             ("--nets", &canonical),
             ("--bases", &bases),
@@ -93,7 +99,7 @@ impl Sweep {
         if epochs == 0 || seeds == 0 {
             bail!("--epochs and --seeds must be at least 1");
         }
-        let (dataset, data_dir, digests) = match a.dataset.as_str() {
+        let (dataset, data_dir, digests) = match a.dataset.as_deref().unwrap_or("mnist") {
             "mnist" => (
                 "mnist".to_string(),
                 PathBuf::from("datasets/mnist"),
@@ -121,11 +127,65 @@ impl Sweep {
             nets,
             bases,
             methods,
-            variant: a.variant,
+            variant: a.variant.unwrap_or(VariantArg::Reference),
             epochs,
             seeds,
             train_subset: a.train_subset,
         })
+    }
+
+    /// The sweep a `sweep.json` describes (as [`Sweep::describe`] wrote it).
+    pub(super) fn from_record(v: &Value) -> Result<Sweep> {
+        fn parse<T: ValueEnum>(v: &Value, field: &str) -> Result<Vec<T>> {
+            v[field]
+                .as_array()
+                .with_context(|| format!("no {field:?} list"))?
+                .iter()
+                .map(|x| {
+                    let s = x.as_str().unwrap_or_default();
+                    T::from_str(s, false).map_err(|_| anyhow::anyhow!("{field}: {s:?}"))
+                })
+                .collect()
+        }
+        let strings = |field: &str| -> Result<Vec<String>> {
+            Ok(v[field]
+                .as_array()
+                .with_context(|| format!("no {field:?} list"))?
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect())
+        };
+        let count = |field: &str| -> Result<usize> {
+            v[field]
+                .as_u64()
+                .map(|n| n as usize)
+                .with_context(|| format!("no {field:?} count"))
+        };
+        let args = ReproduceArgs {
+            full: false,
+            nets: Some(strings("nets")?.join(",")),
+            epochs: Some(count("epochs")?),
+            seeds: Some(count("seeds")?),
+            bases: Some(parse(v, "bases")?),
+            methods: Some(parse(v, "methods")?),
+            variant: Some(
+                VariantArg::from_str(v["variant"].as_str().unwrap_or_default(), false)
+                    .map_err(|_| anyhow::anyhow!("variant: {}", v["variant"]))?,
+            ),
+            dataset: Some(v["dataset"].as_str().context("no dataset")?.to_string()),
+            train_subset: v["train_subset"].as_u64().map(|n| n as usize),
+            out: None,
+            jobs: None,
+            threads_per_run: 1,
+            shard: None,
+            adopt_unchecked_cache: false,
+            merge: Vec::new(),
+        };
+        let mut sweep = Sweep::from_args(&args)?;
+        if let Some(p @ ("quick" | "full")) = v["preset"].as_str() {
+            sweep.name = p.to_string();
+        }
+        Ok(sweep)
     }
 
     /// The run list, in a fixed order: net, base, method, seed.
@@ -164,6 +224,7 @@ impl Sweep {
     /// [`Sweep::name_data`] with the same digests).
     pub(super) fn describe(&self, data_sha256: &[String]) -> Value {
         sorted(&SweepRecord {
+            preset: self.name.clone(),
             dataset: self.dataset.clone(),
             data_sha256: data_sha256.to_vec(),
             nets: self.nets.clone(),
@@ -237,6 +298,8 @@ fn sorted(record: &impl Serialize) -> Value {
 /// What defines a sweep (`sweep.json`, and the manifest's `config`).
 #[derive(Serialize)]
 struct SweepRecord {
+    /// `quick`, `full` or `custom`: the flags' preset (it titles the tables).
+    preset: String,
     dataset: String,
     data_sha256: Vec<String>,
     nets: Vec<String>,
