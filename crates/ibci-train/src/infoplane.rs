@@ -10,7 +10,9 @@
 //!
 //! `infoplane.csv`: epoch, layer, width, bin_width, noise_var, binned I(X;T), binned I(T;Y),
 //! KDE upper/lower I(X;T), KDE upper/lower I(T;Y), seconds. A resumed run (`--resume`) keeps
-//! the rows of the epochs already run, at the same resolution ([`resumable`]). The SVGs draw one path per layer
+//! the rows of the epochs already run, at the same resolution ([`resumable`]), and only with
+//! the settings of `infoplane.json` (samples, subset seed, bin width, noise; [`Settings`]),
+//! written when the plane starts. The SVGs draw one path per layer
 //! through the epochs, points coloured from the first epoch (blue) to the last (red).
 
 use std::path::Path;
@@ -26,8 +28,63 @@ use ibci_nn::train::Split;
 use ibci_nn::Mlp;
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
 
 use crate::svg::plane::{self, PlanePoint};
+
+/// What a plane's numbers depend on besides the network: `infoplane.json`.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+pub struct Settings {
+    /// Test images measured.
+    pub samples: usize,
+    /// The seed that draws them.
+    pub subset_seed: u64,
+    /// Binning width.
+    pub bin_width: f64,
+    /// KDE noise variance.
+    pub noise_var: f64,
+}
+
+impl Settings {
+    /// Records the settings of a fresh plane in `dir/infoplane.json`; on resume, requires them
+    /// to be those recorded (a usage error naming both otherwise). A run from before the file
+    /// existed is checked on its rows' bin width and noise only, which is said.
+    pub fn record_or_check(&self, dir: &Path, resume: bool) -> Result<()> {
+        let path = dir.join("infoplane.json");
+        if !resume {
+            let text = serde_json::to_string_pretty(self)?;
+            ibci_nn::atomic::write_atomically(&path, text.as_bytes())?;
+            return Ok(());
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let old: Settings = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if old != *self {
+                    return Err(crate::usage::usage(anyhow::anyhow!(
+                        "--resume: the information plane in {} was measured with {}; this run asks for {} (pass the same --infoplane-samples, --infoplane-bin-width and --infoplane-noise)",
+                        dir.display(),
+                        old.describe(),
+                        self.describe()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => eprintln!(
+                "ibci train: {} is missing (a run of an older ibci, or one without --infoplane): the plane's sample count cannot be checked",
+                path.display()
+            ),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} samples (seed {:#x}), bin width {}, noise variance {}",
+            self.samples, self.subset_seed, self.bin_width, self.noise_var
+        )
+    }
+}
 
 /// Header of `infoplane.csv`.
 pub const HEADER: &str = "epoch,layer,width,bin_width,noise_var,bin_ixt,bin_ity,kde_ixt_upper,kde_ixt_lower,kde_ity_upper,kde_ity_lower,seconds";

@@ -242,6 +242,13 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     }
     let mut plane = None;
     if let Some((samples, bin_width, noise)) = args.plane() {
+        infoplane::Settings {
+            samples,
+            subset_seed: INFOPLANE_SEED,
+            bin_width,
+            noise_var: noise,
+        }
+        .record_or_check(&out, args.resume)?;
         let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;
         let path = out.join("infoplane.csv");
         // On resume, the epochs already run keep their rows (rows of a later epoch, from a run

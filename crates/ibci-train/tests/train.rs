@@ -577,10 +577,25 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     // Resuming at another resolution, or a run that was not measured, is refused.
     let r = run(&["--epochs", "4", "--resume", "--infoplane-bin-width", "1"]);
     let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{e}");
     assert!(
-        !r.status.success() && e.contains("measured at bin width 0.5"),
+        e.contains("was measured with 50 samples") && e.contains("bin width 0.5"),
         "{e}"
     );
+    let r = base(&data, &part)
+        .args([
+            "--infoplane",
+            "--infoplane-samples",
+            "40",
+            "--epochs",
+            "4",
+            "--resume",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(e.contains("asks for 40 samples"), "{e}");
     let r = base(&data, &root.join("plain"))
         .args(plane)
         .args(["--epochs", "4", "--resume"])
