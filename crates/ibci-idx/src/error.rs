@@ -149,7 +149,8 @@ impl fmt::Display for IdxError {
                 dir.display(),
                 tried.join(", ")
             ),
-            IdxError::Io { file, source } => write!(f, "{}: {source}", file.display()),
+            // The OS error is the source (see `source`), not repeated here.
+            IdxError::Io { file, .. } => write!(f, "{}: cannot read", file.display()),
             IdxError::BadMagic { file, found } => write!(
                 f,
                 "{}: not an IDX file: magic bytes {:02x} {:02x} {:02x} {:02x}, expected 00 00 <type> <rank>",
@@ -237,7 +238,7 @@ impl fmt::Display for IdxError {
                 found,
             } => write!(
                 f,
-                "{}: SHA-256 mismatch: expected {}, found {found}\nHINT: the file is corrupt or is not the data set it is named after; re-copy it, or pass a digest opt-out for custom data",
+                "{}: SHA-256 mismatch: expected {}, found {found} (the file is corrupt, or is not the data set it is named after)",
                 file.display(),
                 expected.join(" or ")
             ),

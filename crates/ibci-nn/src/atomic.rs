@@ -19,7 +19,8 @@ pub struct WriteError {
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "writing {}: {}", self.path.display(), self.source)
+        // The OS error is the source, printed by whoever walks the chain (`{:#}`), not here.
+        write!(f, "writing {}", self.path.display())
     }
 }
 
@@ -36,12 +37,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         source,
     };
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(err)?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(err)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(err)?;
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        // Leave nothing behind: the target keeps its old contents (or stays absent).
+        let _ = fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // Make the rename itself durable; not every platform can open a directory.
         if let Ok(d) = File::open(dir) {
@@ -49,4 +53,43 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file_and_names_its_cause_once() {
+        let dir = std::env::temp_dir().join(format!("ibci-atomic-{}", std::process::id()));
+        // The target is a non-empty directory: the rename over it fails.
+        let target = dir.join("out");
+        fs::create_dir_all(target.join("inside")).unwrap();
+        let e = write_atomically(&target, b"bytes").unwrap_err();
+        assert_eq!(e.to_string(), format!("writing {}", target.display()));
+        let chain = anyhow_like(&e);
+        assert_eq!(chain.matches("(os error").count(), 1, "{chain}");
+        assert!(
+            !target.with_extension("tmp").exists(),
+            "temporary file left behind"
+        );
+        // And a good write replaces the file whole.
+        let file = dir.join("f.json");
+        write_atomically(&file, b"one").unwrap();
+        write_atomically(&file, b"two").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+        assert!(!file.with_extension("tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The error and its sources joined by ": ", as the binary prints them.
+    fn anyhow_like(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s += &format!(": {c}");
+            cur = c.source();
+        }
+        s
+    }
 }

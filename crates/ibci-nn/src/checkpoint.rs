@@ -89,7 +89,10 @@ pub enum CheckpointError {
 impl fmt::Display for CheckpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CheckpointError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            // The OS error is the source (see `source`), not repeated here.
+            CheckpointError::Io { path, .. } => {
+                write!(f, "{}: reading or writing the checkpoint", path.display())
+            }
             CheckpointError::Corrupt { path, detail } => write!(
                 f,
                 "{}: corrupt checkpoint ({detail}); it was not used. HINT: delete it to start the run afresh",

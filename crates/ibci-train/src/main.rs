@@ -114,6 +114,7 @@ fn main() -> ExitCode {
             eprintln!("{note}");
         }
     }
+    let reproduce = matches!(cli.command, Command::Reproduce(_));
     let result = match cli.command {
         Command::Train(t) => {
             let argv: Vec<String> = std::env::args().collect();
@@ -157,8 +158,14 @@ fn main() -> ExitCode {
             }
             if let Some(ibci_idx::IdxError::DigestMismatch { .. }) = e.downcast_ref() {
                 eprintln!(
-                    "HINT: for a data set other than MNIST, check against its own SHA256SUMS \
-                     with --digests sums, or skip the check with --digests none"
+                    "{}",
+                    if reproduce {
+                        "HINT: re-copy the file; for a data set other than MNIST, pass its directory \
+                         as --dataset DIR"
+                    } else {
+                        "HINT: re-copy the file; for a data set other than MNIST, check against its \
+                         own SHA256SUMS with --digests sums, or skip the check with --digests none"
+                    }
                 );
             }
             ExitCode::FAILURE

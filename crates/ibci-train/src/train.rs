@@ -171,9 +171,10 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             match checkpoint::load(&ckpt_path, &fingerprint) {
                 Ok(_) => {}
                 Err(e) if !args.force => bail!(
-                    "--out {} holds another run ({e}); pass --force to replace it, or choose \
+                    "--out {} holds another run ({:#}); pass --force to replace it, or choose \
                      another --out",
-                    out.display()
+                    out.display(),
+                    anyhow::Error::from(e)
                 ),
                 Err(_) => {}
             }
@@ -220,12 +221,13 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     };
     let tty = std::io::stderr().is_terminal();
     eprintln!(
-        "ibci train: {spec}, init {}, seed {}, lr {}, batch {}, {} epochs, {threads} thread(s), kernel path {}",
+        "ibci train: {spec}, init {}, seed {}, lr {}, batch {}, {} epoch{}, {threads} thread(s), kernel path {}",
         args.net.init.label(),
         args.net.seed,
         args.lr,
         args.batch,
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         ibci_kernels::KernelPath::default_path()
     );
     if history.is_empty() {
@@ -306,9 +308,6 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         checkpoint::save(&ckpt_path, &c)?;
         (mlp, state, history) = (c.mlp, c.state, c.history);
         progress(tty, epoch, args.epochs, &m);
-    }
-    if tty {
-        eprintln!();
     }
 
     let weights = encode_weights(&mlp);
@@ -408,9 +407,10 @@ fn progress(tty: bool, epoch: usize, epochs: usize, m: &EpochMetrics) {
         100.0 * m.test_err,
         m.seconds
     );
+    // Every epoch keeps its line; on a terminal the progress is shown beside it.
     if tty {
-        let done = 30 * epoch / epochs;
-        eprint!("\r[{}{}] {line}", "#".repeat(done), ".".repeat(30 - done));
+        let done = 20 * epoch / epochs;
+        eprintln!("[{}{}] {line}", "#".repeat(done), ".".repeat(20 - done));
     } else {
         eprintln!("{line}");
     }
