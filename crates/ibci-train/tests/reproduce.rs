@@ -428,3 +428,41 @@ fn a_bad_cache_entry_is_reported_and_run_again() {
     assert!(read(&entries[1]) == legacy.as_bytes(), "left as it was");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A 1-epoch sweep on data under a long path: each curve is one marked point, and the titles
+/// stay inside the picture.
+#[test]
+fn a_one_epoch_sweep_on_a_long_path_draws_readable_plots() {
+    let root = tempdir("reproduce-plot");
+    let data = root.join(format!("{}data", "a-rather-long-directory-name/".repeat(6)));
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let a = root.join("a");
+    ok(&reproduce(
+        &data,
+        &a,
+        &[
+            "--epochs",
+            "1",
+            "--bases",
+            "he",
+            "--methods",
+            "vanilla,ibci",
+        ],
+    ));
+    let svg = String::from_utf8(read(&a.join("plots/16-8-4-he.svg"))).unwrap();
+    assert_eq!(
+        svg.matches("<circle").count(),
+        2,
+        "one marked point per method"
+    );
+    let title = svg
+        .lines()
+        .find(|l| l.contains("text-anchor=\"middle\" font-size"))
+        .unwrap();
+    assert!(
+        title.contains('…') && title.contains("base init He"),
+        "{title}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

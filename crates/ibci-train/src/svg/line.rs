@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, header};
+use super::{escape, header, title_text};
 
 /// One curve: `mean[i]` +- `band[i]` at `x[i]`.
 pub struct Series<'a> {
@@ -56,7 +56,13 @@ pub fn line_chart(
         .iter()
         .flat_map(|s| s.x.iter().copied())
         .fold(x_max, f64::min);
-    let x_span = (x_max - x_min).max(1e-9);
+    // A single x (a 1-epoch sweep) gets a unit of room on either side.
+    let (x_min, x_max) = if x_max - x_min < 1e-9 {
+        (x_min - 1.0, x_max + 1.0)
+    } else {
+        (x_min, x_max)
+    };
+    let x_span = x_max - x_min;
     let y_span = (y_hi - y_lo).max(1e-9);
     let px = |x: f64| l + (x - x_min) / x_span * pw;
     let py = |y: f64| t + (1.0 - (y - y_lo) / y_span) * ph;
@@ -65,12 +71,7 @@ pub fn line_chart(
         s,
         r#"<defs><clipPath id="plot"><rect x="{l}" y="{t}" width="{pw}" height="{ph}"/></clipPath></defs>"#
     );
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="22" text-anchor="middle" font-size="14">{}</text>"#,
-        l + pw / 2.0,
-        escape(title)
-    );
+    let _ = writeln!(s, "{}", title_text(l + pw / 2.0, 22.0, w, title));
     // Axes, grid and ticks.
     let ys = tick_step(y_span);
     let mut y = (y_lo / ys).ceil() * ys;
@@ -158,6 +159,17 @@ pub fn line_chart(
             r#"<path d="{}" fill="none" stroke="{c}" stroke-width="1.6"/>"#,
             d.trim_end()
         );
+        if se.x.len() == 1 {
+            // One point draws no line: mark it, with its band as an error bar.
+            let (x, m, bd) = (px(se.x[0]), se.mean[0], se.band[0]);
+            let _ = writeln!(
+                s,
+                r#"<line x1="{x:.2}" x2="{x:.2}" y1="{:.2}" y2="{:.2}" stroke="{c}"/><circle cx="{x:.2}" cy="{:.2}" r="4" fill="{c}"/>"#,
+                py(m - bd),
+                py(m + bd),
+                py(m)
+            );
+        }
     }
     let _ = writeln!(s, "</g>");
     // Legend.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, header};
+use super::{escape, header, title_text};
 
 /// Blue (first epoch) to red (last).
 fn epoch_colour(e: usize, last: usize) -> String {
@@ -44,12 +44,7 @@ pub fn svg(points: &[PlanePoint], res: &str, title: &str) -> String {
     let last = points.iter().map(|p| p.epoch).max().unwrap_or(0);
     let layers = points.iter().map(|p| p.layer).max().unwrap_or(0);
     let mut s = header(w, h);
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{}</text>"#,
-        l + pw / 2.0,
-        escape(title)
-    );
+    let _ = writeln!(s, "{}", title_text(l + pw / 2.0, 20.0, w, title));
     let _ = writeln!(
         s,
         r#"<text x="{:.1}" y="38" text-anchor="middle">{}; nats</text>"#,
