@@ -224,6 +224,10 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(code), "{flags:?}: {err}");
         assert!(err.contains(msg), "{flags:?}: {err}");
+        assert!(
+            !root.join("bad").exists(),
+            "{flags:?}: a sweep that failed before any run left its directory behind"
+        );
     }
     std::fs::remove_dir_all(&root).unwrap();
 }

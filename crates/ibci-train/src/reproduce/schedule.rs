@@ -27,17 +27,48 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
             "--merge without sweep flags needs --out DIR"
         )));
     }
-    let mut sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
+    let sweep = Sweep::from_args(args).map_err(crate::usage::usage)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
     let runs_dir = out.join("runs");
+    let existed = out.exists();
     fs::create_dir_all(&runs_dir).with_context(|| format!("creating {}", runs_dir.display()))?;
     let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
-    if !args.merge.is_empty() {
-        return merge(args, &out, argv);
+    let result = if args.merge.is_empty() {
+        sweep_in(args, argv, sweep, &out, start)
+    } else {
+        merge(args, &out, argv)
+    };
+    if result.is_err() && !existed {
+        remove_if_unused(&out);
     }
+    result
+}
+
+/// Removes an output directory that this command created and that holds no finished run
+/// (a failure before any result leaves nothing behind). Called with its lock held.
+fn remove_if_unused(out: &std::path::Path) {
+    let runs = out.join("runs");
+    let empty = fs::read_dir(&runs).is_ok_and(|mut d| d.next().is_none());
+    if empty {
+        let _ = fs::remove_dir(&runs);
+        let _ = fs::remove_file(out.join("sweep.json"));
+        let _ = fs::remove_file(out.join(".ibci.lock"));
+        let _ = fs::remove_dir(out);
+    }
+}
+
+/// The sweep itself, in `out` (created and locked).
+fn sweep_in(
+    args: &ReproduceArgs,
+    argv: &[String],
+    mut sweep: Sweep,
+    out: &std::path::Path,
+    start: Instant,
+) -> Result<()> {
+    let runs_dir = out.join("runs");
     let shard = args.shard;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or((cores / args.threads_per_run).max(1));
