@@ -13,6 +13,10 @@ pub struct ReproduceArgs {
     /// version: MLP-2, 20 epochs, 3 seeds).
     #[arg(long)]
     pub full: bool,
+    /// The decisive comparison: the paper's protocol with 20 seeds, Vanilla and IBCI only
+    /// (MLP-2, MLP-3, MLP-5; Xavier and He; 240 runs), into results/decisive.
+    #[arg(long, conflicts_with = "full")]
+    pub decisive: bool,
     /// Networks, comma-separated (mlp2, mlp3, mlp5 or widths like 784-100-10).
     #[arg(long)]
     pub nets: Option<String>,
@@ -67,6 +71,7 @@ impl ReproduceArgs {
     /// Whether any flag that defines the sweep was given.
     pub(super) fn names_a_sweep(&self) -> bool {
         self.full
+            || self.decisive
             || self.nets.is_some()
             || self.epochs.is_some()
             || self.seeds.is_some()

@@ -46,6 +46,8 @@ impl Sweep {
         let custom = a.nets.is_some() || a.epochs.is_some() || a.seeds.is_some();
         let name = if a.full {
             "full"
+        } else if a.decisive {
+            "decisive"
         } else if custom {
             "custom"
         } else {
@@ -53,6 +55,8 @@ impl Sweep {
         };
         let (nets, epochs, seeds) = if a.full {
             ("mlp2,mlp3,mlp5", 100, 5)
+        } else if a.decisive {
+            ("mlp2,mlp3,mlp5", 100, 20)
         } else {
             ("mlp2", 20, 3)
         };
@@ -77,7 +81,12 @@ impl Sweep {
                 .as_deref()
                 .unwrap_or(&[BaseArg::Xavier, BaseArg::He]),
         );
-        let methods = names(a.methods.as_deref().unwrap_or(&Method::ALL));
+        let default_methods: &[Method] = if a.decisive {
+            &[Method::Vanilla, Method::Ibci]
+        } else {
+            &Method::ALL
+        };
+        let methods = names(a.methods.as_deref().unwrap_or(default_methods));
         for (flag, list) in [
             ("--nets", &canonical),
             ("--bases", &bases),
@@ -163,6 +172,7 @@ impl Sweep {
         };
         let args = ReproduceArgs {
             full: false,
+            decisive: false,
             nets: Some(strings("nets")?.join(",")),
             epochs: Some(count("epochs")?),
             seeds: Some(count("seeds")?),
@@ -182,7 +192,7 @@ impl Sweep {
             merge: Vec::new(),
         };
         let mut sweep = Sweep::from_args(&args)?;
-        if let Some(p @ ("quick" | "full")) = v["preset"].as_str() {
+        if let Some(p @ ("quick" | "full" | "decisive")) = v["preset"].as_str() {
             sweep.name = p.to_string();
         }
         Ok(sweep)

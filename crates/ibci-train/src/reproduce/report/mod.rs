@@ -1,6 +1,7 @@
 //! The sweep's outputs, a pure function of its runs: `runs.csv`, `summary.md`, the plots
 //! and `manifest.json`.
 
+mod compare;
 mod csv;
 mod plots;
 mod tables;

@@ -7,7 +7,7 @@ use super::{base_label, cell_text, net_label, Cells};
 use crate::reproduce::paper::{paper_value, METHODS};
 use crate::reproduce::sweep::Sweep;
 use crate::reproduce::SUBSET_SEED;
-use crate::stats::{mean, std, welch95};
+use crate::stats::{mean, std};
 
 pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
     let mut s = String::new();
@@ -16,6 +16,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
             "the QUICK version (fewer epochs and seeds than the paper; `--full` is its protocol)"
         }
         "full" => "the paper's protocol (`--full`)",
+        "decisive" => "the decisive comparison (`--decisive`: the paper's protocol, 20 seeds)",
         _ => "a custom sweep",
     };
     s += &format!("# ibci reproduce: {title}\n\n");
@@ -99,61 +100,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
         "Table 1: minimal test error %, IBCI against the baselines",
         &[0, 1, 2],
     );
-    // Confidence intervals.
-    let ibci = 2;
-    let mut ci = String::new();
-    for (b, base) in sweep.bases.iter().enumerate() {
-        for (n, net) in sweep.nets.iter().enumerate() {
-            let Some(i) = c.get(&(n, b, ibci)) else {
-                continue;
-            };
-            let ib: Vec<f64> = i.iter().map(|r| 100.0 * r.best().0).collect();
-            let mut row = format!("| {} | {} |", base_label(base), net_label(net));
-            let mut any = false;
-            for k in [0usize, 1] {
-                let Some(o) = c.get(&(n, b, k)) else {
-                    row += " – | – | – |";
-                    continue;
-                };
-                any = true;
-                let other: Vec<f64> = o.iter().map(|r| 100.0 * r.best().0).collect();
-                let paper = match (paper(base, net, "ibci"), paper(base, net, METHODS[k].0)) {
-                    (Some(a), Some(bb)) => format!("{:+.2}", a.0 - bb.0),
-                    _ => "–".into(),
-                };
-                match welch95(&ib, &other) {
-                    Some(w) => {
-                        let verdict = if w.hi < 0.0 {
-                            "IBCI better"
-                        } else if w.lo > 0.0 {
-                            "IBCI worse"
-                        } else {
-                            "no significant difference"
-                        };
-                        row += &format!(
-                            " {:+.3} [{:+.3}, {:+.3}] | {verdict} | {paper} |",
-                            w.diff, w.lo, w.hi
-                        );
-                    }
-                    None => {
-                        row += &format!(
-                            " {:+.3} (needs 2 seeds) | – | {paper} |",
-                            mean(&ib) - mean(&other)
-                        )
-                    }
-                }
-            }
-            if any {
-                ci += &row;
-                ci += "\n";
-            }
-        }
-    }
-    if !ci.is_empty() {
-        s += "\n## IBCI minus baseline: minimal test error, percentage points, with Welch's 95% confidence interval over seeds\n\n";
-        s += "| base | net | IBCI − Vanilla [95% CI] | verdict | paper | IBCI − LSUV [95% CI] | verdict | paper |\n|---|---|---|---|---|---|---|---|\n";
-        s += &ci;
-    }
+    s += &super::compare::comparisons_md(sweep, c);
     table(
         &mut s,
         "Table 2: minimal test error %, IBCI against single-criterion versions",

@@ -1,0 +1,248 @@
+//! `summary.md`'s comparisons: IBCI against each baseline in each cell, for three measures,
+//! with Welch's 95% interval, Holm-adjusted p-values and an equivalence test (TOST).
+//!
+//! Measures (lower is better for all three):
+//! - the minimal test error over epochs 1..E, percentage points (the paper's measure);
+//! - the first epoch whose test error is within 0.1 points of the run's minimum (a robust
+//!   "epoch of the minimum": the minimum of a flat, noisy curve is reached late by chance);
+//! - the mean test error over epochs 1..min(20, E), points (the area under the early error
+//!   curve, divided by its length).
+//!
+//! Each measure's table is one family: its p-values (Welch's two-sided test of a zero
+//! difference) are Holm-adjusted over the table's comparisons, and so are its TOST p-values
+//! (equivalence within the measure's margin). Verdict at level 0.05: "IBCI better" or "IBCI
+//! worse" when the adjusted test rejects a zero difference, else "equivalent within ±d" when
+//! the adjusted TOST rejects a difference of d or more, else "undecided".
+
+use super::{base_label, net_label, Cells};
+use crate::reproduce::cache::RunResult;
+use crate::reproduce::paper::{paper_value, METHODS};
+use crate::reproduce::sweep::Sweep;
+use crate::stats::{holm, mean, welch95, Interval};
+
+/// Level of every test.
+const ALPHA: f64 = 0.05;
+/// "Near the minimum": within this many percentage points of it.
+pub(super) const NEAR_MIN_POINTS: f64 = 0.1;
+/// The early window of the mean-error measure, epochs.
+pub(super) const EARLY_EPOCHS: usize = 20;
+
+/// One measure of a run.
+struct Measure {
+    /// Section title.
+    title: String,
+    /// What a difference is counted in.
+    unit: &'static str,
+    /// Equivalence margin, in `unit`.
+    margin: f64,
+    /// The margin as printed.
+    margin_text: &'static str,
+    /// Decimals to print.
+    decimals: usize,
+    /// The measure of one run.
+    of: fn(&RunResult) -> f64,
+}
+
+/// Minimal test error, %.
+fn min_error(r: &RunResult) -> f64 {
+    100.0 * r.best().0
+}
+
+/// The first epoch whose error is within [`NEAR_MIN_POINTS`] of the run's minimum.
+pub(super) fn near_min_epoch(r: &RunResult) -> f64 {
+    let (best, _) = r.best();
+    r.history[1..]
+        .iter()
+        .find(|h| 100.0 * h[4] <= 100.0 * best + NEAR_MIN_POINTS + 1e-9)
+        .map_or(f64::NAN, |h| h[0])
+}
+
+/// Mean test error over epochs 1..=min(EARLY_EPOCHS, E), %.
+pub(super) fn early_mean_error(r: &RunResult) -> f64 {
+    let end = r.history.len().min(EARLY_EPOCHS + 1);
+    let v: Vec<f64> = r.history[1..end].iter().map(|h| 100.0 * h[4]).collect();
+    mean(&v)
+}
+
+fn measures(epochs: usize) -> [Measure; 3] {
+    [
+        Measure {
+            title: "Minimal test error".into(),
+            unit: "percentage points",
+            margin: 0.10,
+            margin_text: "0.10",
+            decimals: 3,
+            of: min_error,
+        },
+        Measure {
+            title: format!(
+                "Convergence: first epoch within {NEAR_MIN_POINTS} points of the run's minimal error"
+            ),
+            unit: "epochs",
+            margin: 5.0,
+            margin_text: "5",
+            decimals: 1,
+            of: near_min_epoch,
+        },
+        Measure {
+            title: format!(
+                "Convergence: mean test error over epochs 1-{}",
+                epochs.min(EARLY_EPOCHS)
+            ),
+            unit: "percentage points",
+            margin: 0.10,
+            margin_text: "0.10",
+            decimals: 3,
+            of: early_mean_error,
+        },
+    ]
+}
+
+/// "0.012", or "<0.001".
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// The comparisons section of `summary.md` (empty when the sweep has no IBCI and baseline
+/// in one cell).
+pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
+    let ibci = METHODS.iter().position(|(m, _)| *m == "ibci");
+    let mnist = sweep.dataset == "mnist";
+    let mut s = String::new();
+    for (mi, m) in measures(sweep.epochs).iter().enumerate() {
+        // (base, net, baseline, IBCI values, baseline values).
+        let mut rows = Vec::new();
+        for (b, base) in sweep.bases.iter().enumerate() {
+            for (n, net) in sweep.nets.iter().enumerate() {
+                let Some(i) = ibci.and_then(|k| c.get(&(n, b, k))) else {
+                    continue;
+                };
+                for k in [0usize, 1] {
+                    let Some(o) = c.get(&(n, b, k)) else { continue };
+                    let iv: Vec<f64> = i.iter().map(|r| (m.of)(r)).collect();
+                    let ov: Vec<f64> = o.iter().map(|r| (m.of)(r)).collect();
+                    rows.push((base, net, k, iv, ov));
+                }
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let tests: Vec<Option<Interval>> =
+            rows.iter().map(|(.., iv, ov)| welch95(iv, ov)).collect();
+        let family: Vec<usize> = (0..rows.len()).filter(|&r| tests[r].is_some()).collect();
+        let p_adj = holm(
+            &family
+                .iter()
+                .map(|&r| tests[r].map_or(1.0, |t| t.p_value()))
+                .collect::<Vec<_>>(),
+        );
+        let tost_adj = holm(
+            &family
+                .iter()
+                .map(|&r| tests[r].map_or(1.0, |t| t.tost_p(m.margin)))
+                .collect::<Vec<_>>(),
+        );
+        if mi == 0 {
+            s += "\n## IBCI minus baseline: differences with Welch's 95% confidence interval over seeds, Holm-adjusted tests, equivalence tests\n\n";
+            s += &format!(
+                "Each row: the mean over seeds of IBCI minus that of the baseline, in one cell, with Welch's 95% confidence interval. `p`: Welch's two-sided t test of a zero difference; `TOST p`: the two one-sided Welch tests of a difference of at least the margin; both Holm-Bonferroni adjusted over the family of the table's comparisons (its size is given). Verdict at level {ALPHA}: IBCI better or worse when the adjusted `p` is below it, else equivalent within the margin when the adjusted `TOST p` is, else undecided. Lower is better in every table.\n"
+            );
+        }
+        s += &format!(
+            "\n### {} ({}; equivalence margin ±{}; family of {} comparisons)\n\n",
+            m.title,
+            m.unit,
+            m.margin_text,
+            family.len()
+        );
+        s += "| base | net | baseline | IBCI mean | baseline mean | IBCI − baseline [95% CI] | p (Holm) | TOST p (Holm) | verdict |";
+        s += if mi == 0 {
+            " paper |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        } else {
+            "\n|---|---|---|---|---|---|---|---|---|\n"
+        };
+        for (r, (base, net, k, iv, ov)) in rows.iter().enumerate() {
+            let d = m.decimals;
+            s += &format!(
+                "| {} | {} | {} | {:.d$} | {:.d$} |",
+                base_label(base),
+                net_label(net),
+                METHODS[*k].1,
+                mean(iv),
+                mean(ov)
+            );
+            match (tests[r], family.iter().position(|&f| f == r)) {
+                (Some(t), Some(f)) => {
+                    let verdict = if p_adj[f] < ALPHA {
+                        if t.diff < 0.0 {
+                            "IBCI better".to_string()
+                        } else {
+                            "IBCI worse".to_string()
+                        }
+                    } else if tost_adj[f] < ALPHA {
+                        format!("equivalent within ±{}", m.margin_text)
+                    } else {
+                        "undecided".to_string()
+                    };
+                    s += &format!(
+                        " {:+.d$} [{:+.d$}, {:+.d$}] | {} | {} | {verdict} |",
+                        t.diff,
+                        t.lo,
+                        t.hi,
+                        p_text(p_adj[f]),
+                        p_text(tost_adj[f])
+                    );
+                }
+                _ => {
+                    s += &format!(
+                        " {:+.d$} (needs 2 seeds) | – | – | – |",
+                        mean(iv) - mean(ov)
+                    )
+                }
+            }
+            if mi == 0 {
+                let paper = |method: &str| mnist.then(|| paper_value(base, net, method)).flatten();
+                s += &match (paper("ibci"), paper(METHODS[*k].0)) {
+                    (Some(a), Some(bb)) => format!(" {:+.2} |", a.0 - bb.0),
+                    _ => " – |".into(),
+                };
+            }
+            s += "\n";
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(errs: &[f64]) -> RunResult {
+        let mut history = vec![[0.0, f64::NAN, f64::NAN, 2.3, 0.9]];
+        for (e, &err) in errs.iter().enumerate() {
+            history.push([(e + 1) as f64, 0.1, 0.9, 0.1, err]);
+        }
+        RunResult {
+            history,
+            seconds: 1.0,
+            provenance: None,
+        }
+    }
+
+    #[test]
+    fn convergence_measures() {
+        // Minimum 2.00% at epoch 5; 2.09% at epoch 3 is within 0.1 points, 2.15% is not.
+        let r = run(&[0.0300, 0.0215, 0.0209, 0.0250, 0.0200, 0.0201]);
+        assert_eq!(near_min_epoch(&r), 3.0);
+        assert!((min_error(&r) - 2.0).abs() < 1e-12);
+        let m = (3.00 + 2.15 + 2.09 + 2.50 + 2.00 + 2.01) / 6.0;
+        assert!((early_mean_error(&r) - m).abs() < 1e-12);
+        // Exactly 0.1 points above counts as near.
+        assert_eq!(near_min_epoch(&run(&[0.0210, 0.0200])), 1.0);
+    }
+}
