@@ -105,7 +105,7 @@ fn sweep_in(
     for &i in &mine {
         let (cfg, key) = &configs[i];
         let path = runs_dir.join(format!("{key}.json"));
-        match cached(&out, cfg, key, sweep.epochs) {
+        match cached(out, cfg, key, sweep.epochs) {
             Cached::Missing => {}
             Cached::Hit(r) => results[i] = Some(r),
             Cached::Unchecked(text, r) if args.adopt_unchecked_cache => {
@@ -249,7 +249,7 @@ fn sweep_in(
         &describe,
         &all,
         &results,
-        &out,
+        out,
         argv,
         start,
         (jobs, args.threads_per_run),
