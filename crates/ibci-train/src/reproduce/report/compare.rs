@@ -6,7 +6,9 @@
 //! - the first epoch whose test error is within 0.1 points of the run's minimum (a robust
 //!   "epoch of the minimum": the minimum of a flat, noisy curve is reached late by chance);
 //! - the mean test error over epochs 1..min(20, E), points (the area under the early error
-//!   curve, divided by its length).
+//!   curve, divided by its length);
+//! - the head start: the test error at initialisation (epoch 0) and after epochs 1, 2, 5, 10
+//!   and 20 (those the sweep has), points, one table for all.
 //!
 //! Each measure's table is one family: its p-values (Welch's two-sided test of a zero
 //! difference) are Holm-adjusted over the table's comparisons, and so are its TOST p-values
@@ -39,17 +41,27 @@ struct Measure {
     margin_text: &'static str,
     /// Decimals to print.
     decimals: usize,
-    /// The measure of one run.
-    of: fn(&RunResult) -> f64,
+    /// The epochs the measure is taken at (one row each), or empty for a whole-run measure.
+    at: Vec<usize>,
+    /// The measure of one run (at an epoch of `at`, or 0).
+    of: fn(&RunResult, usize) -> f64,
+}
+
+/// Epochs of the head-start table.
+const HEAD_START_EPOCHS: [usize; 6] = [0, 1, 2, 5, 10, 20];
+
+/// Test error after `epoch`, %.
+fn error_at(r: &RunResult, epoch: usize) -> f64 {
+    100.0 * r.history[epoch][4]
 }
 
 /// Minimal test error, %.
-fn min_error(r: &RunResult) -> f64 {
+fn min_error(r: &RunResult, _: usize) -> f64 {
     100.0 * r.best().0
 }
 
 /// The first epoch whose error is within [`NEAR_MIN_POINTS`] of the run's minimum.
-pub(super) fn near_min_epoch(r: &RunResult) -> f64 {
+pub(super) fn near_min_epoch(r: &RunResult, _: usize) -> f64 {
     let (best, _) = r.best();
     r.history[1..]
         .iter()
@@ -58,13 +70,13 @@ pub(super) fn near_min_epoch(r: &RunResult) -> f64 {
 }
 
 /// Mean test error over epochs 1..=min(EARLY_EPOCHS, E), %.
-pub(super) fn early_mean_error(r: &RunResult) -> f64 {
+pub(super) fn early_mean_error(r: &RunResult, _: usize) -> f64 {
     let end = r.history.len().min(EARLY_EPOCHS + 1);
     let v: Vec<f64> = r.history[1..end].iter().map(|h| 100.0 * h[4]).collect();
     mean(&v)
 }
 
-fn measures(epochs: usize) -> [Measure; 3] {
+fn measures(epochs: usize) -> [Measure; 4] {
     [
         Measure {
             title: "Minimal test error".into(),
@@ -72,6 +84,7 @@ fn measures(epochs: usize) -> [Measure; 3] {
             margin: 0.10,
             margin_text: "0.10",
             decimals: 3,
+            at: Vec::new(),
             of: min_error,
         },
         Measure {
@@ -82,6 +95,7 @@ fn measures(epochs: usize) -> [Measure; 3] {
             margin: 5.0,
             margin_text: "5",
             decimals: 1,
+            at: Vec::new(),
             of: near_min_epoch,
         },
         Measure {
@@ -93,7 +107,20 @@ fn measures(epochs: usize) -> [Measure; 3] {
             margin: 0.10,
             margin_text: "0.10",
             decimals: 3,
+            at: Vec::new(),
             of: early_mean_error,
+        },
+        Measure {
+            title: "Head start: test error at initialisation (epoch 0) and after a few epochs".into(),
+            unit: "percentage points",
+            margin: 0.10,
+            margin_text: "0.10",
+            decimals: 3,
+            at: HEAD_START_EPOCHS
+                .into_iter()
+                .filter(|&e| e <= epochs)
+                .collect(),
+            of: error_at,
         },
     ]
 }
@@ -114,18 +141,22 @@ pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
     let mnist = sweep.dataset == "mnist";
     let mut s = String::new();
     for (mi, m) in measures(sweep.epochs).iter().enumerate() {
-        // (base, net, baseline, IBCI values, baseline values).
+        // (base, net, baseline, epoch, IBCI values, baseline values).
+        let whole = [0usize];
+        let at: &[usize] = if m.at.is_empty() { &whole } else { &m.at };
         let mut rows = Vec::new();
-        for (b, base) in sweep.bases.iter().enumerate() {
-            for (n, net) in sweep.nets.iter().enumerate() {
-                let Some(i) = ibci.and_then(|k| c.get(&(n, b, k))) else {
-                    continue;
-                };
-                for k in [0usize, 1] {
-                    let Some(o) = c.get(&(n, b, k)) else { continue };
-                    let iv: Vec<f64> = i.iter().map(|r| (m.of)(r)).collect();
-                    let ov: Vec<f64> = o.iter().map(|r| (m.of)(r)).collect();
-                    rows.push((base, net, k, iv, ov));
+        for &epoch in at {
+            for (b, base) in sweep.bases.iter().enumerate() {
+                for (n, net) in sweep.nets.iter().enumerate() {
+                    let Some(i) = ibci.and_then(|k| c.get(&(n, b, k))) else {
+                        continue;
+                    };
+                    for k in [0usize, 1] {
+                        let Some(o) = c.get(&(n, b, k)) else { continue };
+                        let iv: Vec<f64> = i.iter().map(|r| (m.of)(r, epoch)).collect();
+                        let ov: Vec<f64> = o.iter().map(|r| (m.of)(r, epoch)).collect();
+                        rows.push((base, net, k, epoch, iv, ov));
+                    }
                 }
             }
         }
@@ -160,14 +191,28 @@ pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
             m.margin_text,
             family.len()
         );
-        s += "| base | net | baseline | IBCI mean | baseline mean | IBCI − baseline [95% CI] | p (Holm) | TOST p (Holm) | verdict |";
-        s += if mi == 0 {
-            " paper |\n|---|---|---|---|---|---|---|---|---|---|\n"
-        } else {
-            "\n|---|---|---|---|---|---|---|---|---|\n"
-        };
-        for (r, (base, net, k, iv, ov)) in rows.iter().enumerate() {
+        let by_epoch = !m.at.is_empty();
+        let mut cols = if by_epoch { vec!["epoch"] } else { Vec::new() };
+        cols.extend([
+            "base",
+            "net",
+            "baseline",
+            "IBCI mean",
+            "baseline mean",
+            "IBCI − baseline [95% CI]",
+            "p (Holm)",
+            "TOST p (Holm)",
+            "verdict",
+        ]);
+        if mi == 0 {
+            cols.push("paper");
+        }
+        s += &format!("| {} |\n|{}\n", cols.join(" | "), "---|".repeat(cols.len()));
+        for (r, (base, net, k, epoch, iv, ov)) in rows.iter().enumerate() {
             let d = m.decimals;
+            if by_epoch {
+                s += &format!("| {epoch} ");
+            }
             s += &format!(
                 "| {} | {} | {} | {:.d$} | {:.d$} |",
                 base_label(base),
@@ -238,11 +283,12 @@ mod tests {
     fn convergence_measures() {
         // Minimum 2.00% at epoch 5; 2.09% at epoch 3 is within 0.1 points, 2.15% is not.
         let r = run(&[0.0300, 0.0215, 0.0209, 0.0250, 0.0200, 0.0201]);
-        assert_eq!(near_min_epoch(&r), 3.0);
-        assert!((min_error(&r) - 2.0).abs() < 1e-12);
+        assert_eq!(near_min_epoch(&r, 0), 3.0);
+        assert!((min_error(&r, 0) - 2.0).abs() < 1e-12);
         let m = (3.00 + 2.15 + 2.09 + 2.50 + 2.00 + 2.01) / 6.0;
-        assert!((early_mean_error(&r) - m).abs() < 1e-12);
+        assert!((early_mean_error(&r, 0) - m).abs() < 1e-12);
+        assert!((error_at(&r, 2) - 2.15).abs() < 1e-12);
         // Exactly 0.1 points above counts as near.
-        assert_eq!(near_min_epoch(&run(&[0.0210, 0.0200])), 1.0);
+        assert_eq!(near_min_epoch(&run(&[0.0210, 0.0200]), 0), 1.0);
     }
 }
