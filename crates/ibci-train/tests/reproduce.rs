@@ -476,3 +476,53 @@ fn a_one_epoch_sweep_on_a_long_path_draws_readable_plots() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// `--init-info` measures every run's layers at initialisation, caches them, and gives the
+/// same digest from the cache and for any thread count.
+#[test]
+fn init_info_measures_each_layer_at_initialisation() {
+    let root = tempdir("reproduce-init-info");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let a = root.join("a");
+    let flags = ["--bases", "he", "--methods", "vanilla,ibci", "--init-info"];
+    let digest = |err: &str, out: &str| -> String {
+        let line = format!("{err}{out}");
+        line.split("digest ")
+            .nth(1)
+            .expect("a digest")
+            .trim()
+            .to_string()
+    };
+    let o = reproduce(&data, &a, &[&flags[..], &["--jobs", "1"]].concat());
+    let err = ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains("(4 runs measured now, 0 from init/)"), "{out}");
+    assert!(
+        !a.join("runs").read_dir().unwrap().any(|_| true),
+        "nothing trained"
+    );
+    let md = String::from_utf8(read(&a.join("init-info.md"))).unwrap();
+    for needle in [
+        "## I(T;Y), KDE upper bound",
+        "| He | 16-8-4 | 1 | Vanilla |",
+        "| He | 16-8-4 | 2 | Vanilla |",
+    ] {
+        assert!(md.contains(needle), "{needle}:\n{md}");
+    }
+    let csv = String::from_utf8(read(&a.join("init-info.csv"))).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4 * 2, "one row per run and layer");
+    let first = digest(&err, &out);
+    // From the cache, with two threads: the same bytes.
+    let o = reproduce(&data, &a, &[&flags[..], &["--jobs", "2"]].concat());
+    let err = ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains("(0 runs measured now, 4 from init/)"), "{out}");
+    assert_eq!(digest(&err, &out), first);
+    // Measured afresh with two threads: the same bytes.
+    std::fs::remove_dir_all(a.join("init")).unwrap();
+    let o = reproduce(&data, &a, &[&flags[..], &["--jobs", "2"]].concat());
+    assert_eq!(digest(&ok(&o), &String::from_utf8_lossy(&o.stdout)), first);
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -61,6 +61,11 @@ pub struct ReproduceArgs {
     /// provenance recorded as unknown (default: the sweep stops and names this flag).
     #[arg(long)]
     pub adopt_unchecked_cache: bool,
+    /// Instead of training: measure every run's network at initialisation (each layer's
+    /// I(X;T) and I(T;Y), KDE bounds and binned, on 2,000 seeded test images) into
+    /// init-info.md and init-info.csv, cached in OUT/init/.
+    #[arg(long, conflicts_with_all = ["shard", "merge"])]
+    pub init_info: bool,
     /// Build the tables from these shard directories' runs instead of running anything (the
     /// sweep is read from their sweep.json; sweep flags, if given, must describe it).
     #[arg(long, num_args = 1..)]

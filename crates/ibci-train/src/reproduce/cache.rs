@@ -50,7 +50,7 @@ impl RunRecord {
 }
 
 /// `text` (a JSON object) closed by its own checksum.
-fn seal(text: &str) -> String {
+pub(super) fn seal(text: &str) -> String {
     let body = text.strip_suffix('}').unwrap_or(text);
     format!(
         "{body}{CHECKSUM_FIELD}{}\"}}",
@@ -138,18 +138,9 @@ pub(super) fn cached(dir: &Path, cfg: &Value, key: &str, epochs: usize) -> Cache
     let Ok(text) = String::from_utf8(bytes) else {
         return Cached::Bad("not UTF-8 text".into());
     };
-    let checked = match text.rfind(CHECKSUM_FIELD) {
-        None => false,
-        Some(at) => {
-            let stated = text[at + CHECKSUM_FIELD.len()..].strip_suffix("\"}");
-            let body = format!("{}}}", &text[..at]);
-            if stated != Some(to_hex(&sha256(body.as_bytes())).as_str()) {
-                return Cached::Bad(
-                    "its content does not match its checksum (edited or corrupt)".into(),
-                );
-            }
-            true
-        }
+    let checked = match verify(&text) {
+        Ok(checked) => checked,
+        Err(why) => return Cached::Bad(why.into()),
     };
     let Ok(v) = serde_json::from_str::<Value>(&text) else {
         return Cached::Bad("not valid JSON".into());
@@ -171,6 +162,20 @@ pub(super) fn cached(dir: &Path, cfg: &Value, key: &str, epochs: usize) -> Cache
     } else {
         Cached::Unchecked(text, r)
     }
+}
+
+/// Whether sealed `text` holds its checksum: `Ok(true)` if it does, `Ok(false)` if it has
+/// none (written before checksums), `Err` if it does not match.
+pub(super) fn verify(text: &str) -> Result<bool, &'static str> {
+    let Some(at) = text.rfind(CHECKSUM_FIELD) else {
+        return Ok(false);
+    };
+    let stated = text[at + CHECKSUM_FIELD.len()..].strip_suffix("\"}");
+    let body = format!("{}}}", &text[..at]);
+    if stated != Some(to_hex(&sha256(body.as_bytes())).as_str()) {
+        return Err("its content does not match its checksum (edited or corrupt)");
+    }
+    Ok(true)
 }
 
 /// The checksummed entry for an unchecked one's `text`, its provenance unknown.

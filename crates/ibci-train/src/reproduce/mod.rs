@@ -22,6 +22,7 @@
 mod args;
 mod cache;
 mod execute;
+mod init_info;
 mod merge;
 mod paper;
 mod report;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::args::ReproduceArgs;
 use super::cache::{adopt, cached, Cached, RunRecord, RunResult};
 use super::execute::{execute, load_data};
+use super::init_info::init_info;
 use super::merge::merge;
 use super::report::write_outputs;
 use super::sweep::Sweep;
@@ -99,6 +100,19 @@ fn sweep_in(
         .collect();
     let configs: Vec<(Value, String)> =
         all.iter().map(|r| sweep.run_config(r, &data_sha)).collect();
+    if args.init_info {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs * args.threads_per_run)
+            .build()?;
+        return init_info(
+            &sweep,
+            &all,
+            &configs,
+            (train.view(), test.view()),
+            out,
+            &pool,
+        );
+    }
     // Each run's result: from the cache now, or from its worker below.
     let mut results: Vec<Option<RunResult>> = vec![None; all.len()];
     let mut unchecked = 0;

@@ -189,6 +189,7 @@ impl Sweep {
             threads_per_run: 1,
             shard: None,
             adopt_unchecked_cache: false,
+            init_info: false,
             merge: Vec::new(),
         };
         let mut sweep = Sweep::from_args(&args)?;
