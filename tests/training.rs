@@ -190,6 +190,45 @@ fn lsuv_gives_unit_output_variance_on_mnist_batches() {
     }
 }
 
+#[test]
+fn lsuv_author_pytorch_rule_gives_unit_std_on_mnist_batches() {
+    use ibci_nn::lsuv::{lsuv, LsuvConfig, LsuvRule};
+    use ibci_nn::mlp::gather_rows;
+    let (tr, _) = mnist();
+    let batch = gather_rows(tr.x.as_ref(), (0..256).map(|i| i * 200));
+    let cfg = LsuvConfig {
+        rule: LsuvRule::AuthorPytorch,
+        ..LsuvConfig::default()
+    };
+    for arch in ["mlp2", "mlp3", "mlp5"] {
+        let spec = ArchSpec::parse(arch).unwrap();
+        let inits = vec![WeightInit::Orthogonal { gain: 1.0 }; spec.layers()];
+        let mut mlp = Mlp::init(
+            &spec,
+            &inits,
+            BiasInit::Constant(0.0),
+            &mut Xoshiro256PlusPlus::seed_from_u64(3),
+        );
+        let report = lsuv(&mut mlp, batch.as_ref(), &cfg, Par::Rayon);
+        // Recomputed independently: every layer's std within the tolerance of 1.
+        let vars = preactivation_vars(&mlp, &batch);
+        for (l, (r, v)) in report.iter().zip(&vars).enumerate() {
+            assert!(r.rescalings <= cfg.max_iter + 1);
+            assert!(
+                (v.sqrt() - 1.0).abs() <= f64::from(cfg.tol),
+                "{arch} layer {l}: std {} after {} corrections",
+                v.sqrt(),
+                r.rescalings
+            );
+        }
+        // The biases moved (the rule shifts them), unlike Algorithm 1's.
+        assert!(
+            mlp.layers.iter().any(|l| l.b.iter().any(|&b| b != 0.0)),
+            "{arch}: no bias shifted"
+        );
+    }
+}
+
 /// The population variance of every layer's `z = a w + b` over a batch, in f64, by plain
 /// loops (an independent check of LSUV's own measurement).
 fn preactivation_vars(mlp: &Mlp, batch: &Mat) -> Vec<f64> {

@@ -91,6 +91,9 @@ pub enum InitScheme {
     LsuvXavier,
     /// LSUV on He-normal (the IBCI paper's LSUV column).
     LsuvHe,
+    /// The LSUV author's PyTorch code: orthonormal start, |std - 1| tested, biases shifted
+    /// to a zero output mean.
+    LsuvPytorch,
     /// The neuron campaign.
     Ibci,
 }
@@ -117,6 +120,7 @@ impl InitScheme {
             InitScheme::Lsuv => (WeightInit::Orthogonal { gain: 1.0 }, true),
             InitScheme::LsuvXavier => (WeightInit::XavierNormal { gain: 1.0 }, true),
             InitScheme::LsuvHe => (he(false), true),
+            InitScheme::LsuvPytorch => (WeightInit::Orthogonal { gain: 1.0 }, true),
             InitScheme::Ibci => return None,
         })
     }
@@ -180,6 +184,10 @@ pub struct InitArgs {
     /// Training images LSUV measures variances on (default: --batch, or 100).
     #[arg(long, value_parser = at_least_one)]
     pub lsuv_batch: Option<usize>,
+    /// LSUV's tolerance, above 0: on the output variance (lsuv, lsuv-xavier, lsuv-he) or
+    /// its standard deviation (lsuv-pytorch) [default: 0.1].
+    #[arg(long, value_parser = positive)]
+    pub lsuv_tol: Option<f32>,
     /// IBCI: the distribution candidates are drawn from.
     #[arg(long, value_enum, default_value_t = BaseArg::He)]
     pub base: BaseArg,
@@ -224,6 +232,7 @@ impl InitArgs {
         InitArgs {
             init,
             lsuv_batch: None,
+            lsuv_tol: None,
             base: BaseArg::He,
             candidate_dist: DistArg::Normal,
             variant: VariantArg::Reference,
@@ -254,11 +263,16 @@ impl InitArgs {
                 }
             }
         }
-        if self.lsuv_batch.is_some() && !self.init.is_lsuv() {
-            bail!(
-                "--lsuv-batch applies only with --init lsuv, lsuv-xavier or lsuv-he (the initialiser is {})",
-                flag_name(&self.init)
-            );
+        for (flag, set) in [
+            ("--lsuv-batch", self.lsuv_batch.is_some()),
+            ("--lsuv-tol", self.lsuv_tol.is_some()),
+        ] {
+            if set && !self.init.is_lsuv() {
+                bail!(
+                    "{flag} applies only with --init lsuv, lsuv-xavier, lsuv-he or lsuv-pytorch (the initialiser is {})",
+                    flag_name(&self.init)
+                );
+            }
         }
         Ok(())
     }
@@ -373,6 +387,8 @@ impl InitArgs {
             InitRecord::Lsuv {
                 init: flag_name(&self.init),
                 lsuv_batch: self.lsuv_batch,
+                // Only when given, so the configurations of earlier runs stay as they were.
+                lsuv_tol: self.lsuv_tol,
             }
         } else {
             InitRecord::Plain {
@@ -404,6 +420,8 @@ enum InitRecord {
     Lsuv {
         init: String,
         lsuv_batch: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lsuv_tol: Option<f32>,
     },
     Plain {
         init: String,

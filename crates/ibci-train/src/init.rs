@@ -10,7 +10,7 @@ use ibci_campaign::{campaign, LayerReport};
 use ibci_idx::sha256::{sha256, to_hex};
 use ibci_kernels::Par;
 use ibci_nn::init::{sample_indices, BiasInit};
-use ibci_nn::lsuv::{lsuv, LsuvConfig};
+use ibci_nn::lsuv::{lsuv, LsuvConfig, LsuvRule};
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::OwnedSplit;
 use ibci_nn::train::Split;
@@ -20,7 +20,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::{InitArgs, NetArgs};
+use crate::args::{InitArgs, InitScheme, NetArgs};
 use crate::init_report::{CampaignRecord, InitReport, LayerRecord, LsuvRecord};
 use crate::lock::OutLock;
 use crate::manifest::{Data, Manifest, Provenance};
@@ -84,7 +84,15 @@ pub fn initialise(
         .clamp(1, train.y.len());
     let idx = sample_indices(&mut rng, train.y.len(), n);
     let batch = gather_rows(train.x, idx.iter().copied());
-    let cfg = LsuvConfig::default();
+    let cfg = LsuvConfig {
+        tol: args.lsuv_tol.unwrap_or(LsuvConfig::default().tol),
+        rule: if args.init == InitScheme::LsuvPytorch {
+            LsuvRule::AuthorPytorch
+        } else {
+            LsuvRule::Algorithm1
+        },
+        ..LsuvConfig::default()
+    };
     let report = pool.install(|| lsuv(&mut mlp, batch.as_ref(), &cfg, par));
     for (l, r) in report.iter().enumerate().filter(|_| verbose) {
         eprintln!(

@@ -3,7 +3,7 @@
 
 use ibci_campaign::campaign::{GroupReport, Summary};
 use ibci_campaign::LayerReport;
-use ibci_nn::lsuv::{LsuvConfig, LsuvLayer};
+use ibci_nn::lsuv::{LsuvConfig, LsuvLayer, LsuvRule};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -135,6 +135,8 @@ impl From<&LayerReport> for LayerRecord {
 #[derive(Serialize, Debug)]
 pub struct LsuvRecord {
     batch: usize,
+    /// `algorithm 1` or `author's pytorch code`.
+    rule: &'static str,
     tol: f32,
     max_iter: usize,
     layers: Vec<LsuvLayerRecord>,
@@ -153,6 +155,10 @@ impl LsuvRecord {
     pub fn new(batch: usize, cfg: &LsuvConfig, layers: &[LsuvLayer]) -> LsuvRecord {
         LsuvRecord {
             batch,
+            rule: match cfg.rule {
+                LsuvRule::Algorithm1 => "algorithm 1 (variance, weights only)",
+                LsuvRule::AuthorPytorch => "author's pytorch code (std, weights and bias shift)",
+            },
             tol: cfg.tol,
             max_iter: cfg.max_iter,
             layers: layers

@@ -431,6 +431,7 @@ fn default_out(args: &TrainArgs, fingerprint: &str) -> PathBuf {
         && n.act.is_none()
         && n.data == Path::new("datasets/mnist")
         && i.lsuv_batch.is_none()
+        && i.lsuv_tol.is_none()
         && i.alpha.is_none()
         && i.candidates.is_none()
         && i.max_candidates.is_none()

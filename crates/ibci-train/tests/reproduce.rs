@@ -526,3 +526,76 @@ fn init_info_measures_each_layer_at_initialisation() {
     assert_eq!(digest(&ok(&o), &String::from_utf8_lossy(&o.stdout)), first);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The lsuv method's variant, batch and tolerance are sweep settings: they reach the runs
+/// (new cache keys), the header and sweep.json, and a merge without flags.
+#[test]
+fn lsuv_variants_are_sweep_settings() {
+    let root = tempdir("reproduce-lsuv");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let (a, b) = (root.join("a"), root.join("b"));
+    ok(&reproduce(
+        &data,
+        &a,
+        &["--methods", "lsuv", "--bases", "he"],
+    ));
+    let flags = [
+        "--methods",
+        "lsuv",
+        "--bases",
+        "he",
+        "--lsuv-variant",
+        "pytorch",
+        "--lsuv-batch",
+        "50",
+        "--lsuv-tol",
+        "0.05",
+    ];
+    ok(&reproduce(&data, &b, &flags));
+    let keys = |d: &Path| -> Vec<String> {
+        let mut k: Vec<String> = std::fs::read_dir(d.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    assert!(
+        keys(&a).iter().all(|k| !keys(&b).contains(k)),
+        "other runs, other keys"
+    );
+    let summary = String::from_utf8(read(&b.join("summary.md"))).unwrap();
+    assert!(
+        summary.contains("LSUV (the author's PyTorch code")
+            && summary.contains("50 training images, tolerance 0.05"),
+        "{summary}"
+    );
+    let sweep: serde_json::Value = serde_json::from_slice(&read(&b.join("sweep.json"))).unwrap();
+    assert_eq!(sweep["lsuv_variant"], "pytorch");
+    let plain: serde_json::Value = serde_json::from_slice(&read(&a.join("sweep.json"))).unwrap();
+    assert!(plain.get("lsuv_variant").is_none() && plain.get("lsuv_tol").is_none());
+    // Merged without flags: the same tables.
+    let m = root.join("m");
+    let o = Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args([
+            "reproduce",
+            "--out",
+            m.to_str().unwrap(),
+            "--merge",
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert!(read(&m.join("summary.md")) == summary.as_bytes());
+    // The flags are LSUV's only.
+    let o = Command::new(env!("CARGO_BIN_EXE_ibci"))
+        .args(["train", "--init", "he-normal", "--lsuv-tol", "0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--lsuv-tol applies only with"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

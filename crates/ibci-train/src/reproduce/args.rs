@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use crate::args::{at_least_one, flag_name, threads, BaseArg, VariantArg};
+use crate::args::{at_least_one, flag_name, positive, threads, BaseArg, VariantArg};
 
 /// `ibci reproduce` flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -36,6 +36,17 @@ pub struct ReproduceArgs {
     /// IBCI variant for the ibci, tie and iim methods [default: reference].
     #[arg(long, value_enum)]
     pub variant: Option<VariantArg>,
+    /// What the lsuv method runs: Algorithm 1 on the row's base init (the IBCI paper's
+    /// columns), on an orthonormal start (the LSUV paper), or the LSUV author's PyTorch code
+    /// [default: base].
+    #[arg(long, value_enum)]
+    pub lsuv_variant: Option<LsuvVariant>,
+    /// Training images the lsuv method measures on [default: 100, the batch].
+    #[arg(long, value_parser = at_least_one)]
+    pub lsuv_batch: Option<usize>,
+    /// The lsuv method's tolerance, above 0 [default: 0.1].
+    #[arg(long, value_parser = positive)]
+    pub lsuv_tol: Option<f32>,
     /// `mnist` (datasets/mnist), `fashion-mnist` (/usr/share/datasets/fashion-mnist, from
     /// `apt-get install dataset-fashion-mnist`), `fashion-mnist=DIR`, or a directory
     /// [default: mnist].
@@ -85,7 +96,21 @@ impl ReproduceArgs {
             || self.variant.is_some()
             || self.dataset.is_some()
             || self.train_subset.is_some()
+            || self.lsuv_variant.is_some()
+            || self.lsuv_batch.is_some()
+            || self.lsuv_tol.is_some()
     }
+}
+
+/// What the lsuv method of a sweep runs.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsuvVariant {
+    /// Algorithm 1 on the row's base initialiser (`--init lsuv-xavier`, `lsuv-he`).
+    Base,
+    /// Algorithm 1 on an orthonormal start (`--init lsuv`).
+    Orthonormal,
+    /// The LSUV author's PyTorch code (`--init lsuv-pytorch`).
+    Pytorch,
 }
 
 /// A method of the paper's tables.

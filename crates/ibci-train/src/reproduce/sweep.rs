@@ -11,7 +11,7 @@ use ibci_nn::{ArchSpec, TrainConfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::args::{names, Method, ReproduceArgs};
+use super::args::{names, LsuvVariant, Method, ReproduceArgs};
 use super::paper::METHODS;
 use super::{RESULTS_REVISION, SUBSET_SEED};
 use crate::args::{flag_name, BaseArg, CriteriaArg, InitArgs, InitScheme, VariantArg};
@@ -30,6 +30,8 @@ pub(super) struct Sweep {
     pub(super) epochs: usize,
     pub(super) seeds: usize,
     pub(super) train_subset: Option<usize>,
+    /// The lsuv method's variant, batch and tolerance (`None`: the defaults).
+    pub(super) lsuv: (LsuvVariant, Option<usize>, Option<f32>),
 }
 
 /// One run of a sweep.
@@ -140,6 +142,11 @@ impl Sweep {
             epochs,
             seeds,
             train_subset: a.train_subset,
+            lsuv: (
+                a.lsuv_variant.unwrap_or(LsuvVariant::Base),
+                a.lsuv_batch,
+                a.lsuv_tol,
+            ),
         })
     }
 
@@ -184,6 +191,15 @@ impl Sweep {
             ),
             dataset: Some(v["dataset"].as_str().context("no dataset")?.to_string()),
             train_subset: v["train_subset"].as_u64().map(|n| n as usize),
+            lsuv_variant: match v["lsuv_variant"].as_str() {
+                Some(s) => Some(
+                    LsuvVariant::from_str(s, false)
+                        .map_err(|_| anyhow::anyhow!("lsuv_variant: {s:?}"))?,
+                ),
+                None => None,
+            },
+            lsuv_batch: v["lsuv_batch"].as_u64().map(|n| n as usize),
+            lsuv_tol: v["lsuv_tol"].as_f64().map(|t| t as f32),
             out: None,
             jobs: None,
             threads_per_run: 1,
@@ -248,6 +264,9 @@ impl Sweep {
             subset_seed: self.train_subset.map(|_| SUBSET_SEED),
             protocol: Protocol::reference(),
             results_revision: RESULTS_REVISION,
+            lsuv_variant: (self.lsuv.0 != LsuvVariant::Base).then(|| flag_name(&self.lsuv.0)),
+            lsuv_batch: self.lsuv.1,
+            lsuv_tol: self.lsuv.2,
         })
     }
 
@@ -261,14 +280,24 @@ impl Sweep {
         let (init, criteria) = match (run.method.as_str(), base) {
             ("vanilla", BaseArg::Xavier) => (InitScheme::XavierNormal, CriteriaArg::Both),
             ("vanilla", BaseArg::He) => (InitScheme::HeNormal, CriteriaArg::Both),
-            ("lsuv", BaseArg::Xavier) => (InitScheme::LsuvXavier, CriteriaArg::Both),
-            ("lsuv", BaseArg::He) => (InitScheme::LsuvHe, CriteriaArg::Both),
+            ("lsuv", base) => (
+                match (self.lsuv.0, base) {
+                    (LsuvVariant::Base, BaseArg::Xavier) => InitScheme::LsuvXavier,
+                    (LsuvVariant::Base, BaseArg::He) => InitScheme::LsuvHe,
+                    (LsuvVariant::Orthonormal, _) => InitScheme::Lsuv,
+                    (LsuvVariant::Pytorch, _) => InitScheme::LsuvPytorch,
+                },
+                CriteriaArg::Both,
+            ),
             ("ibci", _) => (InitScheme::Ibci, CriteriaArg::Both),
             ("tie", _) => (InitScheme::Ibci, CriteriaArg::Tie),
             ("iim", _) => (InitScheme::Ibci, CriteriaArg::Iim),
             (other, _) => unreachable!("--methods was validated, yet holds {other:?}"),
         };
         let mut a = InitArgs::named(init);
+        if init.is_lsuv() {
+            (a.lsuv_batch, a.lsuv_tol) = (self.lsuv.1, self.lsuv.2);
+        }
         if init == InitScheme::Ibci {
             a.base = base;
             a.variant = self.variant;
@@ -323,6 +352,14 @@ struct SweepRecord {
     subset_seed: Option<u64>,
     protocol: Protocol,
     results_revision: u32,
+    // The lsuv method's settings, only when not the defaults (so earlier sweeps' records
+    // stay as they were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lsuv_variant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lsuv_batch: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lsuv_tol: Option<f32>,
 }
 
 /// What defines one run (hashed into its cache key).

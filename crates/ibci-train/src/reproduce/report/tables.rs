@@ -4,6 +4,7 @@ use crate::args::flag_name;
 use ibci_nn::TrainConfig;
 
 use super::{base_label, cell_text, net_label, Cells};
+use crate::reproduce::args::LsuvVariant;
 use crate::reproduce::paper::{paper_value, METHODS};
 use crate::reproduce::sweep::Sweep;
 use crate::reproduce::SUBSET_SEED;
@@ -22,7 +23,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
     s += &format!("# ibci reproduce: {title}\n\n");
     let p = TrainConfig::default();
     s += &format!(
-        "Dataset {}{}; networks {}; bases {}; {}; {}; SGD lr {}, batch {}, no momentum, no weight decay, biases 0; LSUV on one batch of {} training images; IBCI variant `{}`.\n\n",
+        "Dataset {}{}; networks {}; bases {}; {}; {}; SGD lr {}, batch {}, no momentum, no weight decay, biases 0; LSUV{} on one batch of {} training images{}; IBCI variant `{}`.\n\n",
         sweep.dataset,
         sweep.train_subset.map_or(String::new(), |n| format!(" (training subset of {n} images, seed {SUBSET_SEED:#x})")),
         sweep.nets.iter().map(|n| net_label(n)).collect::<Vec<_>>().join(", "),
@@ -37,7 +38,13 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
         },
         p.lr,
         p.batch,
-        p.batch,
+        match sweep.lsuv.0 {
+            LsuvVariant::Base => "",
+            LsuvVariant::Orthonormal => " (Algorithm 1 on an orthonormal start)",
+            LsuvVariant::Pytorch => " (the author's PyTorch code: orthonormal start, |std - 1| tested, biases shifted)",
+        },
+        sweep.lsuv.1.unwrap_or(p.batch),
+        sweep.lsuv.2.map_or(String::new(), |t| format!(", tolerance {t}")),
         flag_name(&sweep.variant)
     );
     // The paper reports MNIST only: no published value next to another data set's.
