@@ -173,7 +173,10 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
     // Every choice is an enum clap checks: an unknown initialiser, variant, base or method is
     // a usage error listing the accepted names, not a silent default.
     for (args, want) in [
-        (&["train", "--init", "he"][..], "lsuv-he, lsuv-pytorch, ibci]"),
+        (
+            &["train", "--init", "he"][..],
+            "lsuv-he, lsuv-pytorch, ibci]",
+        ),
         (
             &["train", "--score", "bits"],
             "[possible values: proxy, mi]",
