@@ -268,11 +268,7 @@ fn tables(sweep: &Sweep, all: &[Run], infos: &[Vec<LayerInfo>], samples: usize) 
                         t.diff,
                         t.lo,
                         t.hi,
-                        if p[f] < 0.001 {
-                            "<0.001".to_string()
-                        } else {
-                            format!("{:.3}", p[f])
-                        }
+                        super::report::p_text(p[f])
                     );
                     f += 1;
                 }

@@ -125,10 +125,12 @@ fn measures(epochs: usize) -> [Measure; 4] {
     ]
 }
 
-/// "0.012", or "<0.001".
-fn p_text(p: f64) -> String {
+/// "0.012", or "<0.001"; four decimals where three would print the level itself.
+pub(in crate::reproduce) fn p_text(p: f64) -> String {
     if p < 0.001 {
         "<0.001".into()
+    } else if format!("{p:.3}") == format!("{ALPHA:.3}") {
+        format!("{p:.4}")
     } else {
         format!("{p:.3}")
     }
@@ -277,6 +279,14 @@ mod tests {
             seconds: 1.0,
             provenance: None,
         }
+    }
+
+    #[test]
+    fn p_values_never_print_as_the_level() {
+        assert_eq!(p_text(0.0496), "0.0496");
+        assert_eq!(p_text(0.0504), "0.0504");
+        assert_eq!(p_text(0.012), "0.012");
+        assert_eq!(p_text(0.0004), "<0.001");
     }
 
     #[test]

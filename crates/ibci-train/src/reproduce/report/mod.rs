@@ -2,6 +2,7 @@
 //! and `manifest.json`.
 
 mod compare;
+pub(super) use compare::p_text;
 mod csv;
 mod plots;
 mod tables;
