@@ -22,7 +22,7 @@ const COLOURS: [&str; 8] = [
 ];
 
 /// Round "nice" tick step for a range.
-fn tick_step(span: f64) -> f64 {
+pub(super) fn tick_step(span: f64) -> f64 {
     let raw = span / 6.0;
     let p = 10f64.powf(raw.log10().floor());
     let m = raw / p;

@@ -1,8 +1,9 @@
-//! SVG output, dependency-free: the sweep's line charts ([`line`]) and the information plane
-//! ([`plane`]). Every text a caller passes in (titles, labels, legends) goes through
+//! SVG output, dependency-free: the sweep's line charts ([`line`]), its forest plot of
+//! differences ([`forest`]) and the information plane ([`plane`]). Every text a caller passes in (titles, labels, legends) goes through
 //! [`escape`]; numbers are written with fixed formatting, so the same data give the same
 //! bytes.
 
+pub mod forest;
 pub mod line;
 pub mod plane;
 

@@ -21,6 +21,7 @@ use crate::reproduce::cache::RunResult;
 use crate::reproduce::paper::{paper_value, METHODS};
 use crate::reproduce::sweep::Sweep;
 use crate::stats::{holm, mean, welch95, Interval};
+use crate::svg::forest::Row;
 
 /// Level of every test.
 const ALPHA: f64 = 0.05;
@@ -134,6 +135,45 @@ pub(in crate::reproduce) fn p_text(p: f64) -> String {
     } else {
         format!("{p:.3}")
     }
+}
+
+/// The minimal-error differences IBCI − baseline of every cell, as forest-plot rows (the
+/// paper's difference beside each, on MNIST).
+pub(super) fn min_error_rows(sweep: &Sweep, c: &Cells<'_>) -> Vec<Row> {
+    let Some(ibci) = METHODS.iter().position(|(m, _)| *m == "ibci") else {
+        return Vec::new();
+    };
+    let mnist = sweep.dataset == "mnist";
+    let mut rows = Vec::new();
+    for (b, base) in sweep.bases.iter().enumerate() {
+        for (n, net) in sweep.nets.iter().enumerate() {
+            let Some(i) = c.get(&(n, b, ibci)) else {
+                continue;
+            };
+            for k in [0usize, 1] {
+                let Some(o) = c.get(&(n, b, k)) else { continue };
+                let iv: Vec<f64> = i.iter().map(|r| min_error(r, 0)).collect();
+                let ov: Vec<f64> = o.iter().map(|r| min_error(r, 0)).collect();
+                let t = welch95(&iv, &ov);
+                let paper = |m: &str| mnist.then(|| paper_value(base, net, m)).flatten();
+                rows.push(Row {
+                    label: format!(
+                        "{} {}, IBCI − {}",
+                        base_label(base),
+                        net_label(net),
+                        METHODS[k].1
+                    ),
+                    diff: mean(&iv) - mean(&ov),
+                    lo: t.map_or(f64::NAN, |t| t.lo),
+                    hi: t.map_or(f64::NAN, |t| t.hi),
+                    reference: paper("ibci")
+                        .zip(paper(METHODS[k].0))
+                        .map(|(a, b)| a.0 - b.0),
+                });
+            }
+        }
+    }
+    rows
 }
 
 /// The comparisons section of `summary.md` (empty when the sweep has no IBCI and baseline

@@ -9,6 +9,7 @@ use ibci_nn::atomic::write_atomically;
 use crate::reproduce::paper::METHODS;
 use crate::reproduce::sweep::Sweep;
 use crate::stats::{mean, std};
+use crate::svg::forest::forest;
 use crate::svg::{line_chart, Series};
 
 use super::{base_label, net_label, Cells};
@@ -76,6 +77,25 @@ pub(super) fn write_plots(sweep: &Sweep, c: &Cells<'_>, plots: &Path) -> Result<
             write_atomically(&plots.join(&name), svg.as_bytes())?;
             plot_files.push(name);
         }
+    }
+    let rows = super::compare::min_error_rows(sweep, c);
+    if !rows.is_empty() {
+        let seeds = match sweep.seeds {
+            1 => "1 seed".to_string(),
+            n => format!("{n} seeds"),
+        };
+        let svg = forest(
+            &format!(
+                "IBCI minus baseline on {}: minimal test error, Welch 95% intervals over {seeds}",
+                sweep.dataset
+            ),
+            "difference in minimal test error, percentage points (negative: IBCI better)",
+            &rows,
+            0.10,
+        );
+        let name = "differences.svg".to_string();
+        write_atomically(&plots.join(&name), svg.as_bytes())?;
+        plot_files.push(name);
     }
     Ok(plot_files)
 }
