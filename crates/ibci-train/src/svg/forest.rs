@@ -29,7 +29,7 @@ pub fn forest(title: &str, x_label: &str, rows: &[Row], margin: f64) -> String {
     let finite = |v: f64| v.is_finite().then_some(v);
     let values = rows
         .iter()
-        .flat_map(|q| [finite(q.lo), finite(q.hi), q.reference])
+        .flat_map(|q| [finite(q.diff), finite(q.lo), finite(q.hi), q.reference])
         .flatten()
         .chain([-margin, margin]);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
