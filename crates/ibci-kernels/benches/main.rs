@@ -374,6 +374,23 @@ fn main() {
         }
         g.finish();
     }
+    // The symmetric eigenvalues of a 1,000 x 1,000 Gram matrix (the matrix-based Rényi
+    // entropy's cost for 1,000 samples), on one thread and two.
+    let mut g = c.benchmark_group("symmetric_eigenvalues_1000");
+    let n = 1000;
+    let gram: Vec<f64> = (0..n * n)
+        .map(|ij| {
+            let (i, j) = ((ij / n) as f64, (ij % n) as f64);
+            (-((i - j) / 50.0).powi(2)).exp() / n as f64
+        })
+        .collect();
+    for threads in [1usize, 2] {
+        let (pool, par) = pool_for(threads);
+        g.bench_function(format!("{threads}t"), |bch| {
+            pool.install(|| bch.iter(|| ibci_kernels::eigen::symmetric_eigenvalues(&gram, n, par)))
+        });
+    }
+    g.finish();
     let mut g = c.benchmark_group("elementwise_bytes");
     for (name, bytes, mut f) in elementwise_work() {
         g.throughput(Throughput::Bytes(bytes as u64));

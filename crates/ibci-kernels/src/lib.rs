@@ -36,6 +36,7 @@
 //! reported as skipped, by name.
 
 pub mod dispatch;
+pub mod eigen;
 pub mod elementwise;
 pub mod gemm;
 pub mod mat;
