@@ -94,6 +94,10 @@ pub enum InitScheme {
     /// The LSUV author's PyTorch code: orthonormal start, |std - 1| tested, biases shifted
     /// to a zero output mean.
     LsuvPytorch,
+    /// The LSUV author's PyTorch code on Xavier-normal (its `do_orthonorm=False`).
+    LsuvPytorchXavier,
+    /// The LSUV author's PyTorch code on He-normal (its `do_orthonorm=False`).
+    LsuvPytorchHe,
     /// The neuron campaign.
     Ibci,
 }
@@ -121,8 +125,18 @@ impl InitScheme {
             InitScheme::LsuvXavier => (WeightInit::XavierNormal { gain: 1.0 }, true),
             InitScheme::LsuvHe => (he(false), true),
             InitScheme::LsuvPytorch => (WeightInit::Orthogonal { gain: 1.0 }, true),
+            InitScheme::LsuvPytorchXavier => (WeightInit::XavierNormal { gain: 1.0 }, true),
+            InitScheme::LsuvPytorchHe => (he(false), true),
             InitScheme::Ibci => return None,
         })
+    }
+
+    /// Whether LSUV follows its author's PyTorch code rather than Algorithm 1.
+    pub fn is_lsuv_pytorch(self) -> bool {
+        matches!(
+            self,
+            InitScheme::LsuvPytorch | InitScheme::LsuvPytorchXavier | InitScheme::LsuvPytorchHe
+        )
     }
 
     /// Whether LSUV rescales the initial weights.
@@ -185,7 +199,7 @@ pub struct InitArgs {
     #[arg(long, value_parser = at_least_one)]
     pub lsuv_batch: Option<usize>,
     /// LSUV's tolerance, above 0: on the output variance (lsuv, lsuv-xavier, lsuv-he) or
-    /// its standard deviation (lsuv-pytorch) [default: 0.1].
+    /// its standard deviation (lsuv-pytorch*) [default: 0.1].
     #[arg(long, value_parser = positive)]
     pub lsuv_tol: Option<f32>,
     /// IBCI: the distribution candidates are drawn from.
@@ -269,7 +283,7 @@ impl InitArgs {
         ] {
             if set && !self.init.is_lsuv() {
                 bail!(
-                    "{flag} applies only with --init lsuv, lsuv-xavier, lsuv-he or lsuv-pytorch (the initialiser is {})",
+                    "{flag} applies only with an LSUV initialiser (lsuv, lsuv-xavier, lsuv-he, lsuv-pytorch, lsuv-pytorch-xavier, lsuv-pytorch-he; the initialiser is {})",
                     flag_name(&self.init)
                 );
             }

@@ -20,7 +20,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::args::{InitArgs, InitScheme, NetArgs};
+use crate::args::{InitArgs, NetArgs};
 use crate::init_report::{CampaignRecord, InitReport, LayerRecord, LsuvRecord};
 use crate::lock::OutLock;
 use crate::manifest::{Data, Manifest, Provenance};
@@ -86,7 +86,7 @@ pub fn initialise(
     let batch = gather_rows(train.x, idx.iter().copied());
     let cfg = LsuvConfig {
         tol: args.lsuv_tol.unwrap_or(LsuvConfig::default().tol),
-        rule: if args.init == InitScheme::LsuvPytorch {
+        rule: if args.init.is_lsuv_pytorch() {
             LsuvRule::AuthorPytorch
         } else {
             LsuvRule::Algorithm1

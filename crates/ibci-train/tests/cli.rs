@@ -175,7 +175,7 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
     for (args, want) in [
         (
             &["train", "--init", "he"][..],
-            "lsuv-he, lsuv-pytorch, ibci]",
+            "lsuv-he, lsuv-pytorch, lsuv-pytorch-xavier, lsuv-pytorch-he, ibci]",
         ),
         (
             &["train", "--score", "bits"],

@@ -38,7 +38,7 @@ pub struct ReproduceArgs {
     pub variant: Option<VariantArg>,
     /// What the lsuv method runs: Algorithm 1 on the row's base init (the IBCI paper's
     /// columns), on an orthonormal start (the LSUV paper), or the LSUV author's PyTorch code
-    /// [default: base].
+    /// on an orthonormal start or on the row's base init [default: base].
     #[arg(long, value_enum)]
     pub lsuv_variant: Option<LsuvVariant>,
     /// Training images the lsuv method measures on [default: 100, the batch].
@@ -111,6 +111,9 @@ pub enum LsuvVariant {
     Orthonormal,
     /// The LSUV author's PyTorch code (`--init lsuv-pytorch`).
     Pytorch,
+    /// The LSUV author's PyTorch code on the row's base initialiser, without its
+    /// orthonormalisation (`--init lsuv-pytorch-xavier`, `lsuv-pytorch-he`).
+    PytorchBase,
 }
 
 /// A method of the paper's tables.

@@ -286,6 +286,8 @@ impl Sweep {
                     (LsuvVariant::Base, BaseArg::He) => InitScheme::LsuvHe,
                     (LsuvVariant::Orthonormal, _) => InitScheme::Lsuv,
                     (LsuvVariant::Pytorch, _) => InitScheme::LsuvPytorch,
+                    (LsuvVariant::PytorchBase, BaseArg::Xavier) => InitScheme::LsuvPytorchXavier,
+                    (LsuvVariant::PytorchBase, BaseArg::He) => InitScheme::LsuvPytorchHe,
                 },
                 CriteriaArg::Both,
             ),

@@ -42,6 +42,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
             LsuvVariant::Base => "",
             LsuvVariant::Orthonormal => " (Algorithm 1 on an orthonormal start)",
             LsuvVariant::Pytorch => " (the author's PyTorch code: orthonormal start, |std - 1| tested, biases shifted)",
+            LsuvVariant::PytorchBase => " (the author's PyTorch code on the base init: |std - 1| tested, biases shifted)",
         },
         sweep.lsuv.1.unwrap_or(p.batch),
         sweep.lsuv.2.map_or(String::new(), |t| format!(", tolerance {t}")),
