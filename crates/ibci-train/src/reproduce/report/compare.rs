@@ -126,15 +126,19 @@ fn measures(epochs: usize) -> [Measure; 4] {
     ]
 }
 
-/// "0.012", or "<0.001"; four decimals where three would print the level itself.
+/// "0.012", or "<0.001"; near the level, as many decimals as it takes to show which side
+/// of it the value is on (0.04998, not 0.050).
 pub(in crate::reproduce) fn p_text(p: f64) -> String {
     if p < 0.001 {
-        "<0.001".into()
-    } else if format!("{p:.3}") == format!("{ALPHA:.3}") {
-        format!("{p:.4}")
-    } else {
-        format!("{p:.3}")
+        return "<0.001".into();
     }
+    for d in 3..=8 {
+        let t = format!("{p:.d$}");
+        if t != format!("{ALPHA:.d$}") {
+            return t;
+        }
+    }
+    format!("{p:e}")
 }
 
 /// The minimal-error differences IBCI − baseline of every cell, as forest-plot rows (the
@@ -325,6 +329,8 @@ mod tests {
     fn p_values_never_print_as_the_level() {
         assert_eq!(p_text(0.0496), "0.0496");
         assert_eq!(p_text(0.0504), "0.0504");
+        assert_eq!(p_text(0.049_98), "0.04998");
+        assert_eq!(p_text(0.050_004), "0.050004");
         assert_eq!(p_text(0.012), "0.012");
         assert_eq!(p_text(0.0004), "<0.001");
     }
