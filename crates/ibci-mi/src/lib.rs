@@ -13,6 +13,8 @@
 //!   counts), by k-d trees or brute force.
 //! - [`gaussian`]: entropy and mutual information of jointly Gaussian variables from a
 //!   covariance matrix.
+//! - [`renyi`]: the matrix-based Rényi α-entropy of Gram matrices (Sanchez Giraldo, Rao &
+//!   Príncipe), its joint entropy and mutual information.
 //! - [`ross`]: Ross's estimator of I(neuron; label) for a continuous response and discrete
 //!   labels (scikit-learn's `mutual_info_classif`), O(N log N) per neuron, batched.
 //!
@@ -27,6 +29,7 @@ pub mod discrete;
 pub mod gaussian;
 pub mod kde;
 pub mod ksg;
+pub mod renyi;
 pub mod ross;
 
 /// Converts nats to bits.
