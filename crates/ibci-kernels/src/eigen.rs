@@ -38,7 +38,58 @@ pub fn symmetric_eigenvalues(a: &[f64], n: usize, par: Par) -> Vec<f64> {
     bisect_all(&d, &e, par)
 }
 
+/// Step k's Householder vector, from column k below the diagonal (read as row k: the
+/// working matrix stays exactly symmetric): unit `v[k+1..n]`, and the subdiagonal entry e_k.
+/// `false` when the column is already zero below its first entry's reflection.
+fn reflector(m: &[f64], n: usize, k: usize, v: &mut [f64]) -> (f64, bool) {
+    let s = k + 1;
+    let row = &m[k * n + s..k * n + n];
+    let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let x0 = row[0];
+    let alpha = if x0 >= 0.0 { -norm } else { norm };
+    v[s..n].copy_from_slice(row);
+    v[s] -= alpha;
+    let vn = v[s..n].iter().map(|x| x * x).sum::<f64>().sqrt();
+    if vn == 0.0 || norm == 0.0 {
+        return (x0, false);
+    }
+    for x in &mut v[s..n] {
+        *x /= vn;
+    }
+    (alpha, true)
+}
+
+/// `Σ a_j b_j` in eight interleaved partial sums (element j into sum j mod 8), combined
+/// pairwise: a fixed order, so the same bits on every thread, and eight independent chains
+/// instead of one (a single running sum would be bound by the adder's latency).
+fn dot8(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
+}
+
+/// `row -= v_i w^T + w_i v^T` over the row's columns `s..n` (`row` is that part).
+fn update_row(row: &mut [f64], (vi, wi): (f64, f64), v: &[f64], w: &[f64]) {
+    for ((b, vj), wj) in row.iter_mut().zip(v).zip(w) {
+        *b -= vi * wj + wi * vj;
+    }
+}
+
 /// The diagonal `d` (n) and off-diagonal `e` (n - 1) of a tridiagonal matrix similar to `a`.
+///
+/// One pass over the trailing block per step: row `s = k + 1` is updated first, which gives
+/// the next step's Householder vector (column s, by symmetry); every later row is then
+/// updated and, while in cache, multiplied by that vector, giving the next step's product
+/// `B v` (the same arithmetic, row by row, as a separate product would do).
 fn tridiagonalise(a: &[f64], n: usize, par: Par) -> (Vec<f64>, Vec<f64>) {
     // Full symmetric working copy from the lower triangle.
     let mut m = vec![0.0; n * n];
@@ -50,49 +101,33 @@ fn tridiagonalise(a: &[f64], n: usize, par: Par) -> (Vec<f64>, Vec<f64>) {
     }
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n.saturating_sub(1)];
-    let mut v = vec![0.0; n];
-    let mut p = vec![0.0; n];
+    let (mut v, mut p) = (vec![0.0; n], vec![0.0; n]);
+    let (mut v2, mut p2) = (vec![0.0; n], vec![0.0; n]);
+    // Whether v and p already hold step k's vector and product (from the step before).
+    let mut ready = false;
     for k in 0..n.saturating_sub(1) {
         d[k] = m[k * n + k];
         let s = k + 1;
-        // x = m[s.., k]; alpha = -sign(x_0) |x|.
-        let norm = (s..n)
-            .map(|i| m[i * n + k] * m[i * n + k])
-            .sum::<f64>()
-            .sqrt();
-        let x0 = m[s * n + k];
-        let alpha = if x0 >= 0.0 { -norm } else { norm };
-        e[k] = alpha;
-        // v = x - alpha e_0, normalised; nothing to do for a zero column.
-        for i in s..n {
-            v[i] = m[i * n + k];
-        }
-        v[s] -= alpha;
-        let vn = (s..n).map(|i| v[i] * v[i]).sum::<f64>().sqrt();
-        if vn == 0.0 || norm == 0.0 {
-            e[k] = x0;
-            continue;
-        }
-        for x in &mut v[s..n] {
-            *x /= vn;
-        }
-        // p = B v over the trailing block, row by row.
-        let rows = |i: usize, m: &[f64]| -> f64 {
-            let row = &m[i * n + s..i * n + n];
-            row.iter().zip(&v[s..n]).map(|(b, v)| b * v).sum()
-        };
-        match par {
-            Par::Seq => {
-                for (r, pi) in p[s..n].iter_mut().enumerate() {
-                    *pi = rows(s + r, &m);
-                }
+        if !ready {
+            let (ek, ok) = reflector(&m, n, k, &mut v);
+            e[k] = ek;
+            if !ok {
+                continue;
             }
-            Par::Rayon => {
-                let mm = &m;
-                p[s..n]
-                    .par_iter_mut()
-                    .enumerate()
-                    .for_each(|(r, pi)| *pi = rows(s + r, mm));
+            let dot = |i: usize, m: &[f64]| -> f64 { dot8(&m[i * n + s..i * n + n], &v[s..n]) };
+            match par {
+                Par::Seq => {
+                    for (r, pi) in p[s..n].iter_mut().enumerate() {
+                        *pi = dot(s + r, &m);
+                    }
+                }
+                Par::Rayon => {
+                    let mm = &m;
+                    p[s..n]
+                        .par_iter_mut()
+                        .enumerate()
+                        .for_each(|(r, pi)| *pi = dot(s + r, mm));
+                }
             }
         }
         let k_ = (s..n).map(|i| v[i] * p[i]).sum::<f64>();
@@ -100,26 +135,42 @@ fn tridiagonalise(a: &[f64], n: usize, par: Par) -> (Vec<f64>, Vec<f64>) {
         for i in s..n {
             p[i] = 2.0 * (p[i] - k_ * v[i]);
         }
-        // B -= v w^T + w v^T, row by row.
-        let (v, w) = (&v, &p);
-        let update = |i: usize, row: &mut [f64]| {
-            let (vi, wi) = (v[i], w[i]);
-            for ((b, vj), wj) in row.iter_mut().zip(&v[s..n]).zip(&w[s..n]) {
-                *b -= vi * wj + wi * vj;
+        let (vs, ws) = (&v[s..n], &p[s..n]);
+        update_row(&mut m[s * n + s..s * n + n], (v[s], p[s]), vs, ws);
+        ready = false;
+        if s + 1 >= n {
+            continue;
+        }
+        let (es, ok) = reflector(&m, n, s, &mut v2);
+        e[s] = es;
+        let t = s + 1;
+        // The remaining rows: updated, then (for a next step) multiplied by v2.
+        let row_step = |i: usize, row: &mut [f64]| -> f64 {
+            update_row(&mut row[s..n], (v[i], p[i]), vs, ws);
+            if ok {
+                dot8(&row[t..n], &v2[t..n])
+            } else {
+                0.0
             }
         };
         match par {
             Par::Seq => {
-                for i in s..n {
-                    update(i, &mut m[i * n + s..i * n + n]);
+                for (r, row) in m[t * n..].chunks_mut(n).enumerate() {
+                    p2[t + r] = row_step(t + r, row);
                 }
             }
             Par::Rayon => {
-                m[s * n..]
+                m[t * n..]
                     .par_chunks_mut(n)
+                    .zip(p2[t..n].par_iter_mut())
                     .enumerate()
-                    .for_each(|(r, row)| update(s + r, &mut row[s..n]));
+                    .for_each(|(r, (row, pi))| *pi = row_step(t + r, row));
             }
+        }
+        if ok {
+            std::mem::swap(&mut v, &mut v2);
+            std::mem::swap(&mut p, &mut p2);
+            ready = true;
         }
     }
     if n > 0 {
