@@ -79,6 +79,7 @@ fn sweeps_cache_resume_and_merge_shards_byte_identically() {
         err.contains("20 runs in the sweep, 0 cached, 20 to run"),
         "{err}"
     );
+    assert!(err.contains("; 2 epochs per run, seeds 1 to 2"), "{err}");
     let csv = String::from_utf8(read(&a.join("runs.csv"))).unwrap();
     assert_eq!(csv.lines().count(), 1 + 20 * 3, "one row per run and epoch");
     let summary = String::from_utf8(read(&a.join("summary.md"))).unwrap();

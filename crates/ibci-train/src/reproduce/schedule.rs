@@ -154,13 +154,19 @@ fn sweep_in(
         );
     }
     eprintln!(
-        "ibci reproduce: {} runs in the sweep{}, {} cached, {} to run; {jobs} at a time x {} thread(s); results in {}",
+        "ibci reproduce: {} runs in the sweep{}, {} cached, {} to run; {jobs} at a time x {} thread(s); results in {}; {} per run, seeds 1 to {}",
         all.len(),
         shard.map_or(String::new(), |(i, n)| format!(" (shard {i}/{n}: {})", mine.len())),
         mine.len() - todo.len(),
         todo.len(),
         args.threads_per_run,
-        out.display()
+        out.display(),
+        // Said every time: a custom sweep takes the quick version's 20 epochs unless told.
+        match sweep.epochs {
+            1 => "1 epoch".to_string(),
+            e => format!("{e} epochs"),
+        },
+        sweep.seeds
     );
 
     let next = AtomicUsize::new(0);
