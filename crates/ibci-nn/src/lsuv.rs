@@ -22,7 +22,7 @@ use ibci_kernels::elementwise::{activate, bias_add};
 use ibci_kernels::stats::column_mean_var;
 use ibci_kernels::{gemm, Mat, MatRef, Par};
 
-use crate::mlp::Mlp;
+use crate::mlp::{Layer, Mlp};
 
 /// Which LSUV: the paper's Algorithm 1 or its author's PyTorch code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,12 +67,6 @@ pub struct LsuvLayer {
     pub final_var: f64,
 }
 
-/// Variance over all values of `z = a w + b` for one layer.
-fn output_var(a: MatRef<'_>, mlp: &Mlp, l: usize, par: Par) -> (Mat, f64) {
-    let (z, _, var) = output_stats(a, mlp, l, par);
-    (z, var)
-}
-
 /// `z = a w + b` for one layer, and the mean and population variance of all its values.
 fn output_stats(a: MatRef<'_>, mlp: &Mlp, l: usize, par: Par) -> (Mat, f64, f64) {
     let layer = &mlp.layers[l];
@@ -100,24 +94,16 @@ pub fn lsuv(mlp: &mut Mlp, batch: MatRef<'_>, cfg: &LsuvConfig, par: Par) -> Vec
         batch.cols(),
         mlp.layers[0].w.rows()
     );
-    if cfg.rule == LsuvRule::AuthorPytorch {
-        return lsuv_author_pytorch(mlp, batch, cfg, par);
-    }
     let mut report = Vec::with_capacity(mlp.layers.len());
     let mut input = batch.to_mat();
     for l in 0..mlp.layers.len() {
-        let (mut z, mut var) = output_var(input.as_ref(), mlp, l, par);
+        let (mut z, mut mean, mut var) = output_stats(input.as_ref(), mlp, l, par);
         let initial_var = var;
         let mut rescalings = 0;
-        while (var - 1.0).abs() >= f64::from(cfg.tol) && rescalings < cfg.max_iter && var > 0.0 {
-            let s = (1.0 / var.sqrt()) as f32;
-            mlp.layers[l]
-                .w
-                .as_mut_slice()
-                .iter_mut()
-                .for_each(|w| *w *= s);
+        while cfg.rule.corrects(var, rescalings, cfg) {
+            cfg.rule.correct(&mut mlp.layers[l], mean, var);
             rescalings += 1;
-            (z, var) = output_var(input.as_ref(), mlp, l, par);
+            (z, mean, var) = output_stats(input.as_ref(), mlp, l, par);
         }
         report.push(LsuvLayer {
             rescalings,
@@ -130,47 +116,39 @@ pub fn lsuv(mlp: &mut Mlp, batch: MatRef<'_>, cfg: &LsuvConfig, par: Par) -> Vec
     report
 }
 
-/// [`LsuvRule::AuthorPytorch`]: see the module header.
-fn lsuv_author_pytorch(
-    mlp: &mut Mlp,
-    batch: MatRef<'_>,
-    cfg: &LsuvConfig,
-    par: Par,
-) -> Vec<LsuvLayer> {
-    let mut report = Vec::with_capacity(mlp.layers.len());
-    let mut input = batch.to_mat();
-    for l in 0..mlp.layers.len() {
-        let (mut z, mut mean, mut var) = output_stats(input.as_ref(), mlp, l, par);
-        let initial_var = var;
-        let mut corrections = 0;
-        while (var.sqrt() - 1.0).abs() > f64::from(cfg.tol) {
-            let coef = 1.0 / (var.sqrt() + 1e-8);
-            let shift = (-mean * coef) as f32;
-            let coef = coef as f32;
-            let layer = &mut mlp.layers[l];
-            layer.w.as_mut_slice().iter_mut().for_each(|w| *w *= coef);
-            layer.b.iter_mut().for_each(|b| *b += shift);
-            (z, mean, var) = output_stats(input.as_ref(), mlp, l, par);
-            corrections += 1;
-            if corrections > cfg.max_iter {
-                break;
+impl LsuvRule {
+    /// Whether a layer whose output has variance `var` after `done` corrections gets
+    /// another.
+    fn corrects(self, var: f64, done: usize, cfg: &LsuvConfig) -> bool {
+        let tol = f64::from(cfg.tol);
+        match self {
+            LsuvRule::Algorithm1 => (var - 1.0).abs() >= tol && done < cfg.max_iter && var > 0.0,
+            // The PyTorch code corrects, then stops once it has made more than max_iter.
+            LsuvRule::AuthorPytorch => (var.sqrt() - 1.0).abs() > tol && done <= cfg.max_iter,
+        }
+    }
+
+    /// One correction of `layer`, whose output has mean `mean` and variance `var`.
+    fn correct(self, layer: &mut Layer, mean: f64, var: f64) {
+        match self {
+            LsuvRule::Algorithm1 => {
+                let s = (1.0 / var.sqrt()) as f32;
+                layer.w.as_mut_slice().iter_mut().for_each(|w| *w *= s);
+            }
+            LsuvRule::AuthorPytorch => {
+                let coef = 1.0 / (var.sqrt() + 1e-8);
+                let shift = (-mean * coef) as f32;
+                let coef = coef as f32;
+                layer.w.as_mut_slice().iter_mut().for_each(|w| *w *= coef);
+                layer.b.iter_mut().for_each(|b| *b += shift);
             }
         }
-        report.push(LsuvLayer {
-            rescalings: corrections,
-            initial_var,
-            final_var: var,
-        });
-        activate(mlp.layers[l].act, z.as_mut_slice(), par);
-        input = z;
     }
-    report
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlp::Layer;
     use ibci_kernels::Activation;
 
     /// One neuron, inputs 1 and 3, weight 2, bias 0: z = 2, 6 (mean 4, std 2). The PyTorch
