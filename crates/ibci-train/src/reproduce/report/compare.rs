@@ -1,7 +1,8 @@
-//! `summary.md`'s comparisons: IBCI against each baseline in each cell, for three measures,
-//! with Welch's 95% interval, Holm-adjusted p-values and an equivalence test (TOST).
+//! `summary.md`'s comparisons: IBCI against each baseline in each cell, for four measures,
+//! with Welch's 95% interval, Holm-adjusted p-values and an equivalence test (TOST); and the
+//! minimal-error differences as rows of the forest plot.
 //!
-//! Measures (lower is better for all three):
+//! Measures (lower is better for all four):
 //! - the minimal test error over epochs 1..E, percentage points (the paper's measure);
 //! - the first epoch whose test error is within 0.1 points of the run's minimum (a robust
 //!   "epoch of the minimum": the minimum of a flat, noisy curve is reached late by chance);
@@ -141,71 +142,105 @@ pub(in crate::reproduce) fn p_text(p: f64) -> String {
     format!("{p:e}")
 }
 
-/// The minimal-error differences IBCI − baseline of every cell, as forest-plot rows (the
-/// paper's difference beside each, on MNIST).
-pub(super) fn min_error_rows(sweep: &Sweep, c: &Cells<'_>) -> Vec<Row> {
+/// A cell's IBCI runs and one baseline's, in table order (base, net, then Vanilla and LSUV).
+struct Pair<'a> {
+    base: &'a str,
+    net: &'a str,
+    /// The baseline's index in [`METHODS`].
+    k: usize,
+    ibci: &'a [&'a RunResult],
+    other: &'a [&'a RunResult],
+}
+
+impl Pair<'_> {
+    /// The measure's values over the seeds, IBCI's and the baseline's.
+    fn values(&self, of: impl Fn(&RunResult) -> f64) -> (Vec<f64>, Vec<f64>) {
+        (
+            self.ibci.iter().map(|r| of(r)).collect(),
+            self.other.iter().map(|r| of(r)).collect(),
+        )
+    }
+
+    /// The paper's IBCI − baseline difference of minimal errors (MNIST only).
+    fn paper_difference(&self, sweep: &Sweep) -> Option<f64> {
+        let paper = |m: &str| {
+            (sweep.dataset == "mnist")
+                .then(|| paper_value(self.base, self.net, m))
+                .flatten()
+        };
+        Some(paper("ibci")?.0 - paper(METHODS[self.k].0)?.0)
+    }
+}
+
+/// Every cell that has IBCI and a baseline, once per baseline.
+fn pairs<'a>(sweep: &'a Sweep, c: &'a Cells<'a>) -> Vec<Pair<'a>> {
     let Some(ibci) = METHODS.iter().position(|(m, _)| *m == "ibci") else {
         return Vec::new();
     };
-    let mnist = sweep.dataset == "mnist";
-    let mut rows = Vec::new();
+    let mut v = Vec::new();
     for (b, base) in sweep.bases.iter().enumerate() {
         for (n, net) in sweep.nets.iter().enumerate() {
             let Some(i) = c.get(&(n, b, ibci)) else {
                 continue;
             };
             for k in [0usize, 1] {
-                let Some(o) = c.get(&(n, b, k)) else { continue };
-                let iv: Vec<f64> = i.iter().map(|r| min_error(r, 0)).collect();
-                let ov: Vec<f64> = o.iter().map(|r| min_error(r, 0)).collect();
-                let t = welch95(&iv, &ov);
-                let paper = |m: &str| mnist.then(|| paper_value(base, net, m)).flatten();
-                rows.push(Row {
-                    label: format!(
-                        "{} {}, IBCI − {}",
-                        base_label(base),
-                        net_label(net),
-                        METHODS[k].1
-                    ),
-                    diff: mean(&iv) - mean(&ov),
-                    lo: t.map_or(f64::NAN, |t| t.lo),
-                    hi: t.map_or(f64::NAN, |t| t.hi),
-                    reference: paper("ibci")
-                        .zip(paper(METHODS[k].0))
-                        .map(|(a, b)| a.0 - b.0),
-                });
+                if let Some(o) = c.get(&(n, b, k)) {
+                    v.push(Pair {
+                        base,
+                        net,
+                        k,
+                        ibci: i,
+                        other: o,
+                    });
+                }
             }
         }
     }
-    rows
+    v
+}
+
+/// The minimal-error differences IBCI − baseline of every cell, as forest-plot rows (the
+/// paper's difference beside each, on MNIST).
+pub(super) fn min_error_rows(sweep: &Sweep, c: &Cells<'_>) -> Vec<Row> {
+    pairs(sweep, c)
+        .iter()
+        .map(|p| {
+            let (iv, ov) = p.values(|r| min_error(r, 0));
+            let t = welch95(&iv, &ov);
+            Row {
+                label: format!(
+                    "{} {}, IBCI − {}",
+                    base_label(p.base),
+                    net_label(p.net),
+                    METHODS[p.k].1
+                ),
+                diff: mean(&iv) - mean(&ov),
+                lo: t.map_or(f64::NAN, |t| t.lo),
+                hi: t.map_or(f64::NAN, |t| t.hi),
+                reference: p.paper_difference(sweep),
+            }
+        })
+        .collect()
 }
 
 /// The comparisons section of `summary.md` (empty when the sweep has no IBCI and baseline
 /// in one cell).
 pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
-    let ibci = METHODS.iter().position(|(m, _)| *m == "ibci");
-    let mnist = sweep.dataset == "mnist";
+    let pairs = pairs(sweep, c);
     let mut s = String::new();
     for (mi, m) in measures(sweep.epochs).iter().enumerate() {
-        // (base, net, baseline, epoch, IBCI values, baseline values).
+        // (pair, epoch, IBCI values, baseline values), epoch by epoch for a per-epoch measure.
         let whole = [0usize];
         let at: &[usize] = if m.at.is_empty() { &whole } else { &m.at };
-        let mut rows = Vec::new();
-        for &epoch in at {
-            for (b, base) in sweep.bases.iter().enumerate() {
-                for (n, net) in sweep.nets.iter().enumerate() {
-                    let Some(i) = ibci.and_then(|k| c.get(&(n, b, k))) else {
-                        continue;
-                    };
-                    for k in [0usize, 1] {
-                        let Some(o) = c.get(&(n, b, k)) else { continue };
-                        let iv: Vec<f64> = i.iter().map(|r| (m.of)(r, epoch)).collect();
-                        let ov: Vec<f64> = o.iter().map(|r| (m.of)(r, epoch)).collect();
-                        rows.push((base, net, k, epoch, iv, ov));
-                    }
-                }
-            }
-        }
+        let rows: Vec<_> = at
+            .iter()
+            .flat_map(|&epoch| {
+                pairs.iter().map(move |p| {
+                    let (iv, ov) = p.values(|r| (m.of)(r, epoch));
+                    (p, epoch, iv, ov)
+                })
+            })
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -254,16 +289,16 @@ pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
             cols.push("paper");
         }
         s += &format!("| {} |\n|{}\n", cols.join(" | "), "---|".repeat(cols.len()));
-        for (r, (base, net, k, epoch, iv, ov)) in rows.iter().enumerate() {
+        for (r, (p, epoch, iv, ov)) in rows.iter().enumerate() {
             let d = m.decimals;
             if by_epoch {
                 s += &format!("| {epoch} ");
             }
             s += &format!(
                 "| {} | {} | {} | {:.d$} | {:.d$} |",
-                base_label(base),
-                net_label(net),
-                METHODS[*k].1,
+                base_label(p.base),
+                net_label(p.net),
+                METHODS[p.k].1,
                 mean(iv),
                 mean(ov)
             );
@@ -297,11 +332,9 @@ pub(super) fn comparisons_md(sweep: &Sweep, c: &Cells<'_>) -> String {
                 }
             }
             if mi == 0 {
-                let paper = |method: &str| mnist.then(|| paper_value(base, net, method)).flatten();
-                s += &match (paper("ibci"), paper(METHODS[*k].0)) {
-                    (Some(a), Some(bb)) => format!(" {:+.2} |", a.0 - bb.0),
-                    _ => " – |".into(),
-                };
+                s += &p
+                    .paper_difference(sweep)
+                    .map_or(" – |".into(), |d| format!(" {d:+.2} |"));
             }
             s += "\n";
         }
