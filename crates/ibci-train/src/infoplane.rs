@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::svg::plane::{self, PlanePoint};
 
 /// What a plane's numbers depend on besides the network: `infoplane.json`.
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
     /// Test images measured.
     pub samples: usize,
@@ -143,13 +143,13 @@ pub struct InfoPlane {
 
 impl InfoPlane {
     /// `samples` test images drawn without replacement by a generator seeded with `seed`.
-    pub fn new(
-        test: Split<'_>,
-        samples: usize,
-        seed: u64,
-        bin_width: f64,
-        noise_var: f64,
-    ) -> Result<Self> {
+    pub fn new(test: Split<'_>, settings: &Settings) -> Result<Self> {
+        let Settings {
+            samples,
+            subset_seed: seed,
+            bin_width,
+            noise_var,
+        } = *settings;
         let n = test.y.len();
         if samples < 2 || samples > n {
             bail!("--infoplane-samples {samples}: expected 2 to {n} (the test set's size)");

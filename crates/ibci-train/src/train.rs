@@ -244,14 +244,14 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     }
     let mut plane = None;
     if let Some((samples, bin_width, noise)) = args.plane() {
-        infoplane::Settings {
+        let settings = infoplane::Settings {
             samples,
             subset_seed: INFOPLANE_SEED,
             bin_width,
             noise_var: noise,
-        }
-        .record_or_check(&out, args.resume)?;
-        let ip = InfoPlane::new(test, samples, INFOPLANE_SEED, bin_width, noise)?;
+        };
+        settings.record_or_check(&out, args.resume)?;
+        let ip = InfoPlane::new(test, &settings)?;
         let path = out.join("infoplane.csv");
         // On resume, the epochs already run keep their rows (rows of a later epoch, from a run
         // stopped after measuring but before its checkpoint, are measured again).

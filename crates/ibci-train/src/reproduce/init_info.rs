@@ -29,7 +29,7 @@ use super::cache::{seal, verify};
 use super::paper::METHODS;
 use super::report::{base_label, net_label};
 use super::sweep::{Run, Sweep};
-use crate::infoplane::InfoPlane;
+use crate::infoplane::{InfoPlane, Settings};
 use crate::init::initialise;
 use crate::stats::{holm, mean, welch95};
 
@@ -52,15 +52,6 @@ pub(super) struct LayerInfo {
     kde_ity_upper: f64,
     kde_ity_lower: f64,
     bin_ity: f64,
-}
-
-/// What a measurement depends on besides the run.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
-struct Settings {
-    samples: usize,
-    subset_seed: u64,
-    noise_var: f64,
-    bin_width: f64,
 }
 
 /// A cache entry.
@@ -103,7 +94,7 @@ pub(super) fn init_info(
         noise_var: NOISE_VAR,
         bin_width: BIN_WIDTH,
     };
-    let plane = InfoPlane::new(test, settings.samples, SUBSET_SEED, BIN_WIDTH, NOISE_VAR)?;
+    let plane = InfoPlane::new(test, &settings)?;
     let par = Par::for_threads(pool.current_num_threads());
     let mut infos = Vec::with_capacity(all.len());
     let mut measured = 0;
