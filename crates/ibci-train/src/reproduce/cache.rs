@@ -16,6 +16,7 @@ use std::fs;
 use std::path::Path;
 
 use ibci_idx::sha256::{sha256, to_hex};
+use ibci_nn::atomic::write_atomically;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -178,15 +179,18 @@ pub(super) fn verify(text: &str) -> Result<bool, &'static str> {
     Ok(true)
 }
 
-/// The checksummed entry for an unchecked one's `text`, its provenance unknown.
-pub(super) fn adopt(text: &str) -> Option<String> {
-    // Append to the text as written: re-serialising parsed floats could change a digit.
-    let v: Value = serde_json::from_str(text).ok()?;
-    if v.get("provenance").is_some() {
-        return None;
-    }
-    let body = text.trim_end().strip_suffix('}')?;
-    Some(seal(&format!("{body},\"provenance\":null}}")))
+/// Adopts the unchecked entry `text`, read from `src`: writes it to `dst` sealed with a
+/// checksum, its provenance unknown. The text is appended to as written: re-serialising
+/// parsed floats could change a digit.
+pub(super) fn adopt(text: &str, src: &Path, dst: &Path) -> anyhow::Result<()> {
+    let body = serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(|v| v.get("provenance").is_none())
+        .and_then(|_| text.trim_end().strip_suffix('}'))
+        .ok_or_else(|| anyhow::anyhow!("{}: cannot be adopted", src.display()))?;
+    let sealed = seal(&format!("{body},\"provenance\":null}}"));
+    write_atomically(dst, sealed.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -239,7 +243,8 @@ mod tests {
         let Cached::Unchecked(text, _) = cached(&dir, &cfg, "k", 1) else {
             panic!("an entry without checksum must be unchecked")
         };
-        put(&dir, &adopt(&text).unwrap());
+        let path = dir.join("runs/k.json");
+        adopt(&text, &path, &path).unwrap();
         assert!(matches!(cached(&dir, &cfg, "k", 1), Cached::Hit(r) if r.provenance.is_none()));
         fs::remove_dir_all(&dir).unwrap();
     }

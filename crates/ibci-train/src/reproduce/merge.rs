@@ -41,9 +41,7 @@ pub(super) fn collect(
                     found = Some(r);
                 }
                 Cached::Unchecked(text, r) if adopt_unchecked => {
-                    let sealed = adopt(&text)
-                        .with_context(|| format!("{}: cannot be adopted", src.display()))?;
-                    write_atomically(&dst, sealed.as_bytes())?;
+                    adopt(&text, &src, &dst)?;
                     found = Some(r);
                 }
                 Cached::Unchecked(..) => eprintln!(

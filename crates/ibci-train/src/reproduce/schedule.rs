@@ -123,9 +123,7 @@ fn sweep_in(
             Cached::Missing => {}
             Cached::Hit(r) => results[i] = Some(r),
             Cached::Unchecked(text, r) if args.adopt_unchecked_cache => {
-                let sealed = adopt(&text)
-                    .with_context(|| format!("{}: cannot be adopted", path.display()))?;
-                write_atomically(&path, sealed.as_bytes())?;
+                adopt(&text, &path, &path)?;
                 results[i] = Some(r);
             }
             Cached::Unchecked(..) => unchecked += 1,
