@@ -8,14 +8,16 @@
 //! eigenvalues of `A`. Each eigenvalue of `T` is then found by bisection on Sturm counts: the
 //! number of eigenvalues below `x` is the number of negative pivots of the LDL^T of `T - x I`
 //! (`q_0 = d_0 - x`, `q_i = d_i - x - e_{i-1}^2 / q_{i-1}`), bisected until the interval is
-//! as narrow as f64 allows. Bisection is slower than QL iteration but has no convergence
+//! about `eps |A|` wide. Bisection is slower than QL iteration but has no convergence
 //! cases to get wrong, and its error is bounded: about `n eps |A|` absolutely per eigenvalue.
 //!
 //! Layout: `a` is row-major, `n * n`; only the lower triangle is read (the upper is assumed
-//! to mirror it). Cost: about `(4/3) n^3` flops for the reduction (each step's product and
-//! update run over rows, split over rayon's pool for `Par::Rayon`, each row the same
-//! arithmetic on any thread count, so the bits do not depend on it), and about `60 n^2` for
-//! the bisection (its eigenvalues split over the pool too). The naive reference, [`jacobi_eigenvalues`], is cyclic Jacobi.
+//! to mirror it). Cost: about `2 n^3` flops for the reduction on the full symmetric copy
+//! (each step's update and the next step's product in one pass over the rows, split over
+//! rayon's pool for `Par::Rayon`, each row the same arithmetic on any thread count, so the
+//! bits do not depend on it), and about `55 n^2` Sturm steps for the bisection (its
+//! eigenvalues split over the pool too). The naive reference, [`jacobi_eigenvalues`], is
+//! cyclic Jacobi.
 
 use rayon::prelude::*;
 

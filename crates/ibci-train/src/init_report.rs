@@ -135,7 +135,7 @@ impl From<&LayerReport> for LayerRecord {
 #[derive(Serialize, Debug)]
 pub struct LsuvRecord {
     batch: usize,
-    /// `algorithm 1` or `author's pytorch code`.
+    /// Which LSUV rule ran: Algorithm 1, or the author's PyTorch code.
     rule: &'static str,
     tol: f32,
     max_iter: usize,

@@ -160,10 +160,7 @@ fn sweep_in(
         args.threads_per_run,
         out.display(),
         // Said every time: a custom sweep takes the quick version's 20 epochs unless told.
-        match sweep.epochs {
-            1 => "1 epoch".to_string(),
-            e => format!("{e} epochs"),
-        },
+        sweep.epochs_text(),
         sweep.seeds
     );
 

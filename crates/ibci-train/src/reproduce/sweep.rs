@@ -215,6 +215,14 @@ impl Sweep {
         Ok(sweep)
     }
 
+    /// "1 epoch" or "N epochs".
+    pub(super) fn epochs_text(&self) -> String {
+        match self.epochs {
+            1 => "1 epoch".to_string(),
+            e => format!("{e} epochs"),
+        }
+    }
+
     /// The run list, in a fixed order: net, base, method, seed.
     pub(super) fn runs(&self) -> Vec<Run> {
         let mut v = Vec::new();
@@ -340,7 +348,7 @@ fn sorted(record: &impl Serialize) -> Value {
 /// What defines a sweep (`sweep.json`, and the manifest's `config`).
 #[derive(Serialize)]
 struct SweepRecord {
-    /// `quick`, `full` or `custom`: the flags' preset (it titles the tables).
+    /// `quick`, `full`, `decisive` or `custom`: the flags' preset (it titles the tables).
     preset: String,
     dataset: String,
     data_sha256: Vec<String>,

@@ -28,10 +28,7 @@ pub(super) fn summary_md(sweep: &Sweep, c: &Cells<'_>) -> String {
         sweep.train_subset.map_or(String::new(), |n| format!(" (training subset of {n} images, seed {SUBSET_SEED:#x})")),
         sweep.nets.iter().map(|n| net_label(n)).collect::<Vec<_>>().join(", "),
         sweep.bases.join(", "),
-        match sweep.epochs {
-            1 => "1 epoch".to_string(),
-            e => format!("{e} epochs"),
-        },
+        sweep.epochs_text(),
         match sweep.seeds {
             1 => "seed 1".to_string(),
             n => format!("seeds 1..{n}"),
