@@ -146,13 +146,7 @@ fn lsuv_gives_unit_output_variance_on_mnist_batches() {
     for arch in ["mlp2", "mlp3", "mlp5"] {
         let spec = ArchSpec::parse(arch).unwrap();
         for init in pre {
-            let inits = vec![init; spec.layers()];
-            let mut mlp = Mlp::init(
-                &spec,
-                &inits,
-                BiasInit::Constant(0.0),
-                &mut Xoshiro256PlusPlus::seed_from_u64(3),
-            );
+            let mut mlp = seeded_net(&spec, init);
             let report = lsuv(&mut mlp, batch.as_ref(), &cfg, Par::Rayon);
             // Each layer's pre-activation variance on the batch, recomputed here in f64 with
             // plain loops (not LSUV's GEMM and column statistics): within the tolerance.
@@ -202,13 +196,7 @@ fn lsuv_author_pytorch_rule_gives_unit_std_on_mnist_batches() {
     };
     for arch in ["mlp2", "mlp3", "mlp5"] {
         let spec = ArchSpec::parse(arch).unwrap();
-        let inits = vec![WeightInit::Orthogonal { gain: 1.0 }; spec.layers()];
-        let mut mlp = Mlp::init(
-            &spec,
-            &inits,
-            BiasInit::Constant(0.0),
-            &mut Xoshiro256PlusPlus::seed_from_u64(3),
-        );
+        let mut mlp = seeded_net(&spec, WeightInit::Orthogonal { gain: 1.0 });
         let report = lsuv(&mut mlp, batch.as_ref(), &cfg, Par::Rayon);
         // Recomputed independently: every layer's std within the tolerance of 1.
         let vars = preactivation_vars(&mlp, &batch);
@@ -227,6 +215,16 @@ fn lsuv_author_pytorch_rule_gives_unit_std_on_mnist_batches() {
             "{arch}: no bias shifted"
         );
     }
+}
+
+/// The network LSUV starts from in these tests: `init` for every layer, biases 0, seed 3.
+fn seeded_net(spec: &ArchSpec, init: WeightInit) -> Mlp {
+    Mlp::init(
+        spec,
+        &vec![init; spec.layers()],
+        BiasInit::Constant(0.0),
+        &mut Xoshiro256PlusPlus::seed_from_u64(3),
+    )
 }
 
 /// The population variance of every layer's `z = a w + b` over a batch, in f64, by plain

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{tempdir, Tiny};
@@ -20,6 +20,16 @@ fn tiny_dataset(dir: &Path) {
             test: 80,
         },
     );
+}
+
+/// A fresh temporary directory holding the tiny data set in `data_dir` (relative to it):
+/// (the directory, the data set's path).
+fn with_tiny_data(name: &str, data_dir: &str) -> (PathBuf, PathBuf) {
+    let root = tempdir(name);
+    let data = root.join(data_dir);
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    (root, data)
 }
 
 /// A sweep of 16-8-4 nets, 2 epochs and 2 seeds on the tiny data (`--nets` and `--epochs`
@@ -67,10 +77,7 @@ const OUTPUTS: [&str; 4] = [
 
 #[test]
 fn sweeps_cache_resume_and_merge_shards_byte_identically() {
-    let root = tempdir("reproduce");
-    let data = root.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
+    let (root, data) = with_tiny_data("reproduce", "data");
     let a = root.join("a");
 
     // A whole sweep: 2 bases x 5 methods x 2 seeds.
@@ -354,10 +361,7 @@ fn summary_cells_match_runs_csv() {
 /// without a checksum is used only when adopted, and every run keeps where it was computed.
 #[test]
 fn a_bad_cache_entry_is_reported_and_run_again() {
-    let root = tempdir("reproduce-cache");
-    let data = root.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
+    let (root, data) = with_tiny_data("reproduce-cache", "data");
     let a = root.join("a");
     let sweep: &[&str] = &["--bases", "he", "--methods", "vanilla"];
     ok(&reproduce(&data, &a, sweep));
@@ -444,10 +448,8 @@ fn a_bad_cache_entry_is_reported_and_run_again() {
 /// stay inside the picture.
 #[test]
 fn a_one_epoch_sweep_on_a_long_path_draws_readable_plots() {
-    let root = tempdir("reproduce-plot");
-    let data = root.join(format!("{}data", "a-rather-long-directory-name/".repeat(6)));
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
+    let long = format!("{}data", "a-rather-long-directory-name/".repeat(6));
+    let (root, data) = with_tiny_data("reproduce-plot", &long);
     let a = root.join("a");
     ok(&reproduce(
         &data,
@@ -482,10 +484,7 @@ fn a_one_epoch_sweep_on_a_long_path_draws_readable_plots() {
 /// same digest from the cache and for any thread count.
 #[test]
 fn init_info_measures_each_layer_at_initialisation() {
-    let root = tempdir("reproduce-init-info");
-    let data = root.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
+    let (root, data) = with_tiny_data("reproduce-init-info", "data");
     let a = root.join("a");
     let flags = ["--bases", "he", "--methods", "vanilla,ibci", "--init-info"];
     let digest = |err: &str, out: &str| -> String {
@@ -532,10 +531,7 @@ fn init_info_measures_each_layer_at_initialisation() {
 /// (new cache keys), the header and sweep.json, and a merge without flags.
 #[test]
 fn lsuv_variants_are_sweep_settings() {
-    let root = tempdir("reproduce-lsuv");
-    let data = root.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    tiny_dataset(&data);
+    let (root, data) = with_tiny_data("reproduce-lsuv", "data");
     let (a, b) = (root.join("a"), root.join("b"));
     ok(&reproduce(
         &data,
