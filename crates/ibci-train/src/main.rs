@@ -125,12 +125,12 @@ fn main() -> ExitCode {
             init::init_only(&i, &argv)
         }
         Command::Plot { dir } => infoplane::read_csv(&dir.join("infoplane.csv")).and_then(|pts| {
-            infoplane::write_svgs(&dir, &pts)?;
-            say!(
-                "wrote {} and {}",
-                dir.join("infoplane.svg").display(),
-                dir.join("infoplane-kde.svg").display()
-            );
+            let files = infoplane::write_svgs(&dir, &pts)?;
+            let paths: Vec<String> = files
+                .iter()
+                .map(|f| dir.join(f).display().to_string())
+                .collect();
+            say!("wrote {}", paths.join(", "));
             Ok(())
         }),
         Command::Reproduce(r) => {

@@ -30,7 +30,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::args::{at_least_one, momentum, non_negative, positive, DistArg, NetArgs, ScaleArg};
-use crate::infoplane::{self, InfoPlane};
+use crate::infoplane::renyi::{RenyiSettings, Sigma};
+use crate::infoplane::run::{PlaneRecord, PlaneRun};
+use crate::infoplane::{self, Estimator};
 use crate::init::initialise;
 use crate::init_report::InitReport;
 use crate::lock::OutLock;
@@ -80,15 +82,79 @@ pub struct TrainArgs {
     /// Noise variance of the KDE bounds.
     #[arg(long, default_value_t = 0.1)]
     pub infoplane_noise: f64,
+    /// The estimators the plane is measured with, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "binning,kde",
+        requires = "infoplane"
+    )]
+    pub infoplane_estimator: Vec<Estimator>,
+    /// The Rényi estimator's order α (Yu et al.'s 1.01 by default; 1 is von Neumann's).
+    #[arg(long, value_parser = positive_f64, requires = "infoplane")]
+    pub renyi_alpha: Option<f64>,
+    /// The Rényi estimator's kernel widths: "aligned" (each variable's width best aligned
+    /// with the labels' kernel, Wickstrøm et al.; the default) or one fixed width.
+    #[arg(long, requires = "infoplane")]
+    pub renyi_sigma: Option<Sigma>,
+    /// Images the Rényi estimator measures: the first N of the plane's (default 1000, or all
+    /// of them if fewer); each point costs three N x N eigenvalue problems.
+    #[arg(long, value_parser = at_least_one, requires = "infoplane")]
+    pub renyi_samples: Option<usize>,
+}
+
+/// The Rényi estimator's defaults: the published α and kernel-width rule, 1,000 images.
+pub const RENYI_ALPHA: f64 = 1.01;
+/// Images the Rényi estimator measures by default.
+pub const RENYI_SAMPLES: usize = 1000;
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a finite number above 0")),
+    }
 }
 
 impl TrainArgs {
-    /// `--infoplane`: (samples, bin width, noise variance).
-    fn plane(&self) -> Option<(usize, f64, f64)> {
-        self.infoplane.then_some((
-            self.infoplane_samples,
-            self.infoplane_bin_width,
-            self.infoplane_noise,
+    /// `--infoplane`'s settings; a usage error when a --renyi-* flag is given without the
+    /// Rényi estimator (it would be ignored).
+    fn plane(&self) -> Result<Option<infoplane::Settings>> {
+        let renyi = self.infoplane_estimator.contains(&Estimator::Renyi);
+        if !renyi {
+            for (given, flag) in [
+                (self.renyi_alpha.is_some(), "--renyi-alpha"),
+                (self.renyi_sigma.is_some(), "--renyi-sigma"),
+                (self.renyi_samples.is_some(), "--renyi-samples"),
+            ] {
+                if given {
+                    return Err(crate::usage::usage(anyhow::anyhow!(
+                        "{flag} is for the Rényi estimator: add renyi to --infoplane-estimator"
+                    )));
+                }
+            }
+        }
+        if !self.infoplane {
+            return Ok(None);
+        }
+        let settings = infoplane::Settings {
+            samples: self.infoplane_samples,
+            subset_seed: INFOPLANE_SEED,
+            bin_width: self.infoplane_bin_width,
+            noise_var: self.infoplane_noise,
+            binning: true,
+            kde: true,
+            renyi: None,
+        };
+        let rs = RenyiSettings {
+            samples: self
+                .renyi_samples
+                .unwrap_or(RENYI_SAMPLES.min(self.infoplane_samples)),
+            alpha: self.renyi_alpha.unwrap_or(RENYI_ALPHA),
+            sigma: self.renyi_sigma.unwrap_or(Sigma::Aligned),
+        };
+        Ok(Some(
+            settings.with_estimators(&self.infoplane_estimator, rs),
         ))
     }
 }
@@ -100,6 +166,7 @@ pub const INFOPLANE_SEED: u64 = 0x1f0_91a7e;
 /// Runs `ibci train`.
 pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
     let start = Instant::now();
+    let plane_settings = args.plane()?;
     let Setup {
         spec,
         threads,
@@ -235,47 +302,31 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         history.push(m0);
     }
     // The information plane: measured after every epoch (and at epoch 0) on a fixed subset.
-    if args.resume && args.plane().is_none() && out.join("infoplane.csv").exists() {
+    if args.resume && !args.infoplane && out.join("infoplane.csv").exists() {
         return Err(crate::usage::usage(anyhow::anyhow!(
             "--resume: the run in {} measures the information plane (infoplane.csv); pass \
              --infoplane with its settings to continue it",
             out.display()
         )));
     }
-    let mut plane = None;
-    if let Some((samples, bin_width, noise)) = args.plane() {
-        let settings = infoplane::Settings {
-            samples,
-            subset_seed: INFOPLANE_SEED,
-            bin_width,
-            noise_var: noise,
-        };
-        settings.record_or_check(&out, args.resume)?;
-        let ip = InfoPlane::new(test, &settings)?;
-        let path = out.join("infoplane.csv");
-        // On resume, the epochs already run keep their rows (rows of a later epoch, from a run
-        // stopped after measuring but before its checkpoint, are measured again).
-        let done = history.len() - 1;
-        let pts = if args.resume {
-            let old = infoplane::read_csv(&path).with_context(|| {
-                format!(
-                    "--infoplane with --resume: the run being resumed has no readable {} (was it run with --infoplane?)",
-                    path.display()
+    let mut plane = match plane_settings {
+        Some(settings) => {
+            let done = history.len() - 1;
+            Some(pool.install(|| {
+                PlaneRun::start(
+                    settings,
+                    &out,
+                    args.resume,
+                    done,
+                    spec.layers(),
+                    test,
+                    &mlp,
+                    par,
                 )
-            })?;
-            infoplane::resumable(old, done, spec.layers(), bin_width, noise)
-                .with_context(|| format!("--infoplane with --resume: {}", path.display()))?
-        } else {
-            pool.install(|| ip.measure(&mlp, 0, par))
-        };
-        let mut f = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        writeln!(f, "{}", infoplane::HEADER)?;
-        for p in &pts {
-            writeln!(f, "{}", p.csv())?;
+            })?)
         }
-        let secs = pts.iter().map(|p| p.seconds).sum::<f64>();
-        plane = Some((ip, f, pts, secs));
-    }
+        None => None,
+    };
     for m in &history {
         record(m)?;
     }
@@ -287,15 +338,8 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
             .install(|| trainer.epoch(&mut mlp, &mut state, train, test, epoch, &mut shuffle))
             .with_context(|| format!("run {}", out.display()))?;
         record(&m)?;
-        if let Some((ip, f, all, secs)) = &mut plane {
-            let t = Instant::now();
-            let pts = pool.install(|| ip.measure(&mlp, epoch, par));
-            for p in &pts {
-                writeln!(f, "{}", p.csv())?;
-            }
-            f.flush()?;
-            all.extend(pts);
-            *secs += t.elapsed().as_secs_f64();
+        if let Some(plane) = &mut plane {
+            pool.install(|| plane.measure(&mlp, epoch, par))?;
         }
         history.push(m);
         let c = Checkpoint {
@@ -320,28 +364,18 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         .expect("at least one epoch");
     let last = history.last().expect("at least one epoch");
     let wall = start.elapsed().as_secs_f64();
-    let infoplane = match (args.plane(), &plane) {
-        (Some((samples, bin_width, noise)), Some((_, _, pts, secs))) => {
+    let infoplane = match plane {
+        Some(plane) => {
             let train_secs: f64 = history[1..].iter().map(|m| m.seconds).sum();
-            infoplane::write_svgs(&out, pts)?;
-            eprintln!(
-                "ibci train: information plane in {}: {secs:.1} s, {:.0}% of the training time",
-                out.join("infoplane.csv").display(),
-                100.0 * secs / train_secs.max(1e-9)
-            );
-            Some(PlaneRecord {
-                samples,
-                subset: format!(
+            Some(plane.finish(
+                &out,
+                train_secs,
+                format!(
                     "test images drawn by Xoshiro256PlusPlus::seed_from_u64({INFOPLANE_SEED:#x})"
                 ),
-                bin_width,
-                kde_noise_var: noise,
-                seconds: *secs,
-                overhead_vs_training: secs / train_secs.max(1e-9),
-                files: ["infoplane.csv", "infoplane.svg", "infoplane-kde.svg"],
-            })
+            )?)
         }
-        _ => None,
+        None => None,
     };
     let manifest = Manifest::new(
         Provenance {
@@ -521,16 +555,4 @@ struct TrainResults {
     initialisation: Option<InitReport>,
     /// The information plane, when measured.
     infoplane: Option<PlaneRecord>,
-}
-
-/// The information plane's settings and cost.
-#[derive(Serialize)]
-struct PlaneRecord {
-    samples: usize,
-    subset: String,
-    bin_width: f64,
-    kde_noise_var: f64,
-    seconds: f64,
-    overhead_vs_training: f64,
-    files: [&'static str; 3],
 }

@@ -510,12 +510,20 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     assert!(o.status.success(), "{err}");
     assert!(err.contains("information plane in"), "{err}");
     let csv = std::fs::read_to_string(out.join("infoplane.csv")).unwrap();
+    // Empty fields (the Rényi estimator's, not measured by default) read as NaN.
     let rows: Vec<Vec<f64>> = csv
         .lines()
         .skip(1)
-        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
         .collect();
     assert_eq!(rows.len(), 4 * 2, "epochs 0..=3, two layers:\n{csv}");
+    assert!(rows
+        .iter()
+        .all(|r| r.len() == 18 && r[12..].iter().all(|v| v.is_nan())));
     let ln50 = 50f64.ln();
     for r in &rows {
         assert_eq!((r[3], r[4]), (0.5, 0.1), "the resolutions are in every row");
@@ -557,13 +565,7 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
     assert!(run(&["--epochs", "2"]).status.success());
     let r = run(&["--epochs", "3", "--resume"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let without_seconds = |dir: &Path| -> Vec<String> {
-        std::fs::read_to_string(dir.join("infoplane.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-            .collect()
-    };
+    let without_seconds = |dir: &Path| without_seconds(&dir.join("infoplane.csv"));
     assert_eq!(without_seconds(&part), without_seconds(&out));
     assert_eq!(digest_of(&r), digest_of(&o));
     // Resuming a measured run without --infoplane would end its series: a usage error.
@@ -620,6 +622,137 @@ fn infoplane_records_every_layer_every_epoch_and_redraws() {
         .output()
         .unwrap();
     assert!(!p.status.success() && String::from_utf8_lossy(&p.stderr).contains("infoplane.csv"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// The rows of an `infoplane.csv` without their seconds (field 12), which vary.
+fn without_seconds(csv: &Path) -> Vec<String> {
+    std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(11);
+            f.join(",")
+        })
+        .collect()
+}
+
+/// `--infoplane-estimator renyi`: only the Rényi columns and plot, estimates within their
+/// bounds, resumable, its flags refused without it or at impossible values, and a resume
+/// with other Rényi settings refused.
+#[test]
+fn infoplane_renyi_estimator() {
+    let root = tempdir("infoplane-renyi");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    tiny_dataset(&data);
+    let plane = [
+        "--infoplane",
+        "--infoplane-samples",
+        "50",
+        "--infoplane-estimator",
+        "renyi",
+        "--renyi-samples",
+        "40",
+    ];
+    let out = root.join("run");
+    let o = train(&data, &out, &plane, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("infoplane.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 4 * 2, "epochs 0..=3, two layers:\n{csv}");
+    for r in &rows {
+        assert!(
+            r[5..11].iter().all(|v| v.is_empty()),
+            "binning and KDE not measured: {r:?}"
+        );
+        assert_eq!((r[12], r[13]), ("40", "1.01"), "{r:?}");
+        let num = |k: usize| r[k].parse::<f64>().unwrap();
+        assert!(num(14) > 0.0 && num(15) > 0.0, "kernel widths: {r:?}");
+        // I(X;T) <= ln 40 (40 images), I(T;Y) <= S(Y) <= ln 4 (four labels).
+        assert!((-1e-9..=40f64.ln() + 1e-9).contains(&num(16)), "{r:?}");
+        assert!((-1e-9..=4f64.ln() + 1e-9).contains(&num(17)), "{r:?}");
+    }
+    assert!(out.join("infoplane-renyi.svg").exists());
+    assert!(!out.join("infoplane.svg").exists() && !out.join("infoplane-kde.svg").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let rec = &manifest["results"]["infoplane"];
+    assert_eq!(rec["renyi"]["alpha"], 1.01);
+    assert_eq!(rec["renyi"]["sigma"], "aligned");
+    assert!(rec.get("bin_width").is_none(), "{rec}");
+    // Resumed after 2 epochs: the rows of the straight run.
+    let part = root.join("part");
+    let run = |extra: &[&str]| base(&data, &part).args(plane).args(extra).output().unwrap();
+    assert!(run(&["--epochs", "2"]).status.success());
+    let r = run(&["--epochs", "3", "--resume"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        without_seconds(&part.join("infoplane.csv")),
+        without_seconds(&out.join("infoplane.csv"))
+    );
+    // Other Rényi settings on resume: refused, naming both.
+    let r = run(&["--epochs", "4", "--resume", "--renyi-alpha", "2"]);
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("renyi (alpha 1.01") && e.contains("renyi (alpha 2"),
+        "{e}"
+    );
+    // Bad values and flags without the estimator: usage errors before any work.
+    for (flags, msg) in [
+        (
+            &["--infoplane", "--renyi-alpha", "2"][..],
+            "add renyi to --infoplane-estimator",
+        ),
+        (
+            &[
+                "--infoplane",
+                "--infoplane-estimator",
+                "renyi",
+                "--renyi-sigma",
+                "wide",
+            ][..],
+            "expected \"aligned\" or a finite width",
+        ),
+        (
+            &[
+                "--infoplane",
+                "--infoplane-estimator",
+                "renyi",
+                "--renyi-alpha",
+                "0",
+            ][..],
+            "expected a finite number above 0",
+        ),
+        (
+            &[
+                "--infoplane",
+                "--infoplane-estimator",
+                "renyi",
+                "--renyi-samples",
+                "51",
+                "--infoplane-samples",
+                "50",
+            ][..],
+            "--renyi-samples 51: expected 2 to 50",
+        ),
+        (&["--infoplane-estimator", "renyi"][..], "--infoplane"),
+        (
+            &["--infoplane", "--infoplane-estimator", "entropy"][..],
+            "binning, kde, renyi",
+        ),
+    ] {
+        let r = train(&data, &root.join("bad"), flags, None);
+        let e = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{flags:?}: {e}");
+        assert!(e.contains(msg), "{flags:?}: {e}");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -93,9 +93,12 @@ pub(super) fn init_info(
         subset_seed: SUBSET_SEED,
         noise_var: NOISE_VAR,
         bin_width: BIN_WIDTH,
+        binning: true,
+        kde: true,
+        renyi: None,
     };
-    let plane = InfoPlane::new(test, &settings)?;
     let par = Par::for_threads(pool.current_num_threads());
+    let plane = InfoPlane::new(test, &settings, par)?;
     let mut infos = Vec::with_capacity(all.len());
     let mut measured = 0;
     for (k, (run, (cfg, key))) in all.iter().zip(configs).enumerate() {
@@ -118,14 +121,23 @@ pub(super) fn init_info(
         let layers: Vec<LayerInfo> = pool
             .install(|| plane.measure(&mlp, 0, par))
             .into_iter()
-            .map(|p| LayerInfo {
-                layer: p.layer,
-                width: p.width,
-                kde_ixt_upper: p.kde_xt.0,
-                kde_ixt_lower: p.kde_xt.1,
-                kde_ity_upper: p.kde_ty.0,
-                kde_ity_lower: p.kde_ty.1,
-                bin_ity: p.bin.1,
+            .map(|p| {
+                // Both estimators are in the settings above, so both are measured.
+                let (kde_xt, kde_ty, bin) = p
+                    .kde_xt
+                    .zip(p.kde_ty)
+                    .zip(p.bin)
+                    .map(|((x, y), b)| (x, y, b))
+                    .expect("init-info measures binning and KDE");
+                LayerInfo {
+                    layer: p.layer,
+                    width: p.width,
+                    kde_ixt_upper: kde_xt.0,
+                    kde_ixt_lower: kde_xt.1,
+                    kde_ity_upper: kde_ty.0,
+                    kde_ity_lower: kde_ty.1,
+                    bin_ity: bin.1,
+                }
             })
             .collect();
         let entry = Entry {
