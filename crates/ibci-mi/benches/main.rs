@@ -6,7 +6,7 @@
 //! Also KSG (brute force, 100-dimensional layer) and the KDE bounds for a 100-unit layer on
 //! 10,000 images (targets: <= 2 s each on 2 cores).
 //!
-//! And the information plane's case: the KDE bounds (`mi_both_fast`) on 5,000 images for a
+//! And the information plane's case: the KDE bounds (`mi_both`) on 5,000 images for a
 //! 100-unit and a 10-unit layer.
 //!
 //! And the matrix-based Rényi α-entropy's case: I(T;Y) at α = 1.01 for the 100-unit layer on
@@ -184,12 +184,12 @@ fn renyi(l: &Layer, y: &[usize]) {
     }
 }
 
-/// The information plane's KDE: `mi_both_fast` on 5,000 images for the 100-unit layer and
+/// The information plane's KDE: `mi_both` on 5,000 images for the 100-unit layer and
 /// for its first 10 units (MLP-2's two layers are 100 and 10 wide), best of 3.
 fn plane(l: &Layer, y: &[usize]) {
     let t100 = l.tm.as_ref().rows_range(0, 5000);
     let t10 = Mat::from_fn(5000, 10, |i, j| l.tm.at(i, j));
-    println!("Information plane: KDE bounds (mi_both_fast, noise var 0.1) on 5000 images");
+    println!("Information plane: KDE bounds (mi_both, noise var 0.1) on 5000 images");
     for (threads, pool, par) in pools() {
         let mut line = format!("{threads} thread(s):");
         for (name, t) in [("100 units", t100), ("10 units", t10.as_ref())] {
@@ -197,7 +197,7 @@ fn plane(l: &Layer, y: &[usize]) {
             let mut xt = 0.0;
             for _ in 0..3 {
                 let t0 = Instant::now();
-                let (b, _) = pool.install(|| ibci_mi::kde::mi_both_fast(t, &y[..5000], 0.1, par));
+                let (b, _) = pool.install(|| ibci_mi::kde::mi_both(t, &y[..5000], 0.1, par));
                 best = best.min(t0.elapsed().as_secs_f64());
                 xt = b.upper;
             }

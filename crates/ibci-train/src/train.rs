@@ -144,6 +144,7 @@ impl TrainArgs {
             noise_var: self.infoplane_noise,
             binning: true,
             kde: true,
+            kde_version: ibci_mi::kde::VERSION,
             renyi: None,
         };
         let rs = RenyiSettings {

@@ -7,7 +7,7 @@
 //! - binning at width `bin_width` (each activation to `floor(t / width)`, a row's bins one
 //!   symbol; [`ibci_mi::binning`]);
 //! - the KDE upper and lower bounds for T plus Gaussian noise of variance `noise_var`
-//!   ([`ibci_mi::kde::mi_both_fast`]);
+//!   ([`ibci_mi::kde::mi_both`]);
 //! - the matrix-based Rényi α-entropy on the subset's first images ([`renyi`]).
 //!
 //! `infoplane.csv` ([`rows`]) holds one row per layer and epoch. A resumed run (`--resume`)
@@ -22,7 +22,7 @@ use clap::ValueEnum;
 use ibci_kernels::{Mat, Par};
 use ibci_mi::binning::binned;
 use ibci_mi::discrete::Correction;
-use ibci_mi::kde::mi_both_fast;
+use ibci_mi::kde::mi_both;
 use ibci_nn::init::sample_indices;
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::Split;
@@ -61,6 +61,10 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+fn first_kde() -> u32 {
+    1
+}
+
 /// What a plane's numbers depend on besides the network: `infoplane.json`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
@@ -78,6 +82,9 @@ pub struct Settings {
     /// KDE bounds measured.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub kde: bool,
+    /// [`ibci_mi::kde::VERSION`] of the KDE's numerics (files from before it: 1).
+    #[serde(default = "first_kde")]
+    pub kde_version: u32,
     /// The Rényi estimator, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renyi: Option<RenyiSettings>,
@@ -147,11 +154,13 @@ impl Settings {
     }
 
     fn describe(&self) -> String {
-        let mut est: Vec<String> = [(self.binning, "binning"), (self.kde, "kde")]
-            .iter()
-            .filter(|e| e.0)
-            .map(|e| e.1.to_string())
-            .collect();
+        let mut est: Vec<String> = Vec::new();
+        if self.binning {
+            est.push("binning".into());
+        }
+        if self.kde {
+            est.push(format!("kde (numerics version {})", self.kde_version));
+        }
         if let Some(r) = &self.renyi {
             est.push(format!(
                 "renyi (alpha {}, sigma {}, {} samples)",
@@ -220,7 +229,7 @@ impl InfoPlane {
                 });
                 let kde = s
                     .kde
-                    .then(|| mi_both_fast(t.as_ref(), &self.labels, s.noise_var, par));
+                    .then(|| mi_both(t.as_ref(), &self.labels, s.noise_var, par));
                 let renyi = self.renyi.as_ref().zip(s.renyi).map(|(plane, r)| RenyiRow {
                     samples: r.samples,
                     alpha: r.alpha,

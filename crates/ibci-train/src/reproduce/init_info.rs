@@ -95,6 +95,7 @@ pub(super) fn init_info(
         bin_width: BIN_WIDTH,
         binning: true,
         kde: true,
+        kde_version: ibci_mi::kde::VERSION,
         renyi: None,
     };
     let par = Par::for_threads(pool.current_num_threads());
