@@ -119,25 +119,33 @@ pub fn aligned_sigma(d2: &[f64], labels: &[usize], par: Par) -> f64 {
         ..=ALIGN_OCTAVES.1 * ALIGN_STEPS_PER_OCTAVE)
         .map(|k| median * 2f64.powf(f64::from(k) / f64::from(ALIGN_STEPS_PER_OCTAVE)))
         .collect();
-    // Off-diagonal pairs counted twice by symmetry, the unit diagonal once.
+    // Off-diagonal pairs counted twice by symmetry, the unit diagonal once; each row's
+    // terms summed alone (rows in parallel under Par::Rayon), the rows then in order.
     let alignment = |sigma: &f64| -> f64 {
         let scale = -1.0 / (2.0 * sigma * sigma);
-        let (mut same, mut all) = (n as f64, n as f64);
-        for i in 0..n {
+        let row = |i: usize| -> (f64, f64) {
+            let (mut same, mut all) = (0.0, 0.0);
             for j in 0..i {
                 let k = (d2[i * n + j] * scale).exp();
-                all += 2.0 * k * k;
+                all += k * k;
                 if labels[i] == labels[j] {
-                    same += 2.0 * k;
+                    same += k;
                 }
             }
+            (same, all)
+        };
+        let rows: Vec<(f64, f64)> = match par {
+            Par::Seq => (0..n).map(row).collect(),
+            Par::Rayon => (0..n).into_par_iter().map(row).collect(),
+        };
+        let (mut same, mut all) = (n as f64, n as f64);
+        for (s, a) in rows {
+            same += 2.0 * s;
+            all += 2.0 * a;
         }
         same / all.sqrt()
     };
-    let scores: Vec<f64> = match par {
-        Par::Seq => grid.iter().map(alignment).collect(),
-        Par::Rayon => grid.par_iter().map(alignment).collect(),
-    };
+    let scores: Vec<f64> = grid.iter().map(alignment).collect();
     let best = scores
         .iter()
         .enumerate()
@@ -203,10 +211,15 @@ pub fn entropy(k: &[f64], n: usize, alpha: f64, par: Par) -> f64 {
     let trace: f64 = (0..n).map(|i| k[i * n + i]).sum();
     assert!(trace > 0.0, "entropy: the Gram matrix has trace {trace}");
     let a: Vec<f64> = k.iter().map(|v| v / trace).collect();
+    of_eigenvalues(symmetric_eigenvalues(&a, n, par), n, alpha)
+}
+
+/// `S_α` from the eigenvalues of an n x n unit-trace matrix (or of its diagonal blocks).
+fn of_eigenvalues(raw: Vec<f64>, n: usize, alpha: f64) -> f64 {
     // Eigenvalues below the solver's accuracy (n eps times the largest) are rounding noise
     // around 0; for α < 1 their powers would not be negligible, so they count as 0.
-    let raw = symmetric_eigenvalues(&a, n, par);
-    let floor = n as f64 * f64::EPSILON * raw.last().copied().unwrap_or(0.0).max(0.0);
+    let top = raw.iter().copied().fold(0.0, f64::max);
+    let floor = n as f64 * f64::EPSILON * top;
     let lambda: Vec<f64> = raw
         .into_iter()
         .map(|l| if l > floor { l } else { 0.0 })
@@ -220,6 +233,44 @@ pub fn entropy(k: &[f64], n: usize, alpha: f64, par: Par) -> f64 {
     } else {
         lambda.iter().map(|l| l.powf(alpha)).sum::<f64>().ln() / (1.0 - alpha)
     }
+}
+
+/// The joint `S_α` of a Gram matrix `kt` and labels under the indicator kernel: the
+/// Hadamard product keeps only same-label entries, so (with the samples grouped by label)
+/// it is block-diagonal and its eigenvalues are its blocks' (one per label). As
+/// [`joint_entropy`] with [`label_gram`], for about the cost of the largest class's block.
+///
+/// # Panics
+/// If `kt.len() != labels.len()^2`, there are no samples, or `alpha` is negative or not
+/// finite.
+#[track_caller]
+pub fn joint_entropy_with_labels(kt: &[f64], labels: &[usize], alpha: f64, par: Par) -> f64 {
+    let n = labels.len();
+    assert!(
+        n > 0 && kt.len() == n * n,
+        "joint_entropy_with_labels: {} values for {n} labels",
+        kt.len()
+    );
+    assert!(
+        alpha.is_finite() && alpha >= 0.0,
+        "joint_entropy_with_labels: alpha {alpha} must be >= 0"
+    );
+    let trace: f64 = (0..n).map(|i| kt[i * n + i]).sum();
+    assert!(trace > 0.0, "joint_entropy_with_labels: trace {trace}");
+    let mut classes = std::collections::BTreeMap::<usize, Vec<usize>>::new();
+    for (i, &l) in labels.iter().enumerate() {
+        classes.entry(l).or_default().push(i);
+    }
+    let mut raw = Vec::with_capacity(n);
+    for idx in classes.values() {
+        let m = idx.len();
+        let block: Vec<f64> = idx
+            .iter()
+            .flat_map(|&i| idx.iter().map(move |&j| kt[i * n + j] / trace))
+            .collect();
+        raw.extend(symmetric_eigenvalues(&block, m, par));
+    }
+    of_eigenvalues(raw, n, alpha)
 }
 
 /// The joint `S_α` of two Gram matrices of the same samples (their Hadamard product).
@@ -258,13 +309,12 @@ pub fn label_entropy(labels: &[usize], alpha: f64) -> f64 {
 }
 
 /// `I_α(T; Y)` for a Gram matrix of T and labels Y (indicator kernel), nats: as
-/// [`mutual_information`] with [`label_gram`], one eigenvalue problem fewer.
+/// [`mutual_information`] with [`label_gram`], with one n x n eigenvalue problem instead of
+/// three ([`label_entropy`], [`joint_entropy_with_labels`]).
 #[track_caller]
 pub fn mutual_information_with_labels(kt: &[f64], labels: &[usize], alpha: f64, par: Par) -> f64 {
-    let n = labels.len();
-    let ky = label_gram(labels);
-    entropy(kt, n, alpha, par) + label_entropy(labels, alpha)
-        - joint_entropy(kt, &ky, n, alpha, par)
+    entropy(kt, labels.len(), alpha, par) + label_entropy(labels, alpha)
+        - joint_entropy_with_labels(kt, labels, alpha, par)
 }
 
 #[cfg(test)]
@@ -329,6 +379,17 @@ mod tests {
             mutual_information_with_labels(&k, &uneven, 1.01, Par::Seq),
         );
         assert!((i1 - i2).abs() < 1e-10, "{i1} vs {i2}");
+        // The joint entropy with labels by blocks equals the full Hadamard product's.
+        for a in [0.5, 1.0, 1.01, 2.0] {
+            let (full, blocks) = (
+                joint_entropy(&k, &label_gram(&uneven), n, a, Par::Seq),
+                joint_entropy_with_labels(&k, &uneven, a, Par::Seq),
+            );
+            assert!(
+                (full - blocks).abs() < 1e-10,
+                "alpha {a}: {full} vs {blocks}"
+            );
+        }
         // Four equally frequent labels: the normalised indicator matrix has 4 eigenvalues
         // 1/4, so S = ln 4 for every α.
         for a in [0.5, 1.0, 2.0] {

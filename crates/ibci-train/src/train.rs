@@ -99,7 +99,7 @@ pub struct TrainArgs {
     #[arg(long, requires = "infoplane")]
     pub renyi_sigma: Option<Sigma>,
     /// Images the Rényi estimator measures: the first N of the plane's (default 1000, or all
-    /// of them if fewer); each point costs three N x N eigenvalue problems.
+    /// of them if fewer); each point costs two N x N eigenvalue problems.
     #[arg(long, value_parser = at_least_one, requires = "infoplane")]
     pub renyi_samples: Option<usize>,
 }

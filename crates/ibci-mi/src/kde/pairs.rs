@@ -1,16 +1,17 @@
 //! The pair kernel of the KDE bounds: one 256 x 256 tile of the symmetric kernel matrix.
 //!
-//! Layout and math. Row i of the tile meets its columns eight at a time (one group, lane l
-//! the column j = 8q + l). For each pair the GEMM's distance D~_ij and its error bound
-//! E_i + E_j decide inclusion (certainly far: skipped; see the parent module); a group with
-//! any pair included gets all eight distances exactly, each lane summing (t_ik − t_jk)² over
-//! k = 0..d in order in f64 from the transposed copy of T, then k8 = [`exp8`] of
-//! −D / (8σ²) and k2 = (k8²)². Sums: each row's on eight lanes (lane l takes its columns
-//! j ≡ l mod 8 in order) added pairwise at the end, each column's over the rows in order.
+//! Layout and math. Rows of the tile are met two at a time, columns 32 at a time (a block).
+//! For each pair the GEMM's distance D~_ij and its error bound E_i + E_j decide inclusion
+//! (certainly far: skipped; see the parent module); a block with any pair included gets all
+//! its distances exactly, each lane summing (t_ik − t_jk)² over k = 0..d in order, in f64,
+//! from the transposed copy of T (on AVX-512 and AVX2 by two-row kernels that share each
+//! column load), then k8 = [`exp_lanes`] of −D / (8σ²) and k2 = (k8²)². Sums: each row's on
+//! 32 lanes (lane l takes its columns j ≡ l mod 32, in order) added pairwise at the end,
+//! each column's over the rows in order.
 //!
 //! Every operation is an IEEE add, subtract, multiply or compare on one lane, with no fused
-//! multiply-add, so the same source compiled for AVX2 or AVX-512 ([`Path`]) gives the
-//! portable code's bits on wider registers (tested).
+//! multiply-add, so the same source compiled for AVX2 or AVX-512 ([`KernelPath`]) and the
+//! intrinsics kernels give the portable code's bits on wider registers (tested).
 
 use ibci_kernels::KernelPath;
 
