@@ -167,7 +167,11 @@ impl Trainer {
             self.order.swap(i, j);
         }
         let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
-        for (bi, idx) in self.order.chunks(cfg.batch.max(1)).enumerate() {
+        let batch = cfg.batch.max(1);
+        for (bi, idx) in self.order.chunks(batch).enumerate() {
+            // The next batch's rows of the sparse index load while this one computes.
+            let next = &self.order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
+            self.ws.prefetch(train, next);
             let st = self.ws.step(mlp, state, train, idx, &cfg, par);
             if !st.loss.is_finite() {
                 return Err(TrainError::NonFinite {

@@ -165,6 +165,15 @@ impl Workspace {
         !sparse
     }
 
+    /// Starts loading the sparse index's entries of `data.x[rows]` (the next batch) into the
+    /// caches while the current batch computes; nothing when the data have no sparse index.
+    /// A hint: results do not change.
+    pub fn prefetch(&self, data: Split<'_>, rows: &[usize]) {
+        if let Some(csr) = sparse_index(&data) {
+            csr.prefetch(rows);
+        }
+    }
+
     /// Copies `x[rows]` into the batch buffer.
     fn gather(&mut self, x: MatRef<'_>, rows: &[usize]) {
         let k = x.cols();

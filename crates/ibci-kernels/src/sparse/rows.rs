@@ -95,6 +95,31 @@ impl CsrRows {
         self.floor
     }
 
+    /// Asks the CPU to start loading the entries of `rows` into its caches (each row's cache
+    /// lines), so that a later [`super::BatchCols::fill`] of them need not wait for memory:
+    /// the training loop calls it for the next batch before computing the current one (rows
+    /// of a shuffled data set sit anywhere in the index). A hint only: no effect on results,
+    /// none off x86-64; rows out of range are ignored.
+    pub fn prefetch(&self, rows: &[usize]) {
+        #[cfg(target_arch = "x86_64")]
+        for &i in rows.iter().filter(|&&i| i < self.rows()) {
+            let row = &self.entries[self.start[i]..self.start[i + 1]];
+            let bytes = std::mem::size_of_val(row);
+            let base = row.as_ptr().cast::<i8>();
+            for off in (0..bytes).step_by(64) {
+                // SAFETY: `base + off` lies within the row's slice (off < its byte length);
+                // a prefetch reads nothing architecturally and cannot fault.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        base.add(off),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = rows;
+    }
+
     /// Row `i`'s nonzeros as (column, value), columns ascending.
     ///
     /// # Panics
