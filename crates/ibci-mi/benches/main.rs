@@ -94,7 +94,7 @@ fn ross(x: &Mat, y: &[usize]) {
         let mi = pool.install(|| ross_mi_columns(z.as_ref(), y, 3, par));
         let s = t.elapsed().as_secs_f64();
         let mean = mi.iter().sum::<f64>() / mi.len() as f64;
-        println!("{threads} thread(s): {s:.2} s ({:.2} ms per neuron), mean I = {mean:.4} nats (target <= 5 s on 2 cores)", 1e3 * s / 1000.0);
+        println!("{threads} thread(s): {s:.2} s ({:.2} ms per neuron), mean I = {mean:.4} nats (target <= 2 s on 2 cores)", 1e3 * s / 1000.0);
     }
 }
 
