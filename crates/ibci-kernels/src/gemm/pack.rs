@@ -10,6 +10,16 @@ use crate::mat::MatRef;
 pub(super) fn pack_b_panel(b: MatRef<'_>, j0: usize, nr: usize, dst: &mut [f32]) {
     let (k, n) = (b.rows(), b.cols());
     let w = nr.min(n - j0);
+    // Full panels of row-major B at the kernels' widths: fixed-size copies (inlined moves,
+    // not a call to memcpy per row).
+    if w == nr && b.row(0).is_some() {
+        match nr {
+            8 => return copy_rows::<8>(b, j0, dst),
+            16 => return copy_rows::<16>(b, j0, dst),
+            32 => return copy_rows::<32>(b, j0, dst),
+            _ => {}
+        }
+    }
     for p in 0..k {
         let row = &mut dst[p * nr..(p + 1) * nr];
         row[w..].fill(0.0);
@@ -31,6 +41,17 @@ pub(super) fn pack_b_panel(b: MatRef<'_>, j0: usize, nr: usize, dst: &mut [f32])
                 dst[p * nr + jj] = unsafe { b.get_unchecked(p, j0 + jj) };
             }
         }
+    }
+}
+
+/// `dst[p * NR + jj] = b[p, j0 + jj]` for a full panel of a B with unit column stride.
+#[inline]
+fn copy_rows<const NR: usize>(b: MatRef<'_>, j0: usize, dst: &mut [f32]) {
+    for (p, row) in dst.chunks_exact_mut(NR).take(b.rows()).enumerate() {
+        let src = b.row(p).expect("unit column stride");
+        let run: &[f32; NR] = src[j0..j0 + NR].try_into().expect("NR values");
+        let out: &mut [f32; NR] = row.try_into().expect("NR values");
+        *out = *run;
     }
 }
 
@@ -83,10 +104,19 @@ pub(super) fn pack_a(
             // Unit row stride (a transposed matrix): each packed column is a contiguous run
             // of A's column.
             let r0 = i0 + ip * mr;
-            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
-                let src = a.col(pc + p).expect("unit row stride");
-                col[..rows].copy_from_slice(&src[r0..r0 + rows]);
-                col[rows..].fill(0.0);
+            // Full panels of the kernels' heights copy fixed-size runs (inlined moves; a
+            // run-time length is a call to memcpy per column, most of a K = 100 packing).
+            match (rows == mr).then_some(mr) {
+                Some(4) => copy_columns::<4>(a, r0, pc, panel),
+                Some(6) => copy_columns::<6>(a, r0, pc, panel),
+                Some(12) => copy_columns::<12>(a, r0, pc, panel),
+                _ => {
+                    for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
+                        let src = a.col(pc + p).expect("unit row stride");
+                        col[..rows].copy_from_slice(&src[r0..r0 + rows]);
+                        col[rows..].fill(0.0);
+                    }
+                }
             }
             continue;
         }
@@ -103,6 +133,18 @@ pub(super) fn pack_a(
                 }
             }
         }
+    }
+}
+
+/// `panel[p * MR + r] = a[r0 + r, pc + p]` for a full panel of MR rows of an A with unit row
+/// stride (each packed column a contiguous run of A's column `pc + p`).
+#[inline]
+fn copy_columns<const MR: usize>(a: MatRef<'_>, r0: usize, pc: usize, panel: &mut [f32]) {
+    for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
+        let src = a.col(pc + p).expect("unit row stride");
+        let run: &[f32; MR] = src[r0..r0 + MR].try_into().expect("MR values");
+        let dst: &mut [f32; MR] = col.try_into().expect("MR values");
+        *dst = *run;
     }
 }
 
