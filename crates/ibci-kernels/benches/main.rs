@@ -107,7 +107,8 @@ fn race(o: &mut Operands, par: Par, path: KernelPath) -> (f64, f64) {
 }
 
 fn summary() {
-    let path = KernelPath::detect();
+    // IBCI_KERNEL_PATH chooses the path measured (default: the widest the CPU has).
+    let path = KernelPath::default_path();
     let peak = fma_peak_gflops(path, 0.5).unwrap_or(f64::NAN);
     println!("\n## ibci-kernels GEMM summary");
     println!("path {path}; FMA probe peak {peak:.1} GFLOP/s per core (register-only loop)");
