@@ -19,6 +19,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _ibci
+from ._checks import count as _count
+from ._checks import labels as _labels
 from ._ibci import CampaignError, IdxError
 from . import mi
 
@@ -47,18 +49,6 @@ def _features(x: Any, name: str = "x") -> np.ndarray:
             f"{name}: expected float32, got {a.dtype} (convert with {name}.astype(np.float32))"
         )
     return np.ascontiguousarray(a)
-
-
-def _labels(y: Any, n: int, name: str = "y") -> bytes:
-    """Integer labels ``y`` (n,) as little-endian int64 bytes."""
-    a = np.asarray(y)
-    if a.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array of labels, got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.integer):
-        raise TypeError(f"{name}: expected integer labels, got {a.dtype}")
-    if len(a) != n:
-        raise ValueError(f"{name}: {len(a)} labels for {n} samples")
-    return np.ascontiguousarray(a, dtype="<i8").tobytes()
 
 
 def campaign(
@@ -196,12 +186,6 @@ def load_mnist(
         np.frombuffer(te, dtype="<f4").reshape(ten, ted).copy(),
         np.frombuffer(tel, dtype=np.uint8).copy(),
     )
-
-
-def _count(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name}: expected whole numbers of at least 1, got {v!r}")
-    return int(v)
 
 
 def _seed(v: Any) -> int:

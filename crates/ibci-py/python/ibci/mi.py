@@ -18,6 +18,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _ibci
+from ._checks import count
+from ._checks import labels as _labels
 
 __all__ = ["ross", "ksg", "kde_bounds", "binned"]
 
@@ -34,23 +36,6 @@ def _float_matrix(a: Any, name: str, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(v, dtype=dtype)
 
 
-def _labels(y: Any, n: int) -> bytes:
-    a = np.asarray(y)
-    if a.ndim != 1:
-        raise ValueError(f"y: expected a 1-D array of labels, got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.integer):
-        raise TypeError(f"y: expected integer labels, got {a.dtype}")
-    if len(a) != n:
-        raise ValueError(f"y: {len(a)} labels for {n} samples")
-    return np.ascontiguousarray(a, dtype="<i8").tobytes()
-
-
-def _k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: expected a whole number of at least 1, got {k!r}")
-    return int(k)
-
-
 def ross(z: Any, y: Any, k: int = 3) -> float:
     """Ross's I(z; y), nats: ``z`` a 1-D array of finite values (computed in float32),
     ``y`` integer labels of the same length, ``k`` neighbours."""
@@ -58,7 +43,7 @@ def ross(z: Any, y: Any, k: int = 3) -> float:
     if v.ndim != 1:
         raise ValueError(f"z: expected a 1-D array, got shape {v.shape}")
     a = _float_matrix(v, "z", "<f4")
-    return _ibci.ross(a.tobytes(), len(a), _labels(y, len(a)), _k(k))
+    return _ibci.ross(a.tobytes(), len(a), _labels(y, len(a)), count(k, "k"))
 
 
 def ksg(x: Any, z: Any, k: int = 3, variant: int = 1) -> float:
@@ -70,7 +55,7 @@ def ksg(x: Any, z: Any, k: int = 3, variant: int = 1) -> float:
         raise ValueError(f"x has {len(a)} rows, z has {len(b)}")
     if variant not in (1, 2):
         raise ValueError(f"variant: expected 1 or 2, got {variant!r}")
-    return _ibci.ksg(a.tobytes(), a.shape[1], b.tobytes(), b.shape[1], len(a), _k(k), int(variant))
+    return _ibci.ksg(a.tobytes(), a.shape[1], b.tobytes(), b.shape[1], len(a), count(k, "k"), int(variant))
 
 
 def kde_bounds(
@@ -80,10 +65,9 @@ def kde_bounds(
     noise variance ``noise``: ``(I(X;T) upper, I(X;T) lower, I(T;Y) upper, I(T;Y) lower)``,
     nats."""
     a = _float_matrix(t, "t", "<f4")
-    if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 1):
-        raise ValueError(f"threads: expected a whole number of at least 1, got {threads!r}")
+    n_threads = None if threads is None else count(threads, "threads")
     return _ibci.kde_bounds(
-        a.tobytes(), a.shape[0], a.shape[1], _labels(y, len(a)), float(noise), threads
+        a.tobytes(), a.shape[0], a.shape[1], _labels(y, len(a)), float(noise), n_threads
     )
 
 
