@@ -204,3 +204,51 @@ pub fn resumable(
     }
     Ok(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_its_own_rows_and_files_from_before_the_renyi_columns() {
+        let dir = std::env::temp_dir().join(format!("ibci-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("infoplane.csv");
+        let p = Point {
+            epoch: 2,
+            layer: 1,
+            width: 100,
+            bin_width: 0.5,
+            noise_var: 0.1,
+            bin: None,
+            kde_xt: Some((8.5, 8.25)),
+            kde_ty: Some((2.25, 2.0)),
+            seconds: 0.125,
+            renyi: Some(RenyiRow {
+                samples: 1000,
+                alpha: 1.01,
+                values: RenyiValues {
+                    sigma_x: 4.5,
+                    sigma_t: 3.25,
+                    ixt: 5.5,
+                    ity: 2.0625,
+                },
+            }),
+        };
+        std::fs::write(&path, format!("{HEADER}\n{}\n", p.csv())).unwrap();
+        assert_eq!(read_csv(&path).unwrap(), vec![p]);
+        // A file of the 12-column format: every estimate there, no Rényi columns.
+        let old = "0,2,10,0.5,0.1,7.864853,1.987390,5.148068,1.947358,1.077460,0.417274,0.8204";
+        std::fs::write(&path, format!("{HEADER_12}\n{old}\n")).unwrap();
+        let rows = read_csv(&path).unwrap();
+        assert_eq!(rows[0].bin, Some((7.864853, 1.98739)));
+        assert_eq!(rows[0].kde_ty, Some((1.07746, 0.417274)));
+        assert_eq!(rows[0].renyi, None);
+        // Half a pair is refused, naming the line and fields.
+        let half = "0,2,10,0.5,0.1,7.8,,5.1,1.9,1.0,0.4,0.8,,,,,,";
+        std::fs::write(&path, format!("{HEADER}\n{half}\n")).unwrap();
+        let e = read_csv(&path).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("fields 6 and 7"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
