@@ -305,112 +305,98 @@ mod x86 {
 
     use super::{tile_body, Prep, TileSums, BLOCK};
 
-    /// # Safety
-    /// The host must have AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn tile_avx2(
-        p: &Prep,
-        g: &[f32],
-        stride: usize,
-        i0: usize,
-        j0: usize,
-        rj: usize,
-    ) -> TileSums {
-        tile_body(p, g, stride, i0, j0, rj, |p, ia, ib, j| {
-            // SAFETY: this closure runs only inside tile_avx2, on an AVX2 host.
-            unsafe { dist2_avx2(p, ia, ib, j) }
-        })
-    }
+    /// The tile function and its two-row distance kernel for one ISA: the block's columns
+    /// in passes of 4 vectors of `$lanes` f64, each pass keeping the two rows' 4 + 4 sums in
+    /// registers and sharing each column load; per lane the generic code's subtract,
+    /// multiply and add, in its order (so the portable bits).
+    macro_rules! isa {
+        ($tile:ident, $dist:ident, $feature:literal, $lanes:literal, $zero:ident, $set1:ident,
+         $load:ident, $sub:ident, $mul:ident, $add:ident, $store:ident) => {
+            #[doc = concat!("[`super::tile`] on ", $feature, ".")]
+            ///
+            /// # Safety
+            #[doc = concat!("The host must have ", $feature, ".")]
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $tile(
+                p: &Prep,
+                g: &[f32],
+                stride: usize,
+                i0: usize,
+                j0: usize,
+                rj: usize,
+            ) -> TileSums {
+                tile_body(p, g, stride, i0, j0, rj, |p, ia, ib, j| {
+                    // SAFETY: this closure runs only inside the tile function above, whose
+                    // caller guarantees the feature.
+                    unsafe { $dist(p, ia, ib, j) }
+                })
+            }
 
-    /// [`super::dist2_generic`] on AVX2: the block's columns in two halves of 16, each with
-    /// the two rows' 4 + 4 sums in registers and each column load shared; per lane the
-    /// generic code's subtract, multiply and add, in its order.
-    ///
-    /// # Safety
-    /// The host must have AVX2.
-    #[target_feature(enable = "avx2")]
-    unsafe fn dist2_avx2(p: &Prep, ia: usize, ib: usize, j: usize) -> [[f64; BLOCK]; 2] {
-        let d = p.d;
-        let (ta, tb) = (&p.rows[ia * d..][..d], &p.rows[ib * d..][..d]);
-        // The block's columns for every k lie within the transposed copy.
-        assert!(j + BLOCK <= p.padded && p.cols.len() >= d * p.padded);
-        let mut out = [[0f64; BLOCK]; 2];
-        for half in [0, BLOCK / 2] {
-            let mut a = [_mm256_setzero_pd(); 4];
-            let mut b = [_mm256_setzero_pd(); 4];
-            for k in 0..d {
-                let (xa, xb) = (_mm256_set1_pd(ta[k]), _mm256_set1_pd(tb[k]));
-                // SAFETY: k * padded + j + BLOCK <= d * padded <= cols.len() (asserted).
-                let col = unsafe { p.cols.as_ptr().add(k * p.padded + j + half) };
-                for g in 0..4 {
-                    // SAFETY: 4 f64 at col + 4 g, within the block (see above).
-                    let c = unsafe { _mm256_loadu_pd(col.add(4 * g)) };
-                    let (sa, sb) = (_mm256_sub_pd(xa, c), _mm256_sub_pd(xb, c));
-                    a[g] = _mm256_add_pd(a[g], _mm256_mul_pd(sa, sa));
-                    b[g] = _mm256_add_pd(b[g], _mm256_mul_pd(sb, sb));
+            #[doc = concat!("[`super::dist2_generic`] on ", $feature, ".")]
+            ///
+            /// # Safety
+            #[doc = concat!("The host must have ", $feature, ".")]
+            #[target_feature(enable = $feature)]
+            unsafe fn $dist(p: &Prep, ia: usize, ib: usize, j: usize) -> [[f64; BLOCK]; 2] {
+                const L: usize = $lanes;
+                let d = p.d;
+                let (ta, tb) = (&p.rows[ia * d..][..d], &p.rows[ib * d..][..d]);
+                // The block's columns for every k lie within the transposed copy.
+                assert!(j + BLOCK <= p.padded && p.cols.len() >= d * p.padded);
+                let mut out = [[0f64; BLOCK]; 2];
+                for pass in (0..BLOCK).step_by(4 * L) {
+                    let mut a = [$zero(); 4];
+                    let mut b = [$zero(); 4];
+                    for k in 0..d {
+                        let (xa, xb) = ($set1(ta[k]), $set1(tb[k]));
+                        // SAFETY: k * padded + j + BLOCK <= d * padded <= cols.len()
+                        // (asserted), and pass + 4 L <= BLOCK.
+                        let col = unsafe { p.cols.as_ptr().add(k * p.padded + j + pass) };
+                        for v in 0..4 {
+                            // SAFETY: L f64 at col + L v, within the block (see above).
+                            let c = unsafe { $load(col.add(L * v)) };
+                            let (sa, sb) = ($sub(xa, c), $sub(xb, c));
+                            a[v] = $add(a[v], $mul(sa, sa));
+                            b[v] = $add(b[v], $mul(sb, sb));
+                        }
+                    }
+                    for v in 0..4 {
+                        // SAFETY: each store writes L f64 within out's BLOCK per row.
+                        unsafe {
+                            $store(out[0].as_mut_ptr().add(pass + L * v), a[v]);
+                            $store(out[1].as_mut_ptr().add(pass + L * v), b[v]);
+                        }
+                    }
                 }
+                out
             }
-            for g in 0..4 {
-                // SAFETY: each store writes 4 f64 within out's 32 per row.
-                unsafe {
-                    _mm256_storeu_pd(out[0].as_mut_ptr().add(half + 4 * g), a[g]);
-                    _mm256_storeu_pd(out[1].as_mut_ptr().add(half + 4 * g), b[g]);
-                }
-            }
-        }
-        out
+        };
     }
 
-    /// # Safety
-    /// The host must have AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn tile_avx512(
-        p: &Prep,
-        g: &[f32],
-        stride: usize,
-        i0: usize,
-        j0: usize,
-        rj: usize,
-    ) -> TileSums {
-        tile_body(p, g, stride, i0, j0, rj, |p, ia, ib, j| {
-            // SAFETY: this closure runs only inside tile_avx512, on an AVX-512F host.
-            unsafe { dist2_avx512(p, ia, ib, j) }
-        })
-    }
-
-    /// [`super::dist2_generic`] on AVX-512: the two rows' 4 + 4 sums in registers, each column load
-    /// shared; per lane the generic code's subtract, multiply and add, in its order.
-    ///
-    /// # Safety
-    /// The host must have AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn dist2_avx512(p: &Prep, ia: usize, ib: usize, j: usize) -> [[f64; BLOCK]; 2] {
-        let d = p.d;
-        let (ta, tb) = (&p.rows[ia * d..][..d], &p.rows[ib * d..][..d]);
-        // The block's columns for every k lie within the transposed copy.
-        assert!(j + BLOCK <= p.padded && p.cols.len() >= d * p.padded);
-        let mut a = [_mm512_setzero_pd(); 4];
-        let mut b = [_mm512_setzero_pd(); 4];
-        for k in 0..d {
-            let (xa, xb) = (_mm512_set1_pd(ta[k]), _mm512_set1_pd(tb[k]));
-            // SAFETY: k * padded + j + BLOCK <= d * padded <= cols.len() (asserted above).
-            let col = unsafe { p.cols.as_ptr().add(k * p.padded + j) };
-            for g in 0..4 {
-                // SAFETY: 8 f64 at col + 8 g, within the block (see above).
-                let c = unsafe { _mm512_loadu_pd(col.add(8 * g)) };
-                let (sa, sb) = (_mm512_sub_pd(xa, c), _mm512_sub_pd(xb, c));
-                a[g] = _mm512_add_pd(a[g], _mm512_mul_pd(sa, sa));
-                b[g] = _mm512_add_pd(b[g], _mm512_mul_pd(sb, sb));
-            }
-        }
-        let mut out = [[0f64; BLOCK]; 2];
-        for g in 0..4 {
-            // SAFETY: each store writes 8 f64 within out's 32 per row.
-            unsafe {
-                _mm512_storeu_pd(out[0].as_mut_ptr().add(8 * g), a[g]);
-                _mm512_storeu_pd(out[1].as_mut_ptr().add(8 * g), b[g]);
-            }
-        }
-        out
-    }
+    isa!(
+        tile_avx2,
+        dist2_avx2,
+        "avx2",
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_loadu_pd,
+        _mm256_sub_pd,
+        _mm256_mul_pd,
+        _mm256_add_pd,
+        _mm256_storeu_pd
+    );
+    isa!(
+        tile_avx512,
+        dist2_avx512,
+        "avx512f",
+        8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_loadu_pd,
+        _mm512_sub_pd,
+        _mm512_mul_pd,
+        _mm512_add_pd,
+        _mm512_storeu_pd
+    );
 }
