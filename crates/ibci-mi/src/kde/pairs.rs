@@ -235,7 +235,7 @@ struct Tile<'a> {
     j0: usize,
 }
 
-/// Rows are met two at a time, sharing the columns' loads on the AVX-512 path; each
+/// Rows are met two at a time, sharing the columns' loads on the AVX2 and AVX-512 paths; each
 /// column still receives its rows' terms in row order, and each row's lanes their columns
 /// in order, so the pairing changes no bit.
 #[inline(always)]
