@@ -186,6 +186,16 @@ pub fn softmax_xent_errors_with(
         (0..blocks)
             .map(block)
             .fold((-0.0, 0), |(s, e), (bs, be)| (s + bs, e + be))
+    } else if blocks <= STACK_BLOCKS {
+        // On the stack: an evaluation's few blocks allocate nothing.
+        let mut partial = [(0f64, 0usize); STACK_BLOCKS];
+        partial[..blocks]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(q, p)| *p = block(q));
+        partial[..blocks]
+            .iter()
+            .fold((-0.0, 0), |(s, e), &(bs, be)| (s + bs, e + be))
     } else {
         let partial: Vec<(f64, usize)> = (0..blocks).into_par_iter().map(block).collect();
         partial
@@ -194,6 +204,9 @@ pub fn softmax_xent_errors_with(
     };
     (sum / b as f64, errors)
 }
+
+/// Blocks of [`ROWS`] up to which the parallel loss keeps its partial sums on the stack.
+const STACK_BLOCKS: usize = 64;
 
 /// Classes up to which [`softmax_xent_errors`] keeps a row's exponentials on the stack.
 pub const STACK_CLASSES: usize = 64;

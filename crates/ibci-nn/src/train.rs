@@ -16,7 +16,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::init::below;
 use crate::mlp::Mlp;
-use crate::workspace::Workspace;
+use crate::workspace::{sparse_index, Workspace};
+use ibci_kernels::sparse::BatchCols;
 
 pub use crate::sgd::{SgdState, TrainConfig};
 pub use crate::split::{OwnedSplit, Split};
@@ -123,6 +124,8 @@ pub struct Trainer {
     ws: Workspace,
     eval: Workspace,
     order: Vec<usize>,
+    /// The next batch's columns, filled on a second thread while a batch computes.
+    ahead: BatchCols,
 }
 
 impl Trainer {
@@ -134,6 +137,7 @@ impl Trainer {
             ws: Workspace::new(mlp, cfg.batch.max(1)),
             eval: Workspace::new(mlp, EVAL_BATCH),
             order: Vec::new(),
+            ahead: BatchCols::new(),
         }
     }
 
@@ -168,11 +172,35 @@ impl Trainer {
         }
         let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
         let batch = cfg.batch.max(1);
+        // With more than one thread, the next batch's columns are filled (its nonzeros sorted
+        // by pixel) on another thread while this batch computes; with one, its rows of the
+        // sparse index are prefetched. Either way the step's numbers are the same.
+        let ahead = sparse_index(&train).filter(|_| par.threads() > 1);
+        if let (Some(csr), Some(first)) = (ahead, self.order.chunks(batch).next()) {
+            self.ahead.fill(csr, first);
+        }
         for (bi, idx) in self.order.chunks(batch).enumerate() {
-            // The next batch's rows of the sparse index load while this one computes.
-            let next = &self.order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
-            self.ws.prefetch(train, next);
-            let st = self.ws.step(mlp, state, train, idx, &cfg, par);
+            let at = |b: usize| &self.order[(b * batch).min(n)..((b + 1) * batch).min(n)];
+            let next = at(bi + 1);
+            let st = match ahead {
+                Some(csr) => {
+                    let (ws, cols) = (&mut self.ws, &mut self.ahead);
+                    ws.install_cols(cols);
+                    let (st, ()) = rayon::join(
+                        || ws.step(mlp, state, train, idx, &cfg, par),
+                        || {
+                            if !next.is_empty() {
+                                cols.fill(csr, next);
+                            }
+                        },
+                    );
+                    st
+                }
+                None => {
+                    self.ws.prefetch(train, next);
+                    self.ws.step(mlp, state, train, idx, &cfg, par)
+                }
+            };
             if !st.loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     epoch,

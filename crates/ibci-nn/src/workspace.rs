@@ -43,6 +43,8 @@ pub struct Workspace {
     /// The gathered batch, for the dense first layer.
     xb: Vec<f32>,
     yb: Vec<usize>,
+    /// The row indices of an evaluation batch.
+    eval_rows: Vec<usize>,
     /// Gradients, for the SGD variants that need them materialised.
     dw: Vec<Vec<f32>>,
     db: Vec<f32>,
@@ -50,6 +52,8 @@ pub struct Workspace {
     packed: Packed,
     /// The batch's nonzeros by column, for both sparse products of a step.
     cols: BatchCols,
+    /// Whether `cols` already holds the next step's batch ([`Workspace::install_cols`]).
+    prefilled: bool,
     /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
     reserved: Option<Par>,
 }
@@ -72,7 +76,8 @@ enum Update {
 pub const MAX_SPARSE_DENSITY: f64 = 0.3;
 
 /// The split's nonzero index, when it is sparse enough for the sparse products to pay.
-fn sparse_index<'a>(data: &Split<'a>) -> Option<&'a CsrRows> {
+/// The data set's sparse index, when the first layer runs on the sparse products.
+pub fn sparse_index<'a>(data: &Split<'a>) -> Option<&'a CsrRows> {
     data.sparse.filter(|c| c.density() <= MAX_SPARSE_DENSITY)
 }
 
@@ -98,11 +103,13 @@ impl Workspace {
             da: vec![0.0; batch * wide],
             xb: vec![0.0; batch * widths[0]],
             yb: Vec::with_capacity(batch),
+            eval_rows: Vec::with_capacity(batch),
             dw: Vec::new(),
             db: vec![0.0; wide],
             colsum: vec![0.0; 2 * wide],
             packed: Packed::default(),
             cols: BatchCols::new(),
+            prefilled: false,
             reserved: None,
             widths,
         }
@@ -136,8 +143,11 @@ impl Workspace {
         let b = rows.len();
         let l0 = &mlp.layers[0];
         let n1 = l0.w.cols();
+        let prefilled = std::mem::take(&mut self.prefilled);
         let sparse = sparse_index(&data).is_some_and(|csr| {
-            self.cols.fill(csr, rows);
+            if !prefilled {
+                self.cols.fill(csr, rows);
+            }
             cols_times(
                 view_mut(&mut self.acts[0], b, n1),
                 &self.cols,
@@ -163,6 +173,15 @@ impl Workspace {
             gemm_bias_act(z, input, layer.w.as_ref(), &layer.b, layer.act, par);
         }
         !sparse
+    }
+
+    /// Swaps in `cols`, already filled (by [`BatchCols::fill`] on the data's sparse index)
+    /// with the rows of the next [`Workspace::step`], which then uses them instead of filling
+    /// its own; `cols` gets the workspace's previous buffer back, for the batch after. The
+    /// training loop fills one batch ahead on another thread this way.
+    pub fn install_cols(&mut self, cols: &mut BatchCols) {
+        std::mem::swap(&mut self.cols, cols);
+        self.prefilled = true;
     }
 
     /// Starts loading the sparse index's entries of `data.x[rows]` (the next batch) into the
@@ -393,7 +412,9 @@ impl Workspace {
         self.check(mlp, self.batch.min(n));
         let c = mlp.layers[mlp.layers.len() - 1].w.cols();
         let (mut loss_sum, mut errors) = (0f64, 0usize);
-        let mut rows: Vec<usize> = Vec::with_capacity(self.batch);
+        // The workspace's own index buffer (taken and put back), so evaluating allocates
+        // nothing either.
+        let mut rows = std::mem::take(&mut self.eval_rows);
         let mut i = 0;
         while i < n {
             let b = self.batch.min(n - i);
@@ -406,6 +427,7 @@ impl Workspace {
             errors += e;
             i += b;
         }
+        self.eval_rows = rows;
         BatchStats {
             loss: if n > 0 { loss_sum / n as f64 } else { 0.0 },
             errors,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use ibci_kernels::sparse::CsrRows;
 use ibci_kernels::{Mat, Par};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{SgdState, Split};
+use ibci_nn::train::{shuffle_stream, SgdState, Split, Trainer};
 use ibci_nn::workspace::Workspace;
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -48,8 +48,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The count is process-wide: the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn no_batch_after_the_first_allocates() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     let (n, d) = (1_000, 784);
     let x = Mat::from_fn(n, d, |_, _| {
@@ -118,6 +122,74 @@ fn no_batch_after_the_first_allocates() {
             0,
             "momentum {momentum}, sparse {sparse}, {par:?}: {counted} allocations in {} batches",
             batches.len() - 1
+        );
+    }
+}
+
+/// The training loop itself (`Trainer::epoch`: shuffling, the next batch's columns filled on
+/// the second thread while a batch computes, the test evaluation): a second epoch allocates
+/// nothing, on one thread and in a two-thread pool.
+#[test]
+fn a_second_epoch_allocates_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let (n, d) = (1_000, 784);
+    let x = Mat::from_fn(n, d, |_, _| {
+        if rng.next_u32() % 5 == 0 {
+            (1 + rng.next_u32() % 255) as f32 / 255.0
+        } else {
+            0.0
+        }
+    });
+    let y: Vec<usize> = (0..n).map(|i| i % 10).collect();
+    let csr = CsrRows::new(x.as_ref());
+    let spec = ArchSpec::parse("784-64-32-10").unwrap();
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: Nonlinearity::Relu,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.broadcast(|_| ());
+    for par in [Par::Seq, Par::Rayon] {
+        let mut mlp = Mlp::init(
+            &spec,
+            &vec![he; spec.layers()],
+            BiasInit::Constant(0.0),
+            &mut Xoshiro256PlusPlus::seed_from_u64(1),
+        );
+        let cfg = TrainConfig {
+            batch: 100,
+            lr: 0.05,
+            ..TrainConfig::default()
+        };
+        let mut state = SgdState::new(&mlp, 0.0);
+        let data = Split {
+            x: x.as_ref(),
+            y: &y,
+            sparse: Some(&csr),
+        };
+        let mut trainer = Trainer::new(&mlp, &cfg, par);
+        let counted = pool.install(|| {
+            let mut epoch = |e: usize| {
+                let mut shuffle = shuffle_stream(1, e);
+                trainer
+                    .epoch(&mut mlp, &mut state, data, data, e, &mut shuffle)
+                    .unwrap()
+            };
+            epoch(1);
+            COUNT.store(0, Ordering::SeqCst);
+            ARMED.store(true, Ordering::SeqCst);
+            let m = epoch(2);
+            ARMED.store(false, Ordering::SeqCst);
+            assert!(m.train_loss.is_finite());
+            COUNT.load(Ordering::SeqCst)
+        });
+        assert_eq!(
+            counted, 0,
+            "{par:?}: {counted} allocations in the second epoch"
         );
     }
 }
