@@ -115,7 +115,10 @@ pub fn cols_times(
     let path = scratch.path();
     let lanes = kern::lanes(path);
     let threads = par.threads();
-    let split = blocks(n, lanes, threads);
+    // Four blocks per thread, so that a thread that joins late (the training loop's second
+    // thread sorts the next batch first) still finds work; each output column is one
+    // block's alone, so the split changes no bit.
+    let split = blocks(n, lanes, if threads > 1 { 4 * threads } else { 1 });
     let tile_len = m * BW;
     let tiles = SendPtr::from_raw(scratch.tiles(threads, tile_len));
     let rs = c.row_stride();
