@@ -51,33 +51,60 @@ static GLOBAL: Counting = Counting;
 /// The count is process-wide: the tests take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn no_batch_after_the_first_allocates() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-    let (n, d) = (1_000, 784);
-    let x = Mat::from_fn(n, d, |_, _| {
-        if rng.next_u32() % 5 == 0 {
-            (1 + rng.next_u32() % 255) as f32 / 255.0
-        } else {
-            0.0
-        }
-    });
-    let y: Vec<usize> = (0..n).map(|i| i % 10).collect();
-    let csr = CsrRows::new(x.as_ref());
+/// 1,000 seeded MNIST-like rows (a fifth of the pixels nonzero), ten classes, their sparse
+/// index, and a two-thread pool whose workers have all started.
+struct Fixture {
+    x: Mat,
+    y: Vec<usize>,
+    csr: CsrRows,
+    pool: rayon::ThreadPool,
+}
+
+impl Fixture {
+    fn new(seed: u64) -> Fixture {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let (n, d) = (1_000, 784);
+        let x = Mat::from_fn(n, d, |_, _| {
+            if rng.next_u32() % 5 == 0 {
+                (1 + rng.next_u32() % 255) as f32 / 255.0
+            } else {
+                0.0
+            }
+        });
+        let y: Vec<usize> = (0..n).map(|i| i % 10).collect();
+        let csr = CsrRows::new(x.as_ref());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        // Every worker started and settled before anything is counted: a worker that starts
+        // late (a loaded machine) allocates its own thread state, which no batch asked for.
+        // The count is process-wide, so that would be counted (seen once in CI: 2).
+        pool.broadcast(|_| ());
+        Fixture { x, y, csr, pool }
+    }
+}
+
+/// The 784-64-32-10 ReLU net, He-normal, seed 1.
+fn net() -> Mlp {
     let spec = ArchSpec::parse("784-64-32-10").unwrap();
     let he = WeightInit::KaimingNormal {
         mode: FanMode::FanIn,
         nl: Nonlinearity::Relu,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    // Every worker started and settled before anything is counted: a worker that starts late
-    // (a loaded machine) allocates its own thread state, which no batch asked for. The count
-    // is process-wide, so that would be counted (seen once in CI: 2 allocations).
-    pool.broadcast(|_| ());
+    Mlp::init(
+        &spec,
+        &vec![he; spec.layers()],
+        BiasInit::Constant(0.0),
+        &mut Xoshiro256PlusPlus::seed_from_u64(1),
+    )
+}
+
+#[test]
+fn no_batch_after_the_first_allocates() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Fixture { x, y, csr, pool } = Fixture::new(3);
+    let n = y.len();
     for (momentum, sparse, par) in [
         (0.0, true, Par::Seq),
         (0.0, true, Par::Rayon),
@@ -85,12 +112,7 @@ fn no_batch_after_the_first_allocates() {
         (0.0, false, Par::Seq),
         (0.9, false, Par::Rayon),
     ] {
-        let mut mlp = Mlp::init(
-            &spec,
-            &vec![he; spec.layers()],
-            BiasInit::Constant(0.0),
-            &mut Xoshiro256PlusPlus::seed_from_u64(1),
-        );
+        let mut mlp = net();
         let cfg = TrainConfig {
             batch: 100,
             momentum,
@@ -132,34 +154,9 @@ fn no_batch_after_the_first_allocates() {
 #[test]
 fn a_second_epoch_allocates_nothing() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
-    let (n, d) = (1_000, 784);
-    let x = Mat::from_fn(n, d, |_, _| {
-        if rng.next_u32() % 5 == 0 {
-            (1 + rng.next_u32() % 255) as f32 / 255.0
-        } else {
-            0.0
-        }
-    });
-    let y: Vec<usize> = (0..n).map(|i| i % 10).collect();
-    let csr = CsrRows::new(x.as_ref());
-    let spec = ArchSpec::parse("784-64-32-10").unwrap();
-    let he = WeightInit::KaimingNormal {
-        mode: FanMode::FanIn,
-        nl: Nonlinearity::Relu,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    pool.broadcast(|_| ());
+    let Fixture { x, y, csr, pool } = Fixture::new(5);
     for par in [Par::Seq, Par::Rayon] {
-        let mut mlp = Mlp::init(
-            &spec,
-            &vec![he; spec.layers()],
-            BiasInit::Constant(0.0),
-            &mut Xoshiro256PlusPlus::seed_from_u64(1),
-        );
+        let mut mlp = net();
         let cfg = TrainConfig {
             batch: 100,
             lr: 0.05,
