@@ -199,19 +199,27 @@ pub fn label_gram(labels: &[usize]) -> Vec<f64> {
 /// positive.
 #[track_caller]
 pub fn entropy(k: &[f64], n: usize, alpha: f64, par: Par) -> f64 {
+    let trace = checked_trace(k, n, alpha, "entropy");
+    let a: Vec<f64> = k.iter().map(|v| v / trace).collect();
+    of_eigenvalues(symmetric_eigenvalues(&a, n, par), n, alpha)
+}
+
+/// The trace of the n x n Gram matrix `k`, after the checks every entropy makes (`who`
+/// names the caller in the panic).
+#[track_caller]
+fn checked_trace(k: &[f64], n: usize, alpha: f64, who: &str) -> f64 {
     assert!(
         n > 0 && k.len() == n * n,
-        "entropy: {} values for {n} x {n}",
+        "{who}: {} values for {n} x {n}",
         k.len()
     );
     assert!(
         alpha.is_finite() && alpha >= 0.0,
-        "entropy: alpha {alpha} must be >= 0"
+        "{who}: alpha {alpha} must be >= 0"
     );
     let trace: f64 = (0..n).map(|i| k[i * n + i]).sum();
-    assert!(trace > 0.0, "entropy: the Gram matrix has trace {trace}");
-    let a: Vec<f64> = k.iter().map(|v| v / trace).collect();
-    of_eigenvalues(symmetric_eigenvalues(&a, n, par), n, alpha)
+    assert!(trace > 0.0, "{who}: the Gram matrix has trace {trace}");
+    trace
 }
 
 /// `S_α` from the eigenvalues of an n x n unit-trace matrix (or of its diagonal blocks).
@@ -246,17 +254,7 @@ fn of_eigenvalues(raw: Vec<f64>, n: usize, alpha: f64) -> f64 {
 #[track_caller]
 pub fn joint_entropy_with_labels(kt: &[f64], labels: &[usize], alpha: f64, par: Par) -> f64 {
     let n = labels.len();
-    assert!(
-        n > 0 && kt.len() == n * n,
-        "joint_entropy_with_labels: {} values for {n} labels",
-        kt.len()
-    );
-    assert!(
-        alpha.is_finite() && alpha >= 0.0,
-        "joint_entropy_with_labels: alpha {alpha} must be >= 0"
-    );
-    let trace: f64 = (0..n).map(|i| kt[i * n + i]).sum();
-    assert!(trace > 0.0, "joint_entropy_with_labels: trace {trace}");
+    let trace = checked_trace(kt, n, alpha, "joint_entropy_with_labels");
     let mut classes = std::collections::BTreeMap::<usize, Vec<usize>>::new();
     for (i, &l) in labels.iter().enumerate() {
         classes.entry(l).or_default().push(i);
