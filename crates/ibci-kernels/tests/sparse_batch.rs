@@ -1,11 +1,12 @@
 //! The first layer's sparse products on a batch named by row indices equal the dense GEMM on
-//! the gathered batch, bit for bit: the forward product with its bias, the weight gradient,
+//! the gathered batch, bit for bit: the forward product (alone, or with its bias and activation), the weight gradient,
 //! and the gradient fused with the SGD step; on every supported path, 1 and 3 threads, widths
 //! around the vector and chunk sizes, outputs pre-filled with NaN. Where the exactness guard
 //! fails, nothing is written.
 
-use ibci_kernels::elementwise::{bias_add, sgd_step};
-use ibci_kernels::sparse::{cols_t_times, cols_times, BatchCols, CsrRows, GradOut, Packed};
+use ibci_kernels::elementwise::{activate_with, bias_add, sgd_step, Activation};
+use ibci_kernels::sparse::exact::exponent_floor;
+use ibci_kernels::sparse::{cols_t_times, rows_times, BatchCols, CsrRows, GradOut, Packed};
 use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -60,62 +61,71 @@ fn paths() -> Vec<KernelPath> {
     ibci_kernels::dispatch::tested_paths("sparse_batch")
 }
 
-/// Edge widths of every path: around 8 and 16 lanes and the 64-column blocks.
-const WIDTHS: [usize; 18] = [
-    1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 193, 256, 385, 401,
+/// Edge widths of every path: around 8 and 16 lanes, the gradient's 64-column blocks and the
+/// forward product's widest blocks (13 AVX2 vectors, 104 columns; 16 AVX-512 ones, 256).
+const WIDTHS: [usize; 21] = [
+    1, 3, 7, 8, 9, 15, 16, 17, 32, 63, 95, 96, 97, 100, 104, 105, 193, 256, 257, 385, 401,
 ];
 
 #[test]
-fn forward_equals_the_gemm_plus_bias() {
+fn forward_equals_the_gemm_plus_bias_and_activation() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
     let pools = pools();
+    let acts = [Activation::Identity, Activation::Relu, Activation::Tanh];
     for path in paths() {
+        // Batches of one row chunk, of several (more than MAX_ROWS = 128 rows), and B read in
+        // place or packed (a strided view).
         for (m, k, zeros, pixels) in [
             (40, 784, 0.81, true),
             (23, 37, 0.5, false),
             (9, 1, 0.5, true),
+            (300, 61, 0.7, true),
         ] {
             let x = data(m, k, zeros, pixels, &mut rng);
             let csr = CsrRows::new(x.as_ref());
             let rows: Vec<usize> = (0..m).map(|i| (i * 7 + 3) % m).chain([0, m - 1]).collect();
             let xb = gather(&x, &rows);
-            for n in WIDTHS {
+            for (i, n) in WIDTHS.into_iter().enumerate() {
                 let w = Mat::from_fn(k, n, |_, _| uniform(&mut rng));
+                let wt = w.as_ref().t().to_mat();
+                let strided = i % 3 == 0;
+                let b = if strided { wt.as_ref().t() } else { w.as_ref() };
                 let bias: Vec<f32> = (0..n).map(|_| uniform(&mut rng)).collect();
-                let mut want = Mat::filled(rows.len(), n, f32::NAN);
+                let act = acts[i % acts.len()];
+                let mut prod = Mat::filled(rows.len(), n, f32::NAN);
                 gemm_with(
                     Backend::Ibci(path),
-                    want.as_mut(),
+                    prod.as_mut(),
                     xb.as_ref(),
                     w.as_ref(),
                     1.0,
                     0.0,
                     Par::Seq,
                 );
+                let mut want = prod.clone();
                 bias_add(want.as_mut(), &bias, Par::Seq);
+                activate_with(path, act, want.as_mut_slice(), Par::Seq);
                 for (t, pool, par) in &pools {
-                    let mut got = Mat::filled(rows.len(), n, f32::NAN);
-                    let mut batch = BatchCols::new();
-                    batch.fill(&csr, &rows);
-                    let done = pool.install(|| {
-                        cols_times(
-                            got.as_mut(),
-                            &batch,
-                            w.as_ref(),
-                            Some(&bias),
-                            &mut Packed::new(path),
-                            *par,
-                        )
-                    });
-                    assert!(
-                        done,
-                        "{path} m={m} k={k} n={n}: the guard refused finite data"
-                    );
-                    assert_eq!(
-                        bits(&got),
-                        bits(&want),
-                        "{path} {t} threads m={m} k={k} n={n}"
-                    );
+                    for (post, want) in [(None, &prod), (Some((&bias[..], act)), &want)] {
+                        let mut got = Mat::filled(rows.len(), n, f32::NAN);
+                        let done = pool.install(|| {
+                            rows_times(
+                                got.as_mut(),
+                                &csr,
+                                &rows,
+                                b.into(),
+                                post,
+                                &mut Packed::new(path),
+                                *par,
+                            )
+                        });
+                        let what = format!(
+                            "{path} {t} threads m={m} k={k} n={n} strided={strided} {:?}",
+                            post.map(|p| p.1)
+                        );
+                        assert!(done, "{what}: the guard refused finite data");
+                        assert_eq!(bits(&got), bits(want), "{what}");
+                    }
                 }
             }
         }
@@ -196,7 +206,7 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                             *par,
                         )
                     });
-                    assert!(done);
+                    assert_eq!(done, Some(exponent_floor(g.as_slice())));
                     assert_eq!(
                         bits(&got),
                         bits(&g),
@@ -212,7 +222,13 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                             *par,
                         )
                     });
-                    assert!(done);
+                    // The floor returned is the updated W's, as the next forward product
+                    // takes it.
+                    assert_eq!(
+                        done,
+                        Some(exponent_floor(w_sgd.as_slice())),
+                        "{path} {t} threads fused SGD floor m={m} k={k} n={n}"
+                    );
                     assert_eq!(
                         bits(&w),
                         bits(&w_sgd),
@@ -241,10 +257,11 @@ fn the_guard_refuses_what_could_change_a_bit() {
         *w.as_mut_slice().last_mut().unwrap() = bad;
         let mut c = Mat::filled(12, 9, f32::NAN);
         assert!(
-            !cols_times(
+            !rows_times(
                 c.as_mut(),
-                &batch,
-                w.as_ref(),
+                &csr,
+                &rows,
+                w.as_ref().into(),
                 None,
                 &mut Packed::new(path),
                 Par::Seq
@@ -254,26 +271,28 @@ fn the_guard_refuses_what_could_change_a_bit() {
         let mut d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
         d.as_mut_slice()[4] = bad;
         let mut g = Mat::filled(30, 9, f32::NAN);
-        assert!(!cols_t_times(
+        assert!(cols_t_times(
             GradOut::Store(g.as_mut()),
             &batch,
             d.as_ref(),
             &mut Packed::new(path),
             Par::Seq
-        ));
+        )
+        .is_none());
         assert!(g.as_slice().iter().all(|v| v.is_nan()));
     }
     let d = Mat::from_fn(12, 9, |_, _| uniform(&mut rng));
     for lr in [f32::NAN, f32::INFINITY, -0.1, -0.0] {
         let mut w = Mat::filled(30, 9, 1.0);
         assert!(
-            !cols_t_times(
+            cols_t_times(
                 GradOut::Sgd(w.as_mut(), lr),
                 &batch,
                 d.as_ref(),
                 &mut Packed::new(path),
                 Par::Seq
-            ),
+            )
+            .is_none(),
             "lr {lr}"
         );
         assert!(w.as_slice().iter().all(|&v| v == 1.0));
@@ -282,10 +301,11 @@ fn the_guard_refuses_what_could_change_a_bit() {
     let mut w = Mat::from_fn(30, 9, |_, _| uniform(&mut rng));
     w.as_mut_slice()[0] = 2f32.powi(-95);
     let mut c = Mat::filled(12, 9, f32::NAN);
-    assert!(cols_times(
+    assert!(rows_times(
         c.as_mut(),
-        &batch,
-        w.as_ref(),
+        &csr,
+        &rows,
+        w.as_ref().into(),
         None,
         &mut Packed::new(path),
         Par::Seq

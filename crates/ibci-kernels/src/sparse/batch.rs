@@ -1,11 +1,10 @@
 //! A batch's nonzeros by column: the data set's [`CsrRows`] entries of the batch's rows,
-//! sorted by column (pixel) once per batch, for both products of [`super::cols`].
+//! sorted by column (pixel) once per batch, for the weight gradient of [`super::cols`].
 
 use super::exact::ExponentFloor;
 use super::rows::CsrRows;
 
-/// Columns per block of either product of [`super::cols`] (a forward tile row: four zmm or
-/// eight ymm, 256 bytes).
+/// Columns per block of the gradient of [`super::cols`] (its sums: four zmm or eight ymm).
 pub(super) const BW: usize = 64;
 
 /// A batch of rows of a [`CsrRows`] index, transposed: for each column `p`, the batch
@@ -29,12 +28,12 @@ impl Default for BatchCols {
 }
 
 impl BatchCols {
-    /// An empty batch (fill it before use).
+    /// An empty batch (fill it before use); allocates nothing.
     pub fn new() -> BatchCols {
         BatchCols {
             cols: 0,
             rows: 0,
-            start: vec![0],
+            start: Vec::new(),
             next: Vec::new(),
             entries: Vec::new(),
             floor: ExponentFloor::EMPTY,
@@ -99,6 +98,24 @@ impl BatchCols {
     /// Columns of the indexed matrix.
     pub fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// The first column of part `s` of `parts` with about equal numbers of entries: columns
+    /// `split_point(s, parts)..split_point(s + 1, parts)`, for `s` in `0..parts`, cover
+    /// `0..cols()` once (`split_point(parts, parts) == cols()`).
+    ///
+    /// # Panics
+    /// If `s > parts` or `parts == 0`.
+    #[track_caller]
+    pub fn split_point(&self, s: usize, parts: usize) -> usize {
+        assert!(s <= parts && parts > 0, "split_point: part {s} of {parts}");
+        if s == parts {
+            return self.cols;
+        }
+        let nnz = self.start.get(self.cols).map_or(0, |&e| e as usize);
+        let want = (s * nnz / parts) as u32;
+        // The first p whose entries start at or after `want`.
+        self.start[..self.cols].partition_point(|&at| at < want)
     }
 
     /// Column `p`'s nonzeros as (batch position, value), positions ascending.

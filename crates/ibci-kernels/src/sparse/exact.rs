@@ -84,45 +84,86 @@ fn portable_floor(xs: &[f32]) -> ExponentFloor {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use super::{portable_floor, ExponentFloor, NONE};
+
+    /// A running [`ExponentFloor`] over eight lanes: per lane, the least class (`max(e, 1)`
+    /// of finite nonzero values, else [`NONE`]) and the greatest biased exponent.
+    #[derive(Clone, Copy)]
+    pub(in crate::sparse) struct Lanes {
+        min: __m256i,
+        top: __m256i,
+    }
+
+    impl Lanes {
+        /// Nothing seen yet.
+        #[target_feature(enable = "avx2")]
+        pub(in crate::sparse) fn new() -> Lanes {
+            Lanes {
+                min: _mm256_set1_epi32(NONE as i32),
+                top: _mm256_setzero_si256(),
+            }
+        }
+
+        /// Takes in eight values.
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        pub(in crate::sparse) fn add(&mut self, v: __m256) {
+            let bits = _mm256_castps_si256(v);
+            let ff = _mm256_set1_epi32(0xff);
+            let e = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), ff);
+            // Lanes that are zero or not finite do not limit the floor.
+            let abs = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fff_ffff));
+            let zero = _mm256_cmpeq_epi32(abs, _mm256_setzero_si256());
+            let skip = _mm256_or_si256(zero, _mm256_cmpeq_epi32(e, ff));
+            let class = _mm256_blendv_epi8(
+                _mm256_max_epu32(e, _mm256_set1_epi32(1)),
+                _mm256_set1_epi32(NONE as i32),
+                skip,
+            );
+            self.min = _mm256_min_epu32(self.min, class);
+            self.top = _mm256_max_epu32(self.top, e);
+        }
+
+        /// Takes in sixteen values (as two halves of eight).
+        #[target_feature(enable = "avx512f,avx2")]
+        #[inline]
+        pub(in crate::sparse) fn add16(&mut self, v: __m512) {
+            self.add(_mm512_castps512_ps256(v));
+            self.add(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(v),
+            )));
+        }
+
+        /// The floor of everything taken in.
+        #[target_feature(enable = "avx2")]
+        pub(in crate::sparse) fn floor(self) -> ExponentFloor {
+            let (mut m, mut t) = ([0u32; 8], [0u32; 8]);
+            // SAFETY: both arrays hold 8 u32.
+            unsafe {
+                _mm256_storeu_si256(m.as_mut_ptr().cast(), self.min);
+                _mm256_storeu_si256(t.as_mut_ptr().cast(), self.top);
+            }
+            ExponentFloor {
+                min: m.into_iter().min().unwrap_or(NONE),
+                finite: t.into_iter().max().unwrap_or(0) != 0xff,
+            }
+        }
+    }
 
     /// # Safety
     /// The host has AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn exponent_floor(xs: &[f32]) -> ExponentFloor {
-        let (ff, none, one) = (
-            _mm256_set1_epi32(0xff),
-            _mm256_set1_epi32(NONE as i32),
-            _mm256_set1_epi32(1),
-        );
-        let abs = _mm256_set1_epi32(0x7fff_ffff);
-        let (mut min, mut top) = (none, _mm256_setzero_si256());
+        let mut lanes = Lanes::new();
         let mut chunks = xs.chunks_exact(8);
         for c in &mut chunks {
             // SAFETY: `c` holds 8 floats.
-            let bits = unsafe { _mm256_lddqu_si256(c.as_ptr().cast()) };
-            let e = _mm256_and_si256(_mm256_srli_epi32::<23>(bits), ff);
-            // Lanes that are zero or not finite do not limit the floor.
-            let zero = _mm256_cmpeq_epi32(_mm256_and_si256(bits, abs), _mm256_setzero_si256());
-            let skip = _mm256_or_si256(zero, _mm256_cmpeq_epi32(e, ff));
-            let class = _mm256_blendv_epi8(_mm256_max_epu32(e, one), none, skip);
-            min = _mm256_min_epu32(min, class);
-            top = _mm256_max_epu32(top, e);
+            lanes.add(unsafe { _mm256_loadu_ps(c.as_ptr()) });
         }
-        let (mut m, mut t) = ([0u32; 8], [0u32; 8]);
-        // SAFETY: both arrays hold 8 u32.
-        unsafe {
-            _mm256_storeu_si256(m.as_mut_ptr().cast(), min);
-            _mm256_storeu_si256(t.as_mut_ptr().cast(), top);
-        }
-        let head = ExponentFloor {
-            min: m.into_iter().min().unwrap_or(NONE),
-            finite: t.into_iter().max().unwrap_or(0) != 0xff,
-        };
-        head.merge(portable_floor(chunks.remainder()))
+        lanes.floor().merge(portable_floor(chunks.remainder()))
     }
 }
 

@@ -26,11 +26,14 @@ pub mod batch;
 pub mod cols;
 mod cols_kernels;
 pub mod exact;
+pub mod forward;
+mod forward_kernels;
 mod packed;
 pub mod rows;
 
 pub use batch::BatchCols;
-pub use cols::{cols_t_times, cols_times, GradOut};
+pub use cols::{cols_t_times, GradOut};
+pub use forward::{rows_times, Operand};
 pub use packed::Packed;
 pub use rows::CsrRows;
 
