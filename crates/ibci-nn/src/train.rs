@@ -16,8 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::init::below;
 use crate::mlp::Mlp;
-use crate::workspace::{sparse_index, Workspace};
-use ibci_kernels::sparse::BatchCols;
+use crate::workspace::Workspace;
 
 pub use crate::sgd::{SgdState, TrainConfig};
 pub use crate::split::{OwnedSplit, Split};
@@ -124,8 +123,6 @@ pub struct Trainer {
     ws: Workspace,
     eval: Workspace,
     order: Vec<usize>,
-    /// The next batch's columns, filled on a second thread while a batch computes.
-    ahead: BatchCols,
 }
 
 impl Trainer {
@@ -137,7 +134,6 @@ impl Trainer {
             ws: Workspace::new(mlp, cfg.batch.max(1)),
             eval: Workspace::new(mlp, EVAL_BATCH),
             order: Vec::new(),
-            ahead: BatchCols::new(),
         }
     }
 
@@ -170,36 +166,18 @@ impl Trainer {
             let j = below(rng, i as u64 + 1) as usize;
             self.order.swap(i, j);
         }
-        let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
         let batch = cfg.batch.max(1);
-        // With more than one thread, the next batch's columns are filled (its nonzeros sorted
-        // by pixel) on another thread while this batch computes; with one, its rows of the
-        // sparse index are prefetched. Either way the step's numbers are the same.
-        let ahead = sparse_index(&train).filter(|_| par.threads() > 1);
-        if let (Some(csr), Some(first)) = (ahead, self.order.chunks(batch).next()) {
-            self.ahead.fill(csr, first);
-        }
+        let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
         for (bi, idx) in self.order.chunks(batch).enumerate() {
-            let at = |b: usize| &self.order[(b * batch).min(n)..((b + 1) * batch).min(n)];
-            let next = at(bi + 1);
-            let st = match ahead {
-                Some(csr) => {
-                    let (ws, cols) = (&mut self.ws, &mut self.ahead);
-                    ws.install_cols(cols);
-                    let (st, ()) = rayon::join(
-                        || ws.step(mlp, state, train, idx, &cfg, par),
-                        || {
-                            if !next.is_empty() {
-                                cols.fill(csr, next);
-                            }
-                        },
-                    );
-                    st
-                }
-                None => {
-                    self.ws.prefetch(train, next);
-                    self.ws.step(mlp, state, train, idx, &cfg, par)
-                }
+            // The next batch's rows of the sparse index start loading while this one computes.
+            let next = &self.order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
+            self.ws.prefetch(train, next);
+            // Within the epoch only the steps change the network (held here throughout), so
+            // each step after the first continues the one before.
+            let st = if bi == 0 {
+                self.ws.step(mlp, state, train, idx, &cfg, par)
+            } else {
+                self.ws.step_after(mlp, state, train, idx, &cfg, par)
             };
             if !st.loss.is_finite() {
                 return Err(TrainError::NonFinite {

@@ -4,15 +4,24 @@
 //! [`crate::mlp`]):
 //!
 //! ```text
-//! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (ibci_kernels::sparse::cols)
+//! a_1      = f_1(X[rows] W_1 + b_1)     sparse: X's zeros skipped (sparse::rows_times), or
+//!                                        the GEMM on the gathered batch
 //! a_l      = f_l(a_{l-1} W_l + b_l)     GEMM with bias and activation in its write-back
 //! dz_L     = softmax-CE gradient        loss and errors from the same pass
 //! for l = L .. 1:
 //!   da_{l-1} = dz_l W_l^T, times f'      before W_l changes
 //!   W_l      = W_l - lr a_{l-1}^T dz_l   the GEMM with alpha = -lr, beta = 1 (plain SGD), or
-//!                                        the gradient then `sgd_step` (momentum, decay)
+//!                                        the gradient then `sgd_step` (momentum, decay); for
+//!                                        l = 1 sparse (sparse::cols_t_times, on the batch's
+//!                                        nonzeros sorted by pixel)
 //!   b_l      = b_l - lr colsum(dz_l)
 //! ```
+//!
+//! Threads: each product splits its output over the pool, and on two or more threads the
+//! batch's nonzeros are sorted by pixel (for W_1's gradient) on one thread while the others
+//! run layers 2..L forward and back. The first layer's forward product takes W_1's exponent
+//! floor (its exactness guard) from the previous step's fused update instead of scanning W_1,
+//! when the step continues that one ([`Workspace::step_after`]).
 //!
 //! Every value is the one [`Mlp::loss_and_grads`] followed by [`sgd_step`] on each layer
 //! computes, bit for bit: the GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is
@@ -21,9 +30,12 @@
 //! GEMM's bits or decline (and the GEMM runs). `tests/workspace.rs` checks this against the
 //! reference path batch by batch, and that no batch after the first allocates.
 
-use ibci_kernels::elementwise::{activate, activate_backward, sgd_step};
+use ibci_kernels::elementwise::{activate_backward, sgd_step};
 use ibci_kernels::softmax::softmax_xent_errors;
-use ibci_kernels::sparse::{cols_t_times, cols_times, BatchCols, CsrRows, GradOut, Packed};
+use ibci_kernels::sparse::exact::ExponentFloor;
+use ibci_kernels::sparse::{
+    cols_t_times, rows_times, BatchCols, CsrRows, GradOut, Operand, Packed,
+};
 use ibci_kernels::stats::column_sums_into;
 use ibci_kernels::{gemm, gemm_bias_act, reserve_scratch, MatMut, MatRef, Par};
 
@@ -50,10 +62,11 @@ pub struct Workspace {
     db: Vec<f32>,
     colsum: Vec<f64>,
     packed: Packed,
-    /// The batch's nonzeros by column, for both sparse products of a step.
+    /// The batch's nonzeros by column, for the first layer's weight gradient.
     cols: BatchCols,
-    /// Whether `cols` already holds the next step's batch ([`Workspace::install_cols`]).
-    prefilled: bool,
+    /// W_1's exponent floor as the last step's fused SGD update wrote it, for the next
+    /// step's forward product (see [`Workspace::step_after`]).
+    w1_floor: Option<ExponentFloor>,
     /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
     reserved: Option<Par>,
 }
@@ -75,9 +88,9 @@ enum Update {
 /// numbers are the same, bit for bit.
 pub const MAX_SPARSE_DENSITY: f64 = 0.3;
 
-/// The split's nonzero index, when it is sparse enough for the sparse products to pay.
-/// The data set's sparse index, when the first layer runs on the sparse products.
-pub fn sparse_index<'a>(data: &Split<'a>) -> Option<&'a CsrRows> {
+/// The data set's sparse index, when the first layer runs on the sparse products (it is
+/// sparse enough for them to pay).
+fn sparse_index<'a>(data: &Split<'a>) -> Option<&'a CsrRows> {
     data.sparse.filter(|c| c.density() <= MAX_SPARSE_DENSITY)
 }
 
@@ -109,7 +122,7 @@ impl Workspace {
             colsum: vec![0.0; 2 * wide],
             packed: Packed::default(),
             cols: BatchCols::new(),
-            prefilled: false,
+            w1_floor: None,
             reserved: None,
             widths,
         }
@@ -140,31 +153,44 @@ impl Workspace {
     /// The activations of `data.x[rows]` (the last are the logits), left in the workspace;
     /// whether the batch was gathered into the dense buffer (the sparse product declined).
     fn forward(&mut self, mlp: &Mlp, data: Split<'_>, rows: &[usize], par: Par) -> bool {
+        let gathered = self.forward_first(mlp, data, rows, par);
+        self.forward_rest(mlp, rows.len(), par);
+        gathered
+    }
+
+    /// The first layer's activations: from the sparse index when the data have one (and the
+    /// guard holds), else by the GEMM on the gathered batch; whether it gathered.
+    fn forward_first(&mut self, mlp: &Mlp, data: Split<'_>, rows: &[usize], par: Par) -> bool {
         let b = rows.len();
         let l0 = &mlp.layers[0];
         let n1 = l0.w.cols();
-        let prefilled = std::mem::take(&mut self.prefilled);
+        // Known only while this step continues the one that wrote it (`step_after`).
+        let w1 = match self.w1_floor.take() {
+            Some(floor) => Operand::with_floor(l0.w.as_ref(), floor),
+            None => l0.w.as_ref().into(),
+        };
         let sparse = sparse_index(&data).is_some_and(|csr| {
-            if !prefilled {
-                self.cols.fill(csr, rows);
-            }
-            cols_times(
+            rows_times(
                 view_mut(&mut self.acts[0], b, n1),
-                &self.cols,
-                l0.w.as_ref(),
-                Some(&l0.b),
+                csr,
+                rows,
+                w1,
+                Some((&l0.b, l0.act)),
                 &mut self.packed,
                 par,
             )
         });
-        if sparse {
-            activate(l0.act, &mut self.acts[0][..b * n1], par);
-        } else {
+        if !sparse {
             self.gather(data.x, rows);
             let xb = view(&self.xb, b, data.x.cols());
             let a0 = view_mut(&mut self.acts[0], b, n1);
             gemm_bias_act(a0, xb, l0.w.as_ref(), &l0.b, l0.act, par);
         }
+        !sparse
+    }
+
+    /// The activations of layers 2..L of a batch of `b` rows from the first layer's.
+    fn forward_rest(&mut self, mlp: &Mlp, b: usize, par: Par) {
         for (l, layer) in mlp.layers.iter().enumerate().skip(1) {
             let (before, after) = self.acts.split_at_mut(l);
             let (n_in, n_out) = (layer.w.rows(), layer.w.cols());
@@ -172,16 +198,6 @@ impl Workspace {
             let z = view_mut(&mut after[0], b, n_out);
             gemm_bias_act(z, input, layer.w.as_ref(), &layer.b, layer.act, par);
         }
-        !sparse
-    }
-
-    /// Swaps in `cols`, already filled (by [`BatchCols::fill`] on the data's sparse index)
-    /// with the rows of the next [`Workspace::step`], which then uses them instead of filling
-    /// its own; `cols` gets the workspace's previous buffer back, for the batch after. The
-    /// training loop fills one batch ahead on another thread this way.
-    pub fn install_cols(&mut self, cols: &mut BatchCols) {
-        std::mem::swap(&mut self.cols, cols);
-        self.prefilled = true;
     }
 
     /// Starts loading the sparse index's entries of `data.x[rows]` (the next batch) into the
@@ -225,6 +241,25 @@ impl Workspace {
         cfg: &TrainConfig,
         par: Par,
     ) -> BatchStats {
+        self.w1_floor = None;
+        self.step_after(mlp, state, data, rows, cfg, par)
+    }
+
+    /// [`Workspace::step`] for a step that directly follows one on this workspace with the
+    /// same network, nothing having changed its weights in between (the training loop, which
+    /// holds the network for the whole epoch): the first layer's weights are then known to
+    /// be as that step wrote them, and their exponent floor (for the sparse product's guard)
+    /// is taken from it instead of scanning W_1 again. The same numbers as `step`.
+    #[track_caller]
+    pub(crate) fn step_after(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        data: Split<'_>,
+        rows: &[usize],
+        cfg: &TrainConfig,
+        par: Par,
+    ) -> BatchStats {
         let b = rows.len();
         assert!(b > 0, "Workspace::step: empty batch");
         self.check(mlp, b);
@@ -236,7 +271,62 @@ impl Workspace {
             reserve_scratch(par, most, most);
             self.reserved = Some(par);
         }
-        let mut gathered = self.forward(mlp, data, rows, par);
+        let mut gathered = self.forward_first(mlp, data, rows, par);
+        let update = if cfg.momentum == 0.0 && cfg.weight_decay == 0.0 {
+            Update::Fused(cfg.lr)
+        } else {
+            if self.dw.is_empty() {
+                self.dw = mlp
+                    .layers
+                    .iter()
+                    .map(|l| vec![0.0; l.w.as_slice().len()])
+                    .collect();
+            }
+            Update::Separate
+        };
+        // The layers after the first, forward and back, do not need the batch's columns: on
+        // two or more threads those are sorted (for the first layer's gradient) meanwhile.
+        let mut cols = std::mem::take(&mut self.cols);
+        let csr = sparse_index(&data);
+        let fill = |cols: &mut BatchCols| {
+            if let Some(csr) = csr {
+                cols.fill(csr, rows);
+            }
+        };
+        let stats = match par {
+            Par::Seq => {
+                let stats = self.upper(mlp, state, data, rows, update, cfg, par);
+                fill(&mut cols);
+                stats
+            }
+            Par::Rayon => {
+                let upper = || self.upper(mlp, state, data, rows, update, cfg, par);
+                rayon::join(upper, || fill(&mut cols)).0
+            }
+        };
+        self.cols = cols;
+        if stats.loss.is_finite() {
+            self.update_layer(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
+        }
+        stats
+    }
+
+    /// Layers 2..L of a step: their forward pass from the first layer's activations, the
+    /// loss and its gradient, and each one's backward pass and update (leaving the first
+    /// layer's `dz` in `self.dz`). A non-finite loss returns before anything changes.
+    #[allow(clippy::too_many_arguments)]
+    fn upper(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        data: Split<'_>,
+        rows: &[usize],
+        update: Update,
+        cfg: &TrainConfig,
+        par: Par,
+    ) -> BatchStats {
+        let b = rows.len();
+        self.forward_rest(mlp, b, par);
         let layers = mlp.layers.len();
         let c = mlp.layers[layers - 1].w.cols();
         self.yb.clear();
@@ -259,59 +349,62 @@ impl Workspace {
             &mut self.dz[..b * c],
             par,
         );
-        let update = if cfg.momentum == 0.0 && cfg.weight_decay == 0.0 {
-            Update::Fused(cfg.lr)
-        } else {
-            if self.dw.is_empty() {
-                self.dw = mlp
-                    .layers
-                    .iter()
-                    .map(|l| vec![0.0; l.w.as_slice().len()])
-                    .collect();
-            }
-            Update::Separate
-        };
-        for l in (0..layers).rev() {
+        for l in (1..layers).rev() {
             let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
             // da_{l-1} = dz_l W_l^T, with W_l as it was in the forward pass.
-            if l > 0 {
-                let dz = view(&self.dz, b, n_out);
-                gemm(
-                    view_mut(&mut self.da, b, n_in),
-                    dz,
-                    mlp.layers[l].w.as_ref().t(),
-                    1.0,
-                    0.0,
-                    par,
-                );
-                activate_backward(
-                    mlp.layers[l - 1].act,
-                    &self.acts[l - 1][..b * n_in],
-                    &mut self.da[..b * n_in],
-                    par,
-                );
-            }
-            self.update_weights(mlp, state, data, rows, l, update, &mut gathered, cfg, par);
-            // b_l = b_l - lr * column sums of dz_l.
-            column_sums_into(
-                view(&self.dz, b, n_out),
-                &mut self.db[..n_out],
-                &mut self.colsum,
-            );
-            let vb = state.velocity.get_mut(l).map(|(_, vb)| &mut vb[..]);
-            let bias = &mut mlp.layers[l].b;
-            sgd_step(
-                bias,
-                &self.db[..n_out],
-                vb,
-                cfg.lr,
-                cfg.momentum,
-                cfg.weight_decay,
+            let dz = view(&self.dz, b, n_out);
+            gemm(
+                view_mut(&mut self.da, b, n_in),
+                dz,
+                mlp.layers[l].w.as_ref().t(),
+                1.0,
+                0.0,
                 par,
             );
+            activate_backward(
+                mlp.layers[l - 1].act,
+                &self.acts[l - 1][..b * n_in],
+                &mut self.da[..b * n_in],
+                par,
+            );
+            self.update_layer(mlp, state, data, rows, l, update, &mut false, cfg, par);
             std::mem::swap(&mut self.dz, &mut self.da);
         }
         stats
+    }
+
+    /// Layer `l`'s update from its `dz` (in `self.dz`): the weights, then
+    /// `b_l = b_l - lr * column sums of dz_l`.
+    #[allow(clippy::too_many_arguments)]
+    fn update_layer(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        data: Split<'_>,
+        rows: &[usize],
+        l: usize,
+        update: Update,
+        gathered: &mut bool,
+        cfg: &TrainConfig,
+        par: Par,
+    ) {
+        let (b, n_out) = (rows.len(), mlp.layers[l].w.cols());
+        self.update_weights(mlp, state, data, rows, l, update, gathered, cfg, par);
+        column_sums_into(
+            view(&self.dz, b, n_out),
+            &mut self.db[..n_out],
+            &mut self.colsum,
+        );
+        let vb = state.velocity.get_mut(l).map(|(_, vb)| &mut vb[..]);
+        sgd_step(
+            &mut mlp.layers[l].b,
+            &self.db[..n_out],
+            vb,
+            cfg.lr,
+            cfg.momentum,
+            cfg.weight_decay,
+            par,
+        );
     }
 
     /// `W_l <- W_l - lr * a_{l-1}^T dz_l` (or the gradient and `sgd_step`).
@@ -337,11 +430,11 @@ impl Workspace {
                     Update::Fused(lr) => GradOut::Sgd(mlp.layers[0].w.as_mut(), lr),
                     Update::Separate => GradOut::Store(view_mut(&mut self.dw[0], n_in, n_out)),
                 };
-                // The forward pass filled the batch's columns: it runs first, on the same rows,
-                // and fills them whenever the index is used (even when its own product falls
-                // back to the GEMM).
-                debug_assert_eq!(self.cols.rows(), b, "the forward pass fills the batch");
-                if cols_t_times(out, &self.cols, dz, &mut self.packed, par) {
+                // The step filled the batch's columns whenever the data have a sparse index.
+                debug_assert_eq!(self.cols.rows(), b, "the step fills the batch's columns");
+                if let Some(floor) = cols_t_times(out, &self.cols, dz, &mut self.packed, par) {
+                    // The floor of W_1 itself when the update was fused into the product.
+                    self.w1_floor = matches!(update, Update::Fused(_)).then_some(floor);
                     return self.finish_separate(mlp, state, l, update, cfg, par);
                 }
             }
