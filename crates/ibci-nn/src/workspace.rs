@@ -82,10 +82,10 @@ enum Update {
 
 /// The densest data set whose first layer runs on the sparse products. Measured on one
 /// thread, 2026-12-02 (AMD EPYC, one epoch, sparse/dense time) with the image-by-image
-/// kernels that the pixel-order ones (`sparse::cols`) have since replaced; not re-measured
-/// for those: MNIST (19% nonzero) 0.55-0.57 for MLP-2, 0.71-0.90 for MLP-3, 0.58-0.64 for
-/// MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52, 1.54-1.94 and 0.91-0.93. Either way the
-/// numbers are the same, bit for bit.
+/// kernels that the present ones (`sparse::rows_times`, `sparse::cols_t_times`) have since
+/// replaced; not re-measured for those: MNIST (19% nonzero) 0.55-0.57 for MLP-2, 0.71-0.90
+/// for MLP-3, 0.58-0.64 for MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52, 1.54-1.94 and
+/// 0.91-0.93. Either way the numbers are the same, bit for bit.
 pub const MAX_SPARSE_DENSITY: f64 = 0.3;
 
 /// The data set's sparse index, when the first layer runs on the sparse products (it is

@@ -96,7 +96,7 @@ impl CsrRows {
     }
 
     /// Asks the CPU to start loading the entries of `rows` into its caches (each row's cache
-    /// lines), so that a later [`super::BatchCols::fill`] of them need not wait for memory:
+    /// lines), so that a later product or [`super::BatchCols::fill`] of them need not wait for memory:
     /// the training loop calls it for the next batch before computing the current one (rows
     /// of a shuffled data set sit anywhere in the index). A hint only: no effect on results,
     /// none off x86-64; rows out of range are ignored.
