@@ -346,3 +346,29 @@ fn index_of_special_values_and_empty_rows() {
     let back_cols: Vec<u32> = back.row(1).iter().map(|e| e.0).collect();
     assert_eq!(back_cols, cols);
 }
+
+/// A reused `BatchCols` (its buffer keeps slots from a larger batch) holds exactly what a
+/// fresh one does.
+#[test]
+fn a_refilled_batch_equals_a_fresh_one() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 3);
+    let x = data(50, 40, 0.6, true, &mut rng);
+    let csr = CsrRows::new(x.as_ref());
+    let mut reused = BatchCols::new();
+    reused.fill(&csr, &(0..50).collect::<Vec<_>>());
+    let small: Vec<usize> = vec![7, 3, 3, 49];
+    reused.fill(&csr, &small);
+    let mut fresh = BatchCols::new();
+    fresh.fill(&csr, &small);
+    assert_eq!((reused.rows(), reused.cols()), (4, 40));
+    for p in 0..40 {
+        assert_eq!(reused.col(p), fresh.col(p), "column {p}");
+        let want: Vec<(u32, f32)> = small
+            .iter()
+            .enumerate()
+            .filter(|&(_, &i)| x.at(i, p) != 0.0)
+            .map(|(r, &i)| (r as u32, x.at(i, p)))
+            .collect();
+        assert_eq!(fresh.col(p), &want[..], "column {p}");
+    }
+}
