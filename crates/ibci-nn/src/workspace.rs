@@ -527,3 +527,65 @@ impl Workspace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ibci_kernels::sparse::exact::exponent_floor;
+    use ibci_kernels::Mat;
+    use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::*;
+    use crate::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
+    use crate::split::OwnedSplit;
+    use crate::ArchSpec;
+
+    /// The floor a step leaves for the next one is W_1's as it stands after the step, on
+    /// every step of a run of them; and `step` (not continuing) forgets it first.
+    #[test]
+    fn the_carried_floor_is_w1s() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let x = Mat::from_fn(300, 30, |_, _| {
+            if rng.next_u32() % 4 == 0 {
+                (1 + rng.next_u32() % 255) as f32 / 255.0
+            } else {
+                0.0
+            }
+        });
+        let y: Vec<u8> = (0..300).map(|i| (i % 10) as u8).collect();
+        let data = OwnedSplit::from_images(x.as_slice().to_vec(), 30, &y);
+        let spec = ArchSpec::parse("30-17-10").unwrap();
+        let he = WeightInit::KaimingNormal {
+            mode: FanMode::FanIn,
+            nl: Nonlinearity::Relu,
+        };
+        let mut mlp = Mlp::init(&spec, &[he; 2], BiasInit::Constant(0.0), &mut rng);
+        let cfg = TrainConfig::default();
+        let mut state = SgdState::new(&mlp, 0.0);
+        let mut ws = Workspace::new(&mlp, cfg.batch);
+        for (i, rows) in (0..300).collect::<Vec<_>>().chunks(100).enumerate() {
+            if i == 0 {
+                ws.step(&mut mlp, &mut state, data.view(), rows, &cfg, Par::Seq);
+            } else {
+                ws.step_after(&mut mlp, &mut state, data.view(), rows, &cfg, Par::Seq);
+            }
+            assert_eq!(
+                ws.w1_floor,
+                Some(exponent_floor(mlp.layers[0].w.as_slice()))
+            );
+        }
+        mlp.layers[0].w.as_mut_slice()[0] = f32::MIN_POSITIVE;
+        ws.step(
+            &mut mlp,
+            &mut state,
+            data.view(),
+            &[0, 1, 2],
+            &cfg,
+            Par::Seq,
+        );
+        assert_eq!(
+            ws.w1_floor,
+            Some(exponent_floor(mlp.layers[0].w.as_slice()))
+        );
+    }
+}

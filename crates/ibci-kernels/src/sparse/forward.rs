@@ -57,15 +57,15 @@ impl<'a> Operand<'a> {
     /// `matrix`'s entries (debug builds check it), or the guard may pass a product whose
     /// zero results differ in sign from the dense one's.
     pub fn with_floor(matrix: MatRef<'a>, floor: ExponentFloor) -> Operand<'a> {
-        debug_assert_eq!(
-            Some(floor),
-            (0..matrix.rows())
-                .try_fold(ExponentFloor::EMPTY, |f, p| {
-                    matrix.row(p).map(|r| f.merge(exponent_floor(r)))
-                })
-                .or(Some(floor)),
-            "Operand::with_floor: not the matrix's floor"
-        );
+        #[cfg(debug_assertions)]
+        if let Some(scanned) = (0..matrix.rows()).try_fold(ExponentFloor::EMPTY, |f, p| {
+            matrix.row(p).map(|r| f.merge(exponent_floor(r)))
+        }) {
+            assert_eq!(
+                floor, scanned,
+                "Operand::with_floor: not the matrix's floor"
+            );
+        }
         Operand {
             matrix,
             floor: Some(floor),
@@ -79,8 +79,8 @@ impl<'a> Operand<'a> {
 /// densely).
 ///
 /// # Panics
-/// If `c` is not `rows.len() x b.cols()` (B the operand's matrix) with unit column stride, `b` is not `a.cols()` rows,
-/// a bias is not `b.cols()` long, or a row index is out of range.
+/// If `c` is not `rows.len() x n` with unit column stride, the operand's matrix is not
+/// `a.cols() x n`, a bias is not `n` long, or a row index is out of range.
 #[track_caller]
 pub fn rows_times(
     c: MatMut<'_>,
