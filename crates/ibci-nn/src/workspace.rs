@@ -21,7 +21,7 @@
 //! batch's nonzeros are sorted by pixel (for W_1's gradient) on one thread while the others
 //! run layers 2..L forward and back. The first layer's forward product takes W_1's exponent
 //! floor (its exactness guard) from the previous step's fused update instead of scanning W_1,
-//! when the step continues that one ([`Workspace::step_after`]).
+//! when the step continues that one (`Workspace::step_after`).
 //!
 //! Every value is the one [`Mlp::loss_and_grads`] followed by [`sgd_step`] on each layer
 //! computes, bit for bit: the GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is
@@ -65,7 +65,7 @@ pub struct Workspace {
     /// The batch's nonzeros by column, for the first layer's weight gradient.
     cols: BatchCols,
     /// W_1's exponent floor as the last step's fused SGD update wrote it, for the next
-    /// step's forward product (see [`Workspace::step_after`]).
+    /// step's forward product (see `Workspace::step_after`).
     w1_floor: Option<ExponentFloor>,
     /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
     reserved: Option<Par>,

@@ -7,12 +7,12 @@
 //! Every element gets the dense GEMM's chain with the zero terms left out, in the GEMM's order,
 //! so the result is the GEMM's (then `+ bias`, then `f`) bit for bit whenever
 //! [`super::exact`]'s guard holds; the product checks it and returns `false` otherwise (the
-//! caller then runs the dense GEMM). The kernel ([`super::forward_kernels`]) walks each row's
+//! caller then runs the dense GEMM). The kernel (`forward_kernels.rs`) walks each row's
 //! nonzeros ([`CsrRows`], pixels ascending) one block of pixels at a time, so that the block's
 //! rows of B stay in L1 while every row of the batch uses them, and keeps a row's sums in
 //! registers for all of its terms in a block.
 //!
-//! Work is split into chunks of at most [`MAX_ROWS`] batch rows (at least one per thread)
+//! Work is split into chunks of at most `MAX_ROWS` (128) batch rows (at least one per thread)
 //! times blocks of columns (as wide as the registers allow); each output element is computed
 //! by one chain, so the split, and the thread count, change no bit. The guard's scan of B is
 //! shared out over the same tasks.

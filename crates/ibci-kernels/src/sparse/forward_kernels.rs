@@ -176,6 +176,13 @@ macro_rules! isa_forward {
                             for (v, &acc) in acc.iter().enumerate() {
                                 $store(t.add(v * L), acc);
                             }
+                            // The row's next entries, wanted at its next visit (after every
+                            // other row's): a hint that reads nothing architecturally and
+                            // cannot fault (wrapping_add: the address may pass the index's
+                            // end), so no effect on results. About 10% off the product
+                            // (`cargo bench --bench first_layer`, AVX2 host, 2026-12-02).
+                            _mm_prefetch::<_MM_HINT_T0>(list.as_ptr().cast::<i8>());
+                            _mm_prefetch::<_MM_HINT_T0>(list.as_ptr().cast::<i8>().wrapping_add(64));
                         }
                         p0 += pb;
                     }
