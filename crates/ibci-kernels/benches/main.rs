@@ -4,6 +4,10 @@
 //! Run: `cargo bench -p ibci-kernels` (all), `cargo bench -p ibci-kernels -- summary` for
 //! the summary tables alone, or `cargo bench -p ibci-kernels -- paths` for the elementwise
 //! kernels' portable-against-AVX2 table alone. These machines are noisy: compare within one run.
+//! The AVX2 path against matrixmultiply's AVX2 kernel on an AVX-512 host:
+//! `MMTEST_FEATURE=avx2,fma,avx,sse2 CARGO_TARGET_DIR=target/mm-avx2 IBCI_KERNEL_PATH=avx2
+//! cargo bench -p ibci-kernels --bench main -- summary` (the first variable is read when
+//! matrixmultiply is compiled, hence the separate target directory).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -112,6 +116,17 @@ fn summary() {
     let peak = fma_peak_gflops(path, 0.5).unwrap_or(f64::NAN);
     println!("\n## ibci-kernels GEMM summary");
     println!("path {path}; FMA probe peak {peak:.1} GFLOP/s per core (register-only loop)");
+    // matrixmultiply picks its widest kernel at run time; its test-only build-time switch
+    // MMTEST_FEATURE (e.g. `avx2,fma,avx,sse2`) holds it to narrower ones, so that an AVX-512
+    // host can compare the AVX2 paths fairly.
+    match option_env!("MMTEST_FEATURE").filter(|f| !f.is_empty()) {
+        Some(features) => println!("matrixmultiply held to: {features} (MMTEST_FEATURE at build)"),
+        None if path != KernelPath::Avx512 && KernelPath::Avx512.supported() => println!(
+            "NOTE: matrixmultiply uses its AVX-512 kernel on this CPU, so the ratios below are not \
+             a fair {path} comparison; build with MMTEST_FEATURE=avx2,fma,avx,sse2 for one"
+        ),
+        None => {}
+    }
     for (p, name) in KernelPath::ALL.iter().map(|p| (p, p.name())) {
         if !p.supported() {
             println!("path {name}: SKIPPED (not supported by this CPU)");

@@ -83,8 +83,8 @@ const SEQ_FLOPS: f64 = 2e6;
 const PAR_PACK_ELEMS: usize = 1 << 18;
 
 /// Grows the per-thread packing buffers so that no product with `k <= max_k` and
-/// `n <= max_n` allocates afterwards: B's on this thread, A's on every thread that [`Par`]
-/// may run tasks on (this one, or each of the current rayon pool's, reached with
+/// `n <= max_n` allocates afterwards: B's and A's on this thread and on every thread that
+/// [`Par`] may run tasks on (this one, or each of the current rayon pool's, reached with
 /// `rayon::broadcast`). The buffers belong to the threads and are reused by every product.
 pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
     // Packed B: n rounded up to the widest panel (32), times k. A task's A block: at most MC
@@ -97,7 +97,11 @@ pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
     match par {
         Par::Seq => reserve(Scratch::A, a_len),
         Par::Rayon => {
-            rayon::broadcast(|_| reserve(Scratch::A, a_len));
+            // Every thread may pack its own copy of a small B (see `packed_gemm`).
+            rayon::broadcast(|_| {
+                reserve(Scratch::A, a_len);
+                reserve(Scratch::B, b_len);
+            });
         }
     }
 }
@@ -250,82 +254,103 @@ fn packed_gemm(
         par
     };
     let panels = div_ceil(n, nr);
-    with_scratch(Scratch::B, panels * k * nr, |bp| {
-        // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded.
-        // Small B is packed on this thread: a parallel section costs more than the copy.
-        let pack_par = if k * n < PAR_PACK_ELEMS {
-            Par::Seq
-        } else {
-            par
-        };
-        // A last panel narrow enough for the edge kernel is packed at its width.
-        let pack = |(q, dst): (usize, &mut [f32])| {
-            pack_b_panel(b, q * nr, spec.panel_width(q, panels, n), dst)
-        };
+    let b_len = panels * k * nr;
+    // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded; a last
+    // panel narrow enough for the edge kernel is packed at its width.
+    let pack = |(q, dst): (usize, &mut [f32])| {
+        pack_b_panel(b, q * nr, spec.panel_width(q, panels, n), dst)
+    };
+    let pack_all = |bp: &mut [f32], par: Par| {
         if k > 0 {
-            match pack_par {
+            match par {
                 Par::Seq => bp.chunks_mut(k * nr).enumerate().for_each(pack),
                 Par::Rayon => bp.par_chunks_mut(k * nr).enumerate().for_each(pack),
             }
         }
-        let bp = &*bp;
-        // Split k into equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16).
-        let kblocks = div_ceil(k, KC).max(1);
-        let kc_max = div_ceil(k, kblocks).max(1);
+    };
+    // Split k into equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16).
+    let kblocks = div_ceil(k, KC).max(1);
+    let kc_max = div_ceil(k, kblocks).max(1);
+    let threads = par.threads();
+    // A small B (a parallel section to pack it would cost more than the copy) on two or more
+    // threads: each thread packs its own copy inside its one task, a block of rows, so that
+    // the packing overlaps the other threads' wake-up instead of preceding it. Otherwise B is
+    // packed once, before the tasks.
+    let own_b = threads > 1 && k * n < PAR_PACK_ELEMS && m >= threads * mr;
 
-        // Split m first (each task then packs its rows of A once, and splitting m duplicates
-        // no packing), into about four tasks per thread for rayon to balance; split n only
-        // when m is too small for two tasks per thread.
-        let threads = par.threads();
-        let mut mc = round_up(MC.min(m), mr);
-        if threads > 1 {
-            mc = mc.min(round_up(div_ceil(m, 4 * threads), mr)).max(mr);
-        }
-        let mut nc = round_up(NC.min(n), nr);
-        while threads > 1 && div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && nc > nr {
-            nc = round_up(div_ceil(nc, 2), nr);
-        }
-        // Task t covers the block (t / tn, t % tn) of MC x NC outputs (no list is built: a
-        // training step runs thousands of products and allocates nothing).
-        let tn = div_ceil(n, nc);
-        let tasks = div_ceil(m, mc) * tn;
+    // Split m first (each task then packs its rows of A once, and splitting m duplicates no
+    // packing), into about four tasks per thread for rayon to balance (one per thread when
+    // each packs its own B); split n only when m is too small for two tasks per thread.
+    let mut mc = round_up(MC.min(m), mr);
+    if own_b {
+        mc = round_up(div_ceil(m, threads), mr);
+    } else if threads > 1 {
+        mc = mc.min(round_up(div_ceil(m, 4 * threads), mr)).max(mr);
+    }
+    let mut nc = round_up(NC.min(n), nr);
+    while !own_b && threads > 1 && div_ceil(m, mc) * div_ceil(n, nc) < 2 * threads && nc > nr {
+        nc = round_up(div_ceil(nc, 2), nr);
+    }
+    // Task t covers the block (t / tn, t % tn) of MC x NC outputs (no list is built: a
+    // training step runs thousands of products and allocates nothing).
+    let tn = div_ceil(n, nc);
+    let tasks = div_ceil(m, mc) * tn;
 
-        let run = |t: usize| {
-            let (i0, j0) = ((t / tn) * mc, (t % tn) * nc);
-            let mcur = mc.min(m - i0);
-            let ncur = nc.min(n - j0);
-            let ipanels = div_ceil(mcur, mr);
-            let jpanels = div_ceil(ncur, nr);
-            // Rounded to a cache line, so the tiles after it stay 64-byte aligned.
-            let a_len = round_up(ipanels * mr * kc_max, 16);
-            // Running sums between k blocks: one MR x NR tile per (ir, jr), when k is split.
-            let t_len = if kblocks > 1 {
-                ipanels * jpanels * mr * nr
-            } else {
-                0
-            };
-            with_scratch(Scratch::A, a_len + t_len, |scratch| {
-                let (ap, tiles) = scratch.split_at_mut(a_len);
-                task(
-                    &spec,
-                    a,
-                    bp,
-                    cptr,
-                    (rs_c, cs_c),
-                    (m, n, k),
-                    (i0, mcur),
-                    (j0, ncur),
-                    kc_max,
-                    ap,
-                    tiles,
-                    (alpha, beta),
-                    post,
-                );
-            });
+    let run = |bp: &[f32], t: usize| {
+        let (i0, j0) = ((t / tn) * mc, (t % tn) * nc);
+        let mcur = mc.min(m - i0);
+        let ncur = nc.min(n - j0);
+        let ipanels = div_ceil(mcur, mr);
+        let jpanels = div_ceil(ncur, nr);
+        // Rounded to a cache line, so the tiles after it stay 64-byte aligned.
+        let a_len = round_up(ipanels * mr * kc_max, 16);
+        // Running sums between k blocks: one MR x NR tile per (ir, jr), when k is split.
+        let t_len = if kblocks > 1 {
+            ipanels * jpanels * mr * nr
+        } else {
+            0
         };
+        with_scratch(Scratch::A, a_len + t_len, |scratch| {
+            let (ap, tiles) = scratch.split_at_mut(a_len);
+            task(
+                &spec,
+                a,
+                bp,
+                cptr,
+                (rs_c, cs_c),
+                (m, n, k),
+                (i0, mcur),
+                (j0, ncur),
+                kc_max,
+                ap,
+                tiles,
+                (alpha, beta),
+                post,
+            );
+        });
+    };
+    if own_b {
+        (0..tasks).into_par_iter().for_each(|t| {
+            with_scratch(Scratch::B, b_len, |bp| {
+                pack_all(bp, Par::Seq);
+                run(bp, t);
+            });
+        });
+        return;
+    }
+    with_scratch(Scratch::B, b_len, |bp| {
+        pack_all(
+            bp,
+            if k * n < PAR_PACK_ELEMS {
+                Par::Seq
+            } else {
+                par
+            },
+        );
+        let bp = &*bp;
         match par {
-            Par::Seq => (0..tasks).for_each(run),
-            Par::Rayon => (0..tasks).into_par_iter().for_each(run),
+            Par::Seq => (0..tasks).for_each(|t| run(bp, t)),
+            Par::Rayon => (0..tasks).into_par_iter().for_each(|t| run(bp, t)),
         }
     });
 }
