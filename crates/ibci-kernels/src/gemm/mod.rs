@@ -44,6 +44,8 @@
 //!
 //! A last panel of B no wider than the narrow kernel's NR is packed and computed at that
 //! width (n = 100 on AVX-512: 32 + 32 + 32 + 16 columns, not 4 x 32; n = 10: 16, not 32).
+//! On two or more threads a small B (k n < 2^18) is instead packed by every thread, inside
+//! its one task (a block of rows of C), so that packing overlaps the other threads' wake-up.
 
 pub(crate) mod aligned;
 mod epilogue;
