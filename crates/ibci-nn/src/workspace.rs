@@ -83,9 +83,14 @@ enum Update {
 /// The densest data set whose first layer runs on the sparse products. Measured on one
 /// thread, 2026-12-02 (AMD EPYC, one epoch, sparse/dense time) with the image-by-image
 /// kernels that the present ones (`sparse::rows_times`, `sparse::cols_t_times`) have since
-/// replaced; not re-measured for those: MNIST (19% nonzero) 0.55-0.57 for MLP-2, 0.71-0.90
-/// for MLP-3, 0.58-0.64 for MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52, 1.54-1.94 and
-/// 0.91-0.93. Either way the numbers are the same, bit for bit.
+/// replaced: MNIST (19% nonzero) 0.55-0.57 for MLP-2, 0.71-0.90 for MLP-3, 0.58-0.64 for
+/// MLP-5; Fashion-MNIST (50% nonzero) 1.00-1.52, 1.54-1.94 and 0.91-0.93. With the present
+/// kernels (2026-12-03, AMD EPYC with AVX-512, `ibci train --threads 1`, four epochs, two
+/// interleaved runs of a build with this bound at 1.0 against this one) Fashion-MNIST's
+/// epochs take about the same either way: MLP-2 0.25-0.34 s sparse against 0.30-0.33 s
+/// dense, MLP-3 0.64-0.80 against 0.72-0.77, MLP-5 0.17-0.23 against 0.17-0.20; so the
+/// bound between MNIST and Fashion-MNIST stands. Either way the weights are the same, bit
+/// for bit (those runs gave one digest per net).
 pub const MAX_SPARSE_DENSITY: f64 = 0.3;
 
 /// The data set's sparse index, when the first layer runs on the sparse products (it is
