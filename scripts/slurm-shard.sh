@@ -1,7 +1,7 @@
 #!/bin/bash
 #SBATCH --job-name=ibci-sweep --cpus-per-task=2 --time=02:00:00
 # One shard of an `ibci reproduce` sweep per task of a Slurm job array. Submit from the
-# repository's root after `cargo build --release`:
+# repository's root after `cargo build --release -p ibci-train`:
 #   sbatch --array=1-10 scripts/slurm-shard.sh                      # --full in 10 shards
 #   SWEEP="--nets mlp2 --seeds 20" sbatch --array=1-4 scripts/slurm-shard.sh
 # then, once every task has finished:
