@@ -274,11 +274,12 @@ fn packed_gemm(
     let kblocks = div_ceil(k, KC).max(1);
     let kc_max = div_ceil(k, kblocks).max(1);
     let threads = par.threads();
-    // A small B (a parallel section to pack it would cost more than the copy) on two or more
-    // threads: each thread packs its own copy inside its one task, a block of rows, so that
-    // the packing overlaps the other threads' wake-up instead of preceding it. Otherwise B is
-    // packed once, before the tasks.
-    let own_b = threads > 1 && k * n < PAR_PACK_ELEMS && m >= threads * mr;
+    // A parallel section to pack a small B would cost more than the copy.
+    let small_b = k * n < PAR_PACK_ELEMS;
+    // A small B on two or more threads: each thread packs its own copy inside its one task,
+    // a block of rows using all of B's columns, so that the packing overlaps the other
+    // threads' wake-up instead of preceding it. Otherwise B is packed once, before the tasks.
+    let own_b = threads > 1 && small_b && n <= NC && m >= threads * mr;
 
     // Split m first (each task then packs its rows of A once, and splitting m duplicates no
     // packing), into about four tasks per thread for rayon to balance (one per thread when
@@ -341,14 +342,7 @@ fn packed_gemm(
         return;
     }
     with_scratch(Scratch::B, b_len, |bp| {
-        pack_all(
-            bp,
-            if k * n < PAR_PACK_ELEMS {
-                Par::Seq
-            } else {
-                par
-            },
-        );
+        pack_all(bp, if small_b { Par::Seq } else { par });
         let bp = &*bp;
         match par {
             Par::Seq => (0..tasks).for_each(|t| run(bp, t)),
