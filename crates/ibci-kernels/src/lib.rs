@@ -48,6 +48,7 @@ pub mod reference;
 pub mod softmax;
 pub mod sparse;
 pub mod stats;
+pub mod team;
 pub mod tolerance;
 
 pub use dispatch::KernelPath;
@@ -55,4 +56,5 @@ pub use elementwise::Activation;
 pub use gemm::{gemm, gemm_bias_act, gemm_bias_act_with, gemm_with, reserve_scratch, Backend};
 pub use mat::{Mat, MatMut, MatRef};
 pub use par::Par;
+pub use team::Team;
 pub use tolerance::Tolerance;

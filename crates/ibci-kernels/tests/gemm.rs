@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use ibci_kernels::reference::{gemm_f32_contract, gemm_f64};
-use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatMut, MatRef, Par, Tolerance};
+use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatMut, MatRef, Par, Team, Tolerance};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -27,6 +27,11 @@ fn pools() -> &'static [(usize, rayon::ThreadPool)] {
             })
             .collect()
     })
+}
+
+thread_local! {
+    /// Teams of 2 and 3 (each test thread its own: a team serves one caller).
+    static TEAMS: Vec<Team> = vec![Team::new(2), Team::new(3)];
 }
 
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
@@ -196,6 +201,12 @@ fn check(case: Case, rng: &mut Xoshiro256PlusPlus) {
         for (t, pool) in pools() {
             runs.push((format!("{t} threads"), pool.install(|| run(Par::Rayon))));
         }
+        TEAMS.with(|teams| {
+            for team in teams {
+                let how = format!("a team of {}", team.size());
+                runs.push((how, team.install(|| run(Par::Rayon))));
+            }
+        });
         for (how, out) in &runs {
             for i in 0..m {
                 for j in 0..n {
@@ -510,6 +521,27 @@ fn bias_and_activation_fused_equal_the_separate_kernels() {
                         bits(&back),
                         bits(want.as_slice()),
                         "{path} {t} threads {m}x{k}x{n} {act:?}, column-major C"
+                    );
+                }
+                for size in [2, 3] {
+                    let mut got = Mat::filled(m, n, f32::NAN);
+                    TEAMS.with(|teams| {
+                        teams[size - 2].install(|| {
+                            gemm_bias_act_with(
+                                path,
+                                got.as_mut(),
+                                a.as_ref(),
+                                b.as_ref(),
+                                &bias,
+                                act,
+                                Par::Rayon,
+                            )
+                        })
+                    });
+                    assert_eq!(
+                        bits(got.as_slice()),
+                        bits(want.as_slice()),
+                        "{path} a team of {size} {m}x{k}x{n} {act:?}"
                     );
                 }
             }

@@ -7,7 +7,7 @@
 use ibci_kernels::elementwise::{activate_with, bias_add, sgd_step, Activation};
 use ibci_kernels::sparse::exact::exponent_floor;
 use ibci_kernels::sparse::{cols_t_times, rows_times, BatchCols, CsrRows, GradOut, Packed};
-use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par};
+use ibci_kernels::{gemm_with, Backend, KernelPath, Mat, MatRef, Par, Team};
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -44,17 +44,42 @@ fn bits(m: &Mat) -> Vec<u32> {
     m.as_slice().iter().map(|v| v.to_bits()).collect()
 }
 
-fn pools() -> Vec<(usize, rayon::ThreadPool, Par)> {
-    [1usize, 3]
+/// Where a product runs: a rayon pool, or a team (whose caller is the test's thread).
+enum Threads {
+    Pool(rayon::ThreadPool),
+    Team(Team),
+}
+
+impl Threads {
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Threads::Pool(pool) => pool.install(f),
+            Threads::Team(team) => team.install(f),
+        }
+    }
+}
+
+/// Rayon pools of 1 and 3 threads and teams of 2 and 3, labelled, with their `Par`.
+fn pools() -> Vec<(String, Threads, Par)> {
+    let mut v: Vec<(String, Threads, Par)> = [1usize, 3]
         .into_iter()
         .map(|t| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
                 .build()
                 .unwrap();
-            (t, pool, Par::for_threads(t))
+            (
+                format!("{t} threads"),
+                Threads::Pool(pool),
+                Par::for_threads(t),
+            )
         })
-        .collect()
+        .collect();
+    for size in [2, 3] {
+        let team = Threads::Team(Team::new(size));
+        v.push((format!("a team of {size}"), team, Par::Rayon));
+    }
+    v
 }
 
 fn paths() -> Vec<KernelPath> {
@@ -120,7 +145,7 @@ fn forward_equals_the_gemm_plus_bias_and_activation() {
                             )
                         });
                         let what = format!(
-                            "{path} {t} threads m={m} k={k} n={n} strided={strided} {:?}",
+                            "{path} {t} m={m} k={k} n={n} strided={strided} {:?}",
                             post.map(|p| p.1)
                         );
                         assert!(done, "{what}: the guard refused finite data");
@@ -210,7 +235,7 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     assert_eq!(
                         bits(&got),
                         bits(&g),
-                        "{path} {t} threads gradient m={m} k={k} n={n}"
+                        "{path} {t} gradient m={m} k={k} n={n}"
                     );
                     let mut w = w0.clone();
                     let done = pool.install(|| {
@@ -227,12 +252,12 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
                     assert_eq!(
                         done,
                         Some(exponent_floor(w_sgd.as_slice())),
-                        "{path} {t} threads fused SGD floor m={m} k={k} n={n}"
+                        "{path} {t} fused SGD floor m={m} k={k} n={n}"
                     );
                     assert_eq!(
                         bits(&w),
                         bits(&w_sgd),
-                        "{path} {t} threads fused SGD m={m} k={k} n={n}"
+                        "{path} {t} fused SGD m={m} k={k} n={n}"
                     );
                 }
             }

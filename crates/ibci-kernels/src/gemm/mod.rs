@@ -86,8 +86,8 @@ const PAR_PACK_ELEMS: usize = 1 << 18;
 
 /// Grows the per-thread packing buffers so that no product with `k <= max_k` and
 /// `n <= max_n` allocates afterwards: B's and A's on this thread and on every thread that
-/// [`Par`] may run tasks on (this one, or each of the current rayon pool's, reached with
-/// `rayon::broadcast`). The buffers belong to the threads and are reused by every product.
+/// [`Par`] may run tasks on (this one, or each member of the installed [`Team`](crate::Team)
+/// or else of the current rayon pool, reached with a broadcast). The buffers belong to the threads and are reused by every product.
 pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
     // Packed B: n rounded up to the widest panel (32), times k. A task's A block: at most MC
     // rows (MC is a multiple of every MR) by one k block, plus, when k is split, running
@@ -100,9 +100,15 @@ pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
         Par::Seq => reserve(Scratch::A, a_len),
         Par::Rayon => {
             // Every thread may pack its own copy of a small B (see `packed_gemm`).
-            rayon::broadcast(|_| {
+            let both = |_| {
                 reserve(Scratch::A, a_len);
                 reserve(Scratch::B, b_len);
+            };
+            crate::team::current(|team| match team {
+                Some(team) => team.broadcast(&both),
+                None => {
+                    rayon::broadcast(|_| both(0));
+                }
             });
         }
     }
@@ -273,7 +279,7 @@ fn packed_gemm(
     // Split k into equal blocks of at most KC (784 = 4 x 196, not 3 x 256 + 16).
     let kblocks = div_ceil(k, KC).max(1);
     let kc_max = div_ceil(k, kblocks).max(1);
-    let threads = par.threads();
+    let threads = par.team_threads();
     // A parallel section to pack a small B would cost more than the copy.
     let small_b = k * n < PAR_PACK_ELEMS;
     // A small B on two or more threads: each thread packs its own copy inside its one task,
@@ -333,21 +339,18 @@ fn packed_gemm(
         });
     };
     if own_b {
-        (0..tasks).into_par_iter().for_each(|t| {
+        let each = |t, _| {
             with_scratch(Scratch::B, b_len, |bp| {
                 pack_all(bp, Par::Seq);
                 run(bp, t);
-            });
-        });
-        return;
+            })
+        };
+        return par.map_merge(tasks, (), each, |_, _| ());
     }
     with_scratch(Scratch::B, b_len, |bp| {
         pack_all(bp, if small_b { Par::Seq } else { par });
         let bp = &*bp;
-        match par {
-            Par::Seq => (0..tasks).for_each(|t| run(bp, t)),
-            Par::Rayon => (0..tasks).into_par_iter().for_each(|t| run(bp, t)),
-        }
+        par.map_merge(tasks, (), |t, _| run(bp, t), |_, _| ());
     });
 }
 

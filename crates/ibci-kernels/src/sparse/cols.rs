@@ -19,8 +19,6 @@
 //! [`CsrRows`](super::CsrRows)). Threads take disjoint blocks of the output, each element is
 //! computed by one chain, so the thread count changes no bit.
 
-use rayon::prelude::*;
-
 use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
 use super::exact::{skipping_is_exact, ExponentFloor};
@@ -103,14 +101,14 @@ pub fn cols_t_times(
     }
     let path = scratch.path();
     let lanes = kern::lanes(path);
-    let threads = par.threads();
+    let threads = par.team_threads();
     let split = blocks(n, lanes);
     // Ranges of p with about equal numbers of terms, one per thread, times column blocks.
     let ranges = threads.min(k);
     let rhs = scratch.rhs();
     let rs = o.row_stride();
     let op = SendPtr::new(o);
-    let task = |t: usize| -> ExponentFloor {
+    let task = |t: usize, _slot: usize| -> ExponentFloor {
         let (q, s) = (t / ranges, t % ranges);
         let (j0, bw) = block(q, split, lanes, n);
         let ps = a.split_point(s, ranges)..a.split_point(s + 1, ranges);
@@ -120,14 +118,7 @@ pub fn cols_t_times(
         // path was checked when `scratch` was made.
         unsafe { kern::gradient(path, a, rhs, j0, bw, ps, op.get(), rs, lr) }
     };
-    let floor = match par {
-        Par::Seq => (0..split.0 * ranges)
-            .map(task)
-            .fold(ExponentFloor::EMPTY, ExponentFloor::merge),
-        Par::Rayon => (0..split.0 * ranges)
-            .into_par_iter()
-            .map(task)
-            .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
-    };
+    let tasks = split.0 * ranges;
+    let floor = par.map_merge(tasks, ExponentFloor::EMPTY, task, ExponentFloor::merge);
     Some(floor)
 }

@@ -17,8 +17,6 @@
 //! by one chain, so the split, and the thread count, change no bit. The guard's scan of B is
 //! shared out over the same tasks.
 
-use rayon::prelude::*;
-
 use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
 use super::forward_kernels::{self as kern, MAX_ROWS};
 use super::packed::{Packed, Rhs};
@@ -126,7 +124,7 @@ pub fn rows_times(
     }
     let path = scratch.path();
     let lanes = kern::lanes(path);
-    let threads = par.threads();
+    let threads = par.team_threads();
     // Column blocks: as few as the registers allow, of whole vectors, evened out.
     let nvec = n.div_ceil(lanes);
     let cblocks = nvec.div_ceil(kern::max_vectors(path));
@@ -141,25 +139,21 @@ pub fn rows_times(
     let tiles = SendPtr::from_raw(scratch.tiles(threads, tile_len));
     let rs = c.row_stride();
     let cp = SendPtr::new(c);
-    let task = |t: usize| -> ExponentFloor {
+    let task = |t: usize, slot: usize| -> ExponentFloor {
         let (rq, q) = (t / cblocks, t % cblocks);
         let chunk = &rows[rq * m / rchunks..(rq + 1) * m / rchunks];
         let v0 = q * per + q.min(extra);
         let j0 = v0 * lanes;
         let bw = ((per + usize::from(q < extra)) * lanes).min(n - j0);
-        let slot = match par {
-            Par::Seq => 0,
-            Par::Rayon => rayon::current_thread_index().unwrap_or(0) % threads,
-        };
         let r0 = rq * m / rchunks;
-        // SAFETY: tile `slot` (tile_len floats from a 64-byte boundary: ts and tile_len are
+        // SAFETY: tile `slot` (below `threads`, see `Par::map_merge`; tile_len floats from a 64-byte boundary: ts and tile_len are
         // multiples of 16) is used by the task running on that thread alone, which finishes
         // before taking another; chunk.len() <= tile_len / ts and <= MAX_ROWS (rchunks >=
         // m / MAX_ROWS); bw <= max_vectors * lanes and j0 + bw <= n; every row index was
         // checked above; rows r0..r0+chunk.len() and columns j0..j0+bw of C are this task's
         // alone; the path was checked when `scratch` was made.
         unsafe {
-            let tile = tiles.get().add(slot * tile_len);
+            let tile = tiles.get().add(slot % threads * tile_len);
             kern::forward(path, a, chunk, rhs, j0, bw, tile, ts, pb);
             for r in 0..chunk.len() {
                 let src = std::slice::from_raw_parts(tile.add(r * ts), bw);
@@ -183,14 +177,6 @@ pub fn rows_times(
             }),
         }
     };
-    let floor = match par {
-        Par::Seq => (0..tasks)
-            .map(task)
-            .fold(ExponentFloor::EMPTY, ExponentFloor::merge),
-        Par::Rayon => (0..tasks)
-            .into_par_iter()
-            .map(task)
-            .reduce(|| ExponentFloor::EMPTY, ExponentFloor::merge),
-    };
+    let floor = par.map_merge(tasks, ExponentFloor::EMPTY, task, ExponentFloor::merge);
     skipping_is_exact(a.floor(), b_floor.unwrap_or(floor))
 }
