@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use ibci_kernels::Par;
+use ibci_kernels::{Par, Team};
 use rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -116,13 +116,15 @@ pub const DIVERGED_LOSS: f64 = 1e3;
 pub const EVAL_BATCH: usize = 1000;
 
 /// Runs epochs: the settings, and every buffer the batches need, made once per run.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Trainer {
     cfg: TrainConfig,
     par: Par,
     ws: Workspace,
     eval: Workspace,
     order: Vec<usize>,
+    /// The threads the batches run on, with more than one (made at the first epoch).
+    team: Option<Team>,
 }
 
 impl Trainer {
@@ -134,6 +136,7 @@ impl Trainer {
             ws: Workspace::new(mlp, cfg.batch.max(1)),
             eval: Workspace::new(mlp, EVAL_BATCH),
             order: Vec::new(),
+            team: None,
         }
     }
 
@@ -166,37 +169,24 @@ impl Trainer {
             let j = below(rng, i as u64 + 1) as usize;
             self.order.swap(i, j);
         }
-        let batch = cfg.batch.max(1);
-        let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
-        for (bi, idx) in self.order.chunks(batch).enumerate() {
-            // The next batch's rows of the sparse index start loading while this one computes.
-            let next = &self.order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
-            self.ws.prefetch(train, next);
-            // Within the epoch only the steps change the network (held here throughout), so
-            // each step after the first continues the one before.
-            let st = if bi == 0 {
-                self.ws.step(mlp, state, train, idx, &cfg, par)
-            } else {
-                self.ws.step_after(mlp, state, train, idx, &cfg, par)
-            };
-            if !st.loss.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch,
-                    batch: bi,
-                    what: format!("the loss ({})", st.loss),
-                });
+        // On two or more threads the batches run on the trainer's team, which stays awake
+        // from one parallel region to the next (rayon's workers would sleep between them).
+        let threads = par.threads();
+        let team = match par {
+            Par::Rayon if threads > 1 => {
+                if self.team.as_ref().is_none_or(|t| t.size() != threads) {
+                    self.team = Some(Team::new(threads));
+                }
+                self.team.as_ref()
             }
-            if st.loss > DIVERGED_LOSS {
-                return Err(TrainError::LossExploded {
-                    epoch,
-                    batch: bi,
-                    loss: st.loss,
-                });
-            }
-            loss_sum += st.loss;
-            correct += idx.len() - st.errors;
-            batches += 1;
-        }
+            _ => None,
+        };
+        let (ws, order) = (&mut self.ws, &self.order);
+        let mut run = || run_batches(ws, order, mlp, state, train, &cfg, par, epoch);
+        let (loss_sum, correct, batches) = match team {
+            Some(team) => team.install(run),
+            None => run(),
+        }?;
         let seconds = start.elapsed().as_secs_f64();
         if let Some((l, _)) = mlp.layers.iter().enumerate().find(|(_, layer)| {
             !layer
@@ -222,4 +212,52 @@ impl Trainer {
             seconds,
         })
     }
+}
+
+/// The batches of one epoch in the shuffled `order`: the sums of their losses and correct
+/// predictions, and their count.
+#[allow(clippy::too_many_arguments)]
+fn run_batches(
+    ws: &mut Workspace,
+    order: &[usize],
+    mlp: &mut Mlp,
+    state: &mut SgdState,
+    train: Split<'_>,
+    cfg: &TrainConfig,
+    par: Par,
+    epoch: usize,
+) -> Result<(f64, usize, usize), TrainError> {
+    let n = order.len();
+    let batch = cfg.batch.max(1);
+    let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
+    for (bi, idx) in order.chunks(batch).enumerate() {
+        // The next batch's rows of the sparse index start loading while this one computes.
+        let next = &order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
+        ws.prefetch(train, next);
+        // Within the epoch only the steps change the network (held here throughout), so
+        // each step after the first continues the one before.
+        let st = if bi == 0 {
+            ws.step(mlp, state, train, idx, cfg, par)
+        } else {
+            ws.step_after(mlp, state, train, idx, cfg, par)
+        };
+        if !st.loss.is_finite() {
+            return Err(TrainError::NonFinite {
+                epoch,
+                batch: bi,
+                what: format!("the loss ({})", st.loss),
+            });
+        }
+        if st.loss > DIVERGED_LOSS {
+            return Err(TrainError::LossExploded {
+                epoch,
+                batch: bi,
+                loss: st.loss,
+            });
+        }
+        loss_sum += st.loss;
+        correct += idx.len() - st.errors;
+        batches += 1;
+    }
+    Ok((loss_sum, correct, batches))
 }

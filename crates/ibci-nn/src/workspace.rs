@@ -17,9 +17,11 @@
 //!   b_l      = b_l - lr colsum(dz_l)
 //! ```
 //!
-//! Threads: each product splits its output over the pool, and on two or more threads the
-//! batch's nonzeros are sorted by pixel (for W_1's gradient) on one thread while the others
-//! run layers 2..L forward and back. The first layer's forward product takes W_1's exponent
+//! Threads: each product splits its output over the pool (or, inside
+//! [`Team::install`](ibci_kernels::Team::install), as `Trainer::epoch` runs the batches, over
+//! the team: the sparse products and the GEMMs), and on two or more threads the batch's
+//! nonzeros are sorted by pixel (for W_1's gradient) on one thread while the caller runs
+//! layers 2..L forward and back. The first layer's forward product takes W_1's exponent
 //! floor (its exactness guard) from the previous step's fused update instead of scanning W_1,
 //! when the step continues that one (`Workspace::step_after`).
 //!
@@ -298,17 +300,8 @@ impl Workspace {
                 cols.fill(csr, rows);
             }
         };
-        let stats = match par {
-            Par::Seq => {
-                let stats = self.upper(mlp, state, data, rows, update, cfg, par);
-                fill(&mut cols);
-                stats
-            }
-            Par::Rayon => {
-                let upper = || self.upper(mlp, state, data, rows, update, cfg, par);
-                rayon::join(upper, || fill(&mut cols)).0
-            }
-        };
+        let upper = || self.upper(mlp, state, data, rows, update, cfg, par);
+        let stats = par.join(upper, || fill(&mut cols)).0;
         self.cols = cols;
         if stats.loss.is_finite() {
             self.update_layer(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
