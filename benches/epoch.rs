@@ -7,6 +7,8 @@
 //!
 //! Run: `cargo bench --bench epoch` (about three minutes with both comparisons). To time fewer
 //! cells, `IBCI_BENCH_NETS=mlp2` and `IBCI_BENCH_THREADS=1` (comma-separated lists).
+//! With both thread counts it then prints each net's two-thread epoch over its one-thread
+//! epoch, from pairs of epochs run back to back (issue 13's two-thread target).
 //! `IBCI_BENCH_PORTABLE=1` also times one MLP-2 epoch on the portable kernel path, in a child
 //! process, and prints its ratio to this run's (the figure `ibci info` quotes).
 
@@ -17,7 +19,7 @@ use std::time::Instant;
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::Par;
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{shuffle_stream, OwnedSplit, SgdState, Trainer};
+use ibci_nn::train::{shuffle_stream, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -72,6 +74,64 @@ fn portable_epoch() -> Option<f64> {
     text.split_whitespace()
         .find_map(|t| t.strip_prefix("epoch_seconds="))
         .and_then(|v| v.parse().ok())
+}
+
+/// Pairs of epochs (one thread, then two) for the two-thread ratio.
+const PAIRS: usize = 7;
+
+/// One training epoch of `spec` (He-normal, seed 1, the shuffle of `rep`) on a pool of
+/// `threads`: its seconds.
+fn epoch_seconds(
+    spec: &ArchSpec,
+    train: Split<'_>,
+    test: Split<'_>,
+    threads: usize,
+    rep: usize,
+) -> f64 {
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: Nonlinearity::Relu,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let mut mlp = Mlp::init(
+        spec,
+        &vec![he; spec.layers()],
+        BiasInit::Constant(0.0),
+        &mut Xoshiro256PlusPlus::seed_from_u64(1),
+    );
+    let mut state = SgdState::new(&mlp, 0.0);
+    let mut rng = shuffle_stream(1, rep + 1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
+    let par = Par::for_threads(threads);
+    let mut trainer = Trainer::new(&mlp, &cfg, par);
+    pool.install(|| trainer.epoch(&mut mlp, &mut state, train, test, 1, &mut rng))
+        .expect("no divergence")
+        .seconds
+}
+
+/// Issue 13's two-thread target as its own ratio: `PAIRS` pairs of epochs, one thread then
+/// two, back to back (so that both see the same minute of the machine), each pair's ratio.
+fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
+    let spec = ArchSpec::parse(arch).expect("IBCI_BENCH_NETS: a preset or widths");
+    let mut ratios: Vec<f64> = (0..PAIRS)
+        .map(|rep| {
+            let one = epoch_seconds(&spec, train, test, 1, rep);
+            epoch_seconds(&spec, train, test, 2, rep) / one
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{arch}: two-thread epoch / one-thread epoch over {PAIRS} back-to-back pairs: median {:.2} (range {:.2}-{:.2})",
+        ratios[PAIRS / 2],
+        ratios[0],
+        ratios[PAIRS - 1]
+    );
 }
 
 /// Set in the child that times the portable path.
@@ -199,6 +259,13 @@ fn main() {
                 "| {arch} | {threads} | {o:.3} | {:.3} | {pts} | {ptr} | {nps} | {npr} |",
                 median(eval)
             );
+        }
+    }
+    let threads = list("IBCI_BENCH_THREADS", "1,2");
+    if threads.iter().any(|t| t == "1") && threads.iter().any(|t| t == "2") {
+        println!();
+        for arch in list("IBCI_BENCH_NETS", "mlp2,mlp3,mlp5") {
+            two_against_one(&arch, train, test);
         }
     }
     if std::env::var_os("IBCI_BENCH_PORTABLE").is_some() {

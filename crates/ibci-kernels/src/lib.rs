@@ -11,6 +11,8 @@
 //! - [`stats`]: column sums, means, variances and norms, per-class column statistics, the
 //!   campaign's rank-1 deflation.
 //! - [`math`]: exp, ln and tanh implemented here (measured ulp bounds), scalar and 8-lane.
+//! - [`team`]: threads that stay awake through a training step's short parallel regions
+//!   ([`Team`]); [`Par::Rayon`] kernels split over it inside [`Team::install`].
 //! - [`probe`]: the FMA-throughput probe the benches compare against.
 //! - [`dispatch`]: which path runs, detection, and the `IBCI_KERNEL_PATH` knob.
 //! - [`reference`](mod@reference): naive references kept forever for the tests.
