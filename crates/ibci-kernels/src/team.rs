@@ -103,13 +103,16 @@ impl<T: Copy + 'static> Drop for Restore<T> {
 }
 
 impl Team {
-    /// A team of `size` members (at least one): this thread and `size - 1` new helper
-    /// threads, idle until the first region.
+    /// The most members a team has (one per slot of a region).
+    pub const MAX_SIZE: usize = MAX_SLOTS;
+
+    /// A team of `size` members (at least one, at most [`Team::MAX_SIZE`]): this thread and
+    /// `size - 1` new helper threads, idle until the first region.
     ///
     /// # Panics
     /// If the operating system cannot start a thread.
     pub fn new(size: usize) -> Team {
-        let size = size.clamp(1, MAX_SLOTS);
+        let size = size.clamp(1, Team::MAX_SIZE);
         let shared = Arc::new(Shared {
             state: AtomicU64::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),

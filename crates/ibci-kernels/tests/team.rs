@@ -35,6 +35,19 @@ fn every_task_runs_once() {
     }
 }
 
+/// A team asked for more members than a region has slots has `MAX_SIZE`, and works.
+#[test]
+fn a_team_has_at_most_max_size_members() {
+    let team = Team::new(Team::MAX_SIZE + 5);
+    assert_eq!(team.size(), Team::MAX_SIZE);
+    let runs = AtomicUsize::new(0);
+    team.run(100, &|_| {
+        runs.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(runs.load(Ordering::Relaxed), 100);
+    assert_eq!(Team::new(0).size(), 1);
+}
+
 #[test]
 fn a_broadcast_reaches_every_member_on_its_own_thread() {
     for size in 1..=4 {

@@ -171,7 +171,7 @@ impl Trainer {
         }
         // On two or more threads the batches run on the trainer's team, which stays awake
         // from one parallel region to the next (rayon's workers would sleep between them).
-        let threads = par.threads();
+        let threads = par.threads().min(Team::MAX_SIZE);
         let team = match par {
             Par::Rayon if threads > 1 => {
                 if self.team.as_ref().is_none_or(|t| t.size() != threads) {
