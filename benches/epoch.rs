@@ -79,6 +79,28 @@ fn portable_epoch() -> Option<f64> {
 /// Pairs of epochs (one thread, then two) for the two-thread ratio.
 const PAIRS: usize = 7;
 
+/// `spec` with He-normal weights (fan-in, ReLU gain) and zero biases, seed 1.
+fn he_net(spec: &ArchSpec) -> Mlp {
+    let he = WeightInit::KaimingNormal {
+        mode: FanMode::FanIn,
+        nl: Nonlinearity::Relu,
+    };
+    Mlp::init(
+        spec,
+        &vec![he; spec.layers()],
+        BiasInit::Constant(0.0),
+        &mut Xoshiro256PlusPlus::seed_from_u64(1),
+    )
+}
+
+/// One epoch of the reference protocol (batch 100, SGD lr 0.1).
+fn one_epoch() -> TrainConfig {
+    TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    }
+}
+
 /// One training epoch of `spec` (He-normal, seed 1, the shuffle of `rep`) on a pool of
 /// `threads`: its seconds.
 fn epoch_seconds(
@@ -88,20 +110,8 @@ fn epoch_seconds(
     threads: usize,
     rep: usize,
 ) -> f64 {
-    let he = WeightInit::KaimingNormal {
-        mode: FanMode::FanIn,
-        nl: Nonlinearity::Relu,
-    };
-    let cfg = TrainConfig {
-        epochs: 1,
-        ..TrainConfig::default()
-    };
-    let mut mlp = Mlp::init(
-        spec,
-        &vec![he; spec.layers()],
-        BiasInit::Constant(0.0),
-        &mut Xoshiro256PlusPlus::seed_from_u64(1),
-    );
+    let cfg = one_epoch();
+    let mut mlp = he_net(spec);
     let mut state = SgdState::new(&mlp, 0.0);
     let mut rng = shuffle_stream(1, rep + 1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -149,33 +159,7 @@ fn main() {
     let (train, test) = (tr.view(), te.view());
     if std::env::var_os(CHILD).is_some() {
         let spec = ArchSpec::parse("mlp2").expect("preset");
-        let he = WeightInit::KaimingNormal {
-            mode: FanMode::FanIn,
-            nl: Nonlinearity::Relu,
-        };
-        let mut mlp = Mlp::init(
-            &spec,
-            &vec![he; spec.layers()],
-            BiasInit::Constant(0.0),
-            &mut Xoshiro256PlusPlus::seed_from_u64(1),
-        );
-        let cfg = TrainConfig {
-            epochs: 1,
-            ..TrainConfig::default()
-        };
-        let mut state = SgdState::new(&mlp, 0.0);
-        let mut trainer = Trainer::new(&mlp, &cfg, Par::Seq);
-        let m = trainer
-            .epoch(
-                &mut mlp,
-                &mut state,
-                train,
-                test,
-                1,
-                &mut shuffle_stream(1, 1),
-            )
-            .expect("no divergence");
-        println!("epoch_seconds={}", m.seconds);
+        println!("epoch_seconds={}", epoch_seconds(&spec, train, test, 1, 0));
         return;
     }
     let (torch, numpy) = (has("torch"), has("numpy"));
@@ -186,14 +170,7 @@ fn main() {
     );
     println!("| net | threads | ibci epoch s | ibci eval s | PyTorch epoch s | ibci/PyTorch | NumPy epoch s | ibci/NumPy |");
     println!("|---|---|---|---|---|---|---|---|");
-    let he = WeightInit::KaimingNormal {
-        mode: FanMode::FanIn,
-        nl: Nonlinearity::Relu,
-    };
-    let cfg = TrainConfig {
-        epochs: 1,
-        ..TrainConfig::default()
-    };
+    let cfg = one_epoch();
     let list = |var: &str, all: &str| -> Vec<String> {
         std::env::var(var)
             .unwrap_or_else(|_| all.to_string())
@@ -214,12 +191,7 @@ fn main() {
             let par = Par::for_threads(threads);
             let (mut ours, mut eval, mut pt, mut np) = (vec![], vec![], vec![], vec![]);
             for rep in 0..REPS {
-                let mut mlp = Mlp::init(
-                    &spec,
-                    &vec![he; spec.layers()],
-                    BiasInit::Constant(0.0),
-                    &mut Xoshiro256PlusPlus::seed_from_u64(1),
-                );
+                let mut mlp = he_net(&spec);
                 let mut state = SgdState::new(&mlp, 0.0);
                 let mut rng = shuffle_stream(1, rep + 1);
                 let mut trainer = Trainer::new(&mlp, &cfg, par);

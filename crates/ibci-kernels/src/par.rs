@@ -1,6 +1,6 @@
 //! How a kernel call uses threads: on the calling thread alone, or over rayon's current
 //! pool, or, inside [`Team::install`](crate::Team::install), over that team (the sparse
-//! products and [`Par::join`]; other kernels keep to rayon). Every kernel gives the same bits
+//! products, the GEMM and [`Par::join`]; the other kernels keep to rayon). Every kernel gives the same bits
 //! either way.
 
 use crate::team;

@@ -6,13 +6,13 @@
 //! ```text
 //! Team::new(n)          the calling thread (member 0) and n - 1 helper threads
 //! team.install(f)       runs f here; inside it, Par::Rayon kernels that know the team
-//!                       (the sparse products, par::join) split over the team's members
+//!                       (the sparse products, the GEMM, Par::join) split over its members
 //! team.run(tasks, f)    f(t) for t in 0..tasks, over the members; returns when all are done
 //! ```
 //!
 //! One region at a time, published in one atomic word: `generation (23 bits) | pinned (1) |
-//! slots (8) | claimed mask (32)`. A region has `slots = min(tasks, 32)` slots; slot `s` runs tasks `s,
-//! s + slots, ...`. Member `m` first claims its own slots (`s % n == m`, so that a task's
+//! slots (8) | claimed mask (32)`. A region has `slots = min(tasks, 32)` slots; slot `s`
+//! runs tasks `s, s + slots, ...`. Member `m` first claims its own slots (`s % n == m`, so that a task's
 //! data stays in the same core's cache from batch to batch), then any left unclaimed, each by
 //! a compare-and-swap of the word; it reads the region's job only after a successful claim,
 //! so a member that saw an older word cannot run a job that has ended. The caller waits only

@@ -491,20 +491,13 @@ fn bias_and_activation_fused_equal_the_separate_kernels() {
                 bias_add(want.as_mut(), &bias, Par::Seq);
                 activate_with(path, act, want.as_mut_slice(), Par::Seq);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let product = |c: MatMut<'_>, par: Par| {
+                    gemm_bias_act_with(path, c, a.as_ref(), b.as_ref(), &bias, act, par)
+                };
                 for (t, pool) in pools() {
                     let par = Par::for_threads(*t);
                     let mut got = Mat::filled(m, n, f32::NAN);
-                    pool.install(|| {
-                        gemm_bias_act_with(
-                            path,
-                            got.as_mut(),
-                            a.as_ref(),
-                            b.as_ref(),
-                            &bias,
-                            act,
-                            par,
-                        )
-                    });
+                    pool.install(|| product(got.as_mut(), par));
                     assert_eq!(
                         bits(got.as_slice()),
                         bits(want.as_slice()),
@@ -512,10 +505,8 @@ fn bias_and_activation_fused_equal_the_separate_kernels() {
                     );
                     // Column-major C: the write-back's strided branch.
                     let mut cm = vec![f32::NAN; m * n];
-                    let view = ibci_kernels::MatMut::from_slice_strided(&mut cm, m, n, 1, m);
-                    pool.install(|| {
-                        gemm_bias_act_with(path, view, a.as_ref(), b.as_ref(), &bias, act, par)
-                    });
+                    let view = MatMut::from_slice_strided(&mut cm, m, n, 1, m);
+                    pool.install(|| product(view, par));
                     let back: Vec<f32> = (0..m * n).map(|e| cm[(e % n) * m + e / n]).collect();
                     assert_eq!(
                         bits(&back),
@@ -526,17 +517,7 @@ fn bias_and_activation_fused_equal_the_separate_kernels() {
                 for size in [2, 3] {
                     let mut got = Mat::filled(m, n, f32::NAN);
                     TEAMS.with(|teams| {
-                        teams[size - 2].install(|| {
-                            gemm_bias_act_with(
-                                path,
-                                got.as_mut(),
-                                a.as_ref(),
-                                b.as_ref(),
-                                &bias,
-                                act,
-                                Par::Rayon,
-                            )
-                        })
+                        teams[size - 2].install(|| product(got.as_mut(), Par::Rayon))
                     });
                     assert_eq!(
                         bits(got.as_slice()),

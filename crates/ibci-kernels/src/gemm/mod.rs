@@ -87,7 +87,8 @@ const PAR_PACK_ELEMS: usize = 1 << 18;
 /// Grows the per-thread packing buffers so that no product with `k <= max_k` and
 /// `n <= max_n` allocates afterwards: B's and A's on this thread and on every thread that
 /// [`Par`] may run tasks on (this one, or each member of the installed [`Team`](crate::Team)
-/// or else of the current rayon pool, reached with a broadcast). The buffers belong to the threads and are reused by every product.
+/// or else of the current rayon pool, reached with a broadcast). The buffers belong to the
+/// threads and are reused by every product.
 pub fn reserve_scratch(par: Par, max_k: usize, max_n: usize) {
     // Packed B: n rounded up to the widest panel (32), times k. A task's A block: at most MC
     // rows (MC is a multiple of every MR) by one k block, plus, when k is split, running
