@@ -233,14 +233,12 @@ fn run_batches(
     for (bi, idx) in order.chunks(batch).enumerate() {
         // The next batch's rows of the sparse index start loading while this one computes.
         let next = &order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
-        ws.prefetch(train, next);
         // Within the epoch only the steps change the network (held here throughout), so
         // each step after the first continues the one before.
-        let st = if bi == 0 {
-            ws.step(mlp, state, train, idx, cfg, par)
-        } else {
-            ws.step_after(mlp, state, train, idx, cfg, par)
-        };
+        if bi == 0 {
+            ws.forget_w1_floor();
+        }
+        let st = ws.step_after(mlp, state, train, idx, cfg, par, next);
         if !st.loss.is_finite() {
             return Err(TrainError::NonFinite {
                 epoch,

@@ -20,8 +20,8 @@
 //! Threads: each product splits its output over the pool (or, inside
 //! [`Team::install`](ibci_kernels::Team::install), as `Trainer::epoch` runs the batches, over
 //! the team: the sparse products and the GEMMs), and on two or more threads the batch's
-//! nonzeros are sorted by pixel (for W_1's gradient) on one thread while the caller runs
-//! layers 2..L forward and back. The first layer's forward product takes W_1's exponent
+//! nonzeros are sorted by pixel (for W_1's gradient), and the next batch's rows prefetched,
+//! on one thread while the caller runs layers 2..L forward and back. The first layer's forward product takes W_1's exponent
 //! floor (its exactness guard) from the previous step's fused update instead of scanning W_1,
 //! when the step continues that one (`Workspace::step_after`).
 //!
@@ -207,15 +207,6 @@ impl Workspace {
         }
     }
 
-    /// Starts loading the sparse index's entries of `data.x[rows]` (the next batch) into the
-    /// caches while the current batch computes; nothing when the data have no sparse index.
-    /// A hint: results do not change.
-    pub fn prefetch(&self, data: Split<'_>, rows: &[usize]) {
-        if let Some(csr) = sparse_index(&data) {
-            csr.prefetch(rows);
-        }
-    }
-
     /// Copies `x[rows]` into the batch buffer.
     fn gather(&mut self, x: MatRef<'_>, rows: &[usize]) {
         let k = x.cols();
@@ -248,8 +239,14 @@ impl Workspace {
         cfg: &TrainConfig,
         par: Par,
     ) -> BatchStats {
+        self.forget_w1_floor();
+        self.step_after(mlp, state, data, rows, cfg, par, &[])
+    }
+
+    /// Makes the next [`Workspace::step_after`] scan W_1 for its exponent floor (as
+    /// [`Workspace::step`] does): for a step that does not continue the one before.
+    pub(crate) fn forget_w1_floor(&mut self) {
         self.w1_floor = None;
-        self.step_after(mlp, state, data, rows, cfg, par)
     }
 
     /// [`Workspace::step`] for a step that directly follows one on this workspace with the
@@ -257,6 +254,11 @@ impl Workspace {
     /// holds the network for the whole epoch): the first layer's weights are then known to
     /// be as that step wrote them, and their exponent floor (for the sparse product's guard)
     /// is taken from it instead of scanning W_1 again. The same numbers as `step`.
+    ///
+    /// `next` (the next step's rows, or none) only starts loading their entries of the
+    /// sparse index into the caches of the thread that sorts this batch's nonzeros, which is
+    /// the thread that will read them first.
+    #[allow(clippy::too_many_arguments)]
     #[track_caller]
     pub(crate) fn step_after(
         &mut self,
@@ -266,6 +268,7 @@ impl Workspace {
         rows: &[usize],
         cfg: &TrainConfig,
         par: Par,
+        next: &[usize],
     ) -> BatchStats {
         let b = rows.len();
         assert!(b > 0, "Workspace::step: empty batch");
@@ -292,12 +295,16 @@ impl Workspace {
             Update::Separate
         };
         // The layers after the first, forward and back, do not need the batch's columns: on
-        // two or more threads those are sorted (for the first layer's gradient) meanwhile.
+        // two or more threads those are sorted (for the first layer's gradient) meanwhile,
+        // and the same thread then prefetches the next batch's rows, which it sorts next
+        // (prefetched by the caller, they were read back from its core: the sort took 30%
+        // longer and the caller spent about 10 us of each step issuing the prefetches).
         let mut cols = std::mem::take(&mut self.cols);
         let csr = sparse_index(&data);
         let fill = |cols: &mut BatchCols| {
             if let Some(csr) = csr {
                 cols.fill(csr, rows);
+                csr.prefetch(next);
             }
         };
         let upper = || self.upper(mlp, state, data, rows, update, cfg, par);
@@ -565,7 +572,7 @@ mod tests {
             if i == 0 {
                 ws.step(&mut mlp, &mut state, data.view(), rows, &cfg, Par::Seq);
             } else {
-                ws.step_after(&mut mlp, &mut state, data.view(), rows, &cfg, Par::Seq);
+                ws.step_after(&mut mlp, &mut state, data.view(), rows, &cfg, Par::Seq, &[]);
             }
             assert_eq!(
                 ws.w1_floor,

@@ -17,12 +17,15 @@
 //!
 //! [`BatchCols`] is filled once per batch (a counting sort of the batch's entries of
 //! [`CsrRows`](super::CsrRows)). Threads take disjoint blocks of the output, each element is
-//! computed by one chain, so the thread count changes no bit.
+//! computed by one chain, so the thread count changes no bit. Each task copies its block of
+//! D's columns into aligned rows of its own thread's buffer (on two threads, one copy of all
+//! of D made by the caller was read back from the caller's core by the other thread, and the
+//! other thread waited for it: about 8 us of a 150 us MLP-2 step).
 
 use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
-use super::exact::{skipping_is_exact, ExponentFloor};
-use super::packed::Packed;
+use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
+use super::packed::{Packed, Rhs};
 use crate::mat::{MatMut, MatRef};
 use crate::par::Par;
 use crate::ptr::SendPtr;
@@ -94,8 +97,13 @@ pub fn cols_t_times(
     if k == 0 || n == 0 {
         return Some(ExponentFloor::EMPTY);
     }
+    // D's floor decides, once for every task, whether skipping is exact.
+    let d_floor = (0..d.rows()).fold(ExponentFloor::EMPTY, |f, r| match d.row(r) {
+        Some(row) => f.merge(exponent_floor(row)),
+        None => (0..n).fold(f, |f, j| f.merge(exponent_floor(&[d.at(r, j)]))),
+    });
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
-        || !skipping_is_exact(a.floor(), scratch.pack(d))
+        || !skipping_is_exact(a.floor(), d_floor)
     {
         return None;
     }
@@ -105,18 +113,28 @@ pub fn cols_t_times(
     let split = blocks(n, lanes);
     // Ranges of p with about equal numbers of terms, one per thread, times column blocks.
     let ranges = threads.min(k);
-    let rhs = scratch.rhs();
+    // Each task copies its block of D's columns into its thread's buffer (aligned rows, read
+    // from that thread's own cache; a copy made by one thread for all would be read back
+    // from the other cores).
+    let copy_len = d.rows() * BW;
+    let copies = SendPtr::from_raw(scratch.blocks(threads, copy_len));
     let rs = o.row_stride();
     let op = SendPtr::new(o);
-    let task = |t: usize, _slot: usize| -> ExponentFloor {
+    let task = |t: usize, slot: usize| -> ExponentFloor {
         let (q, s) = (t / ranges, t % ranges);
         let (j0, bw) = block(q, split, lanes, n);
         let ps = a.split_point(s, ranges)..a.split_point(s + 1, ranges);
-        // SAFETY: rows ps and columns j0..j0+bw of the output are this task's alone; D is
-        // packed (64-byte-aligned rows padded to a multiple of 16 floats, so they hold the
-        // block rounded up to whole vectors); every batch position is below d.rows(); the
-        // path was checked when `scratch` was made.
-        unsafe { kern::gradient(path, a, rhs, j0, bw, ps, op.get(), rs, lr) }
+        // SAFETY: buffer `slot` (below `threads`, see `Par::map_merge`; BW * rows floats from
+        // a 64-byte boundary, BW a multiple of 16) is used by the task running on that
+        // thread alone, which finishes before taking another; j0 + bw <= n. Rows ps and
+        // columns j0..j0+bw of the output are this task's alone; the copy's rows hold the
+        // block rounded up to whole vectors (bw <= BW, zero beyond bw) from 64-byte
+        // boundaries; every batch position is below d.rows(); the path was checked when
+        // `scratch` was made.
+        unsafe {
+            let rhs = Rhs::copy_block(d, j0, bw, copies.get().add(slot % threads * copy_len));
+            kern::gradient(path, a, rhs, bw, ps, op.get().add(j0), rs, lr)
+        }
     };
     let tasks = split.0 * ranges;
     let floor = par.map_merge(tasks, ExponentFloor::EMPTY, task, ExponentFloor::merge);

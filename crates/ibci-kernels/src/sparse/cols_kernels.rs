@@ -18,21 +18,20 @@ pub(super) fn lanes(path: KernelPath) -> usize {
     }
 }
 
-/// The gradient's block: for `p` in `ps`, `g = chain over r of a_rp * d[r, j0..j0+bw]`,
-/// written to `out + p * rs + j0 ..` as `g`, or as `w - lr * g` onto the `w` there; returns
-/// the [`ExponentFloor`] of what it wrote (taken from the registers on the vector paths).
+/// The gradient's block: for `p` in `ps`, `g = chain over r of a_rp * d[r, 0..bw]`, written
+/// to `out + p * rs ..` as `g`, or as `w - lr * g` onto the `w` there; returns the
+/// [`ExponentFloor`] of what it wrote (taken from the registers on the vector paths).
 ///
 /// # Safety
-/// `d` is packed (rows of a multiple of 16 floats from a 64-byte boundary, `a.rows()` rows,
-/// at least `j0 + bw` rounded up to `lanes(path)` columns); `ps` lies in `0..a.cols()`;
-/// `out + p * rs + j0 + j` for `p` in `ps`, `j < bw` is valid for reads and writes and only
-/// this call touches it; `bw <= BW`; `path` is supported here.
+/// `d` is the block's copy (rows of a multiple of 16 floats from a 64-byte boundary,
+/// `a.rows()` rows, at least `bw` rounded up to `lanes(path)` columns); `ps` lies in
+/// `0..a.cols()`; `out + p * rs + j` for `p` in `ps`, `j < bw` is valid for reads and writes
+/// and only this call touches it; `bw <= BW`; `path` is supported here.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gradient(
     path: KernelPath,
     a: &BatchCols,
     d: Rhs,
-    j0: usize,
     bw: usize,
     ps: Range<usize>,
     out: *mut f32,
@@ -43,10 +42,10 @@ pub(super) unsafe fn gradient(
     match path {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller's contract; the path is supported, so AVX-512F is there.
-        KernelPath::Avx512 => unsafe { avx512::gradient(a, d, j0, bw, ps, out, rs, lr) },
+        KernelPath::Avx512 => unsafe { avx512::gradient(a, d, bw, ps, out, rs, lr) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller's contract; the path is supported, so AVX2 and FMA are there.
-        KernelPath::Avx2Fma => unsafe { avx2::gradient(a, d, j0, bw, ps, out, rs, lr) },
+        KernelPath::Avx2Fma => unsafe { avx2::gradient(a, d, bw, ps, out, rs, lr) },
         // SAFETY: the caller's contract.
         _ => unsafe {
             let mut g = [0f32; BW];
@@ -54,12 +53,12 @@ pub(super) unsafe fn gradient(
             for p in ps {
                 g[..bw].fill(0.0);
                 for &(r, x) in a.col(p) {
-                    let dr = std::slice::from_raw_parts(d.row_ptr(r as usize).add(j0), bw);
+                    let dr = std::slice::from_raw_parts(d.row_ptr(r as usize), bw);
                     g.iter_mut()
                         .zip(dr)
                         .for_each(|(g, &dv)| *g = x.mul_add(dv, *g));
                 }
-                floor = floor.merge(write_row(&g[..bw], out.add(p * rs + j0), lr));
+                floor = floor.merge(write_row(&g[..bw], out.add(p * rs), lr));
             }
             floor
         },
@@ -107,8 +106,7 @@ macro_rules! isa_kernels {
             pub(super) unsafe fn gradient(
                 a: &BatchCols,
                 d: Rhs,
-                j0: usize,
-                bw: usize,
+                            bw: usize,
                 ps: Range<usize>,
                 out: *mut f32,
                 rs: usize,
@@ -116,7 +114,7 @@ macro_rules! isa_kernels {
             ) -> ExponentFloor {
                 match bw.div_ceil(L) {
                     // SAFETY: forwarded.
-                    $($nv => unsafe { grad::<$nv>(a, d, j0, bw, ps, out, rs, lr) },)*
+                    $($nv => unsafe { grad::<$nv>(a, d, bw, ps, out, rs, lr) },)*
                     _ => unreachable!("a block is 1 to BW / L vectors"),
                 }
             }
@@ -127,8 +125,7 @@ macro_rules! isa_kernels {
             unsafe fn grad<const NV: usize>(
                 a: &BatchCols,
                 d: Rhs,
-                j0: usize,
-                bw: usize,
+                            bw: usize,
                 ps: Range<usize>,
                 out: *mut f32,
                 rs: usize,
@@ -136,9 +133,9 @@ macro_rules! isa_kernels {
             ) -> ExponentFloor {
                 // One term of row p's chains: acc = fma(x, D[r, block], acc).
                 let term = |acc: &mut [$vt; NV], &(r, x): &(u32, f32)| {
-                    // SAFETY: D's row r < a.rows() holds columns j0 .. j0 + NV*L (packed,
-                    // padded to 16, 64-byte aligned rows; j0 a multiple of L: aligned loads).
-                    let dr = unsafe { d.row_ptr(r as usize).add(j0) };
+                    // SAFETY: D's row r < a.rows() holds NV*L columns (the block's copy,
+                    // padded to 16, 64-byte aligned rows: aligned loads).
+                    let dr = unsafe { d.row_ptr(r as usize) };
                     let xv = $set1(x);
                     for (v, acc) in acc.iter_mut().enumerate() {
                         // SAFETY: as above.
@@ -164,11 +161,11 @@ macro_rules! isa_kernels {
                     c0[both..].iter().for_each(|t| term(&mut acc0, t));
                     c1[both..].iter().for_each(|t| term(&mut acc1, t));
                     // SAFETY: rows p (and p + 1 when paired) are in ps: the caller's contract
-                    // for their columns j0..j0+bw.
+                    // for their columns 0..bw.
                     unsafe {
-                        finish(&acc0, out.add(p * rs + j0), tail, lr, &mut lanes);
+                        finish(&acc0, out.add(p * rs), tail, lr, &mut lanes);
                         if pair {
-                            finish(&acc1, out.add((p + 1) * rs + j0), tail, lr, &mut lanes);
+                            finish(&acc1, out.add((p + 1) * rs), tail, lr, &mut lanes);
                         }
                     }
                     p += 2;

@@ -2,7 +2,8 @@
 //! read it: in place when its rows are contiguous (W1 in training: a packed copy would double
 //! what the product streams), else packed into [`Packed`]'s aligned rows of
 //! `ld = round_up(n, 16)` floats, zero beyond column `n`. [`Packed`] also holds the
-//! kernel path and the per-thread tiles.
+//! kernel path, the forward product's per-thread tiles and the weight gradient's per-thread
+//! copies of its right operand's column blocks.
 
 use super::exact::{exponent_floor, ExponentFloor};
 use crate::dispatch::KernelPath;
@@ -11,12 +12,14 @@ use crate::mat::MatRef;
 
 /// The scratch of the sparse products, reused between calls: the kernel path, the right
 /// operand packed once per product (`rows x n` floats, row `p` at `p * ld` from a 64-byte
-/// boundary, `ld = round_up(n, 16)`, padding zero), and the forward product's tiles.
+/// boundary, `ld = round_up(n, 16)`, padding zero), the forward product's tiles and the
+/// weight gradient's block copies.
 #[derive(Clone, Debug)]
 pub struct Packed {
     path: KernelPath,
     buf: AlignedVec,
     tiles: AlignedVec,
+    blocks: AlignedVec,
     rows: usize,
     n: usize,
     ld: usize,
@@ -41,6 +44,7 @@ impl Packed {
             path,
             buf: AlignedVec::default(),
             tiles: AlignedVec::default(),
+            blocks: AlignedVec::default(),
             rows: 0,
             n: 0,
             ld: 0,
@@ -82,6 +86,12 @@ impl Packed {
         self.tiles.get(threads * len).as_mut_ptr()
     }
 
+    /// `threads` buffers of `len` floats each for [`super::cols`]'s copies of column blocks,
+    /// the first on a 64-byte boundary (contents unspecified).
+    pub(super) fn blocks(&mut self, threads: usize, len: usize) -> *mut f32 {
+        self.blocks.get(threads * len).as_mut_ptr()
+    }
+
     /// The packed operand, as the kernels read it.
     pub(super) fn rhs(&mut self) -> Rhs {
         let (rows, n, ld) = (self.rows, self.n, self.ld);
@@ -94,8 +104,9 @@ impl Packed {
     }
 }
 
-/// A right operand as the kernels read it: packed (see [`Packed`]), or a matrix read where it
-/// lies (rows of `n` floats at stride `ld`, any alignment).
+/// A right operand as the kernels read it: packed (see [`Packed`]), a block of columns
+/// copied into aligned rows ([`Rhs::copy_block`]), or a matrix read where it lies (rows of
+/// `n` floats at stride `ld`, any alignment).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rhs {
     ptr: *const f32,
@@ -118,6 +129,34 @@ impl Rhs {
     /// Columns.
     pub(super) fn cols(&self) -> usize {
         self.n
+    }
+
+    /// Columns `j0..j0 + bw` of `b` copied to `dst`, row `r` at `dst + r * ld` with `ld =
+    /// round_up(bw, 16)` and zeros after its `bw` floats, and read from there.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `b.rows() * round_up(bw, 16)` floats, starts on a
+    /// 64-byte boundary and stays unaliased while the result is used; `j0 + bw <= b.cols()`.
+    pub(super) unsafe fn copy_block(b: MatRef<'_>, j0: usize, bw: usize, dst: *mut f32) -> Rhs {
+        let (rows, ld) = (b.rows(), bw.div_ceil(16) * 16);
+        // SAFETY: the caller's contract.
+        let d = unsafe { std::slice::from_raw_parts_mut(dst, rows * ld) };
+        for (r, row) in d.chunks_exact_mut(ld.max(1)).enumerate() {
+            match b.row(r) {
+                Some(src) => row[..bw].copy_from_slice(&src[j0..j0 + bw]),
+                None => row[..bw]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, x)| *x = b.at(r, j0 + j)),
+            }
+            row[bw..].fill(0.0);
+        }
+        Rhs {
+            ptr: dst,
+            ld,
+            rows,
+            n: bw,
+        }
     }
 
     /// `b` read in place, when its rows are contiguous (`None` otherwise: pack it). The caller keeps `b` borrowed, unchanged, while the result is used.
