@@ -36,31 +36,33 @@ pub(super) type KernelFn = unsafe fn(
     dst: Option<&Dst>,
 );
 
-/// A path's micro-kernel and its tile shape, and a narrower kernel (`MR x edge_nr`) for a
-/// last panel that fits it: n = 100 on AVX-512 is three 32-column panels and one of 16, not
-/// four of 32 (a quarter of the FMAs would be padding).
+/// A path's micro-kernel and its tile shape, and narrower kernels (`MR x width`, widths
+/// ascending) for a last panel that fits one: n = 100 on AVX-512 is three 32-column panels
+/// and one of 8, not four of 32 (a quarter of the FMAs would be padding) nor three and one of
+/// 16 (6% of them).
 #[derive(Clone, Copy)]
 pub(super) struct Spec {
     pub mr: usize,
     pub nr: usize,
     pub kernel: KernelFn,
-    pub edge: Option<(usize, KernelFn)>,
+    pub edges: &'static [(usize, KernelFn)],
 }
 
 impl Spec {
-    /// The width of panel `q` of `panels` over `n` columns: `nr`, or the edge kernel's width
-    /// for a last panel that fits in it.
+    /// The width of panel `q` of `panels` over `n` columns: `nr`, or the narrowest edge
+    /// kernel's width that holds a last panel.
     pub fn panel_width(&self, q: usize, panels: usize, n: usize) -> usize {
-        match self.edge {
-            Some((w, _)) if q + 1 == panels && n - q * self.nr <= w => w,
+        let rest = n - q * self.nr;
+        match self.edges.iter().find(|&&(w, _)| rest <= w) {
+            Some(&(w, _)) if q + 1 == panels => w,
             _ => self.nr,
         }
     }
 
     /// The kernel for panels of `width` columns.
     pub fn kernel_for(&self, width: usize) -> KernelFn {
-        match self.edge {
-            Some((w, f)) if w == width && w != self.nr => f,
+        match self.edges.iter().find(|&&(w, _)| w == width) {
+            Some(&(_, f)) if width != self.nr => f,
             _ => self.kernel,
         }
     }
@@ -86,21 +88,21 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             kernel: portable,
-            edge: None,
+            edges: &[],
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
             mr: 6,
             nr: 16,
             kernel: x86::avx2_6x16,
-            edge: Some((8, x86::avx2_6x8)),
+            edges: &[(8, x86::avx2_6x8)],
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
             mr: 12,
             nr: 32,
             kernel: x86::avx512_12x32,
-            edge: Some((16, x86::avx512_12x16)),
+            edges: &[(8, x86::avx512_12x8), (16, x86::avx512_12x16)],
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),
@@ -261,6 +263,14 @@ mod x86 {
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 8 tile for a last narrow panel, 6 ymm accumulators.
         avx2_6x8, "avx2,fma", 6, 1, 8, __m256,
+        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX-512 path, AVX2 + FMA3 registers: 12 x 8 tile for a last panel of at most eight
+        /// columns, 12 ymm accumulators.
+        avx512_12x8, "avx2,fma", 12, 1, 8, __m256,
         _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
     );

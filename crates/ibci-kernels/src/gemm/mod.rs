@@ -36,14 +36,15 @@
 //!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded)
 //! ```
 //!
-//! | path | MR x NR | registers | last narrow panel |
+//! | path | MR x NR | registers | last narrow panels |
 //! |---|---|---|---|
 //! | portable | 4 x 8 | scalar `f32::mul_add` | - |
 //! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast | 6 x 8 |
-//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast | 12 x 16 |
+//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast | 12 x 8 (ymm), 12 x 16 |
 //!
-//! A last panel of B no wider than the narrow kernel's NR is packed and computed at that
-//! width (n = 100 on AVX-512: 32 + 32 + 32 + 16 columns, not 4 x 32; n = 10: 16, not 32).
+//! A last panel of B no wider than a narrow kernel's NR is packed and computed at the
+//! narrowest such width (n = 100 on AVX-512: 32 + 32 + 32 + 8 columns, not 4 x 32; n = 10:
+//! 16, not 32).
 //! On two or more threads a small B (k n < 2^18) is instead packed by every thread, inside
 //! its one task (a block of rows of C), so that packing overlaps the other threads' wake-up.
 
