@@ -162,7 +162,7 @@ impl Team {
         if self.size() == 1 || tasks == 1 {
             return (0..tasks).for_each(f);
         }
-        self.region(tasks, false, f);
+        self.region(tasks, false, f, None);
     }
 
     /// `f(m)` on every member `m` (the caller is 0), each on its own thread; returns when all
@@ -171,12 +171,19 @@ impl Team {
         if self.size() == 1 {
             return f(0);
         }
-        self.region(self.size(), true, f);
+        self.region(self.size(), true, f, None);
     }
 
-    /// Publishes a region of `tasks` tasks (`pinned`: slot `s` runs on member `s` only) and
-    /// takes part in it until every slot has finished.
-    fn region(&self, tasks: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
+    /// Publishes a region of `tasks` tasks (`pinned`: slot `s` runs on member `s` only),
+    /// runs `local` here (it must not unwind), and takes part in the region until every
+    /// slot has finished.
+    fn region(
+        &self,
+        tasks: usize,
+        pinned: bool,
+        f: &(dyn Fn(usize) + Sync),
+        local: Option<&mut dyn FnMut()>,
+    ) {
         let sh = &*self.shared;
         // A kernel that a task runs here does not split over the team again (it would
         // publish a region inside this one): it sees no team, and rayon's pool.
@@ -199,6 +206,9 @@ impl Team {
         if sh.parked.load(Ordering::SeqCst) > 0 {
             self.helpers.iter().for_each(|(t, _)| t.unpark());
         }
+        if let Some(local) = local {
+            local();
+        }
         work(sh, 0);
         while sh.pending.load(Ordering::Acquire) != 0 {
             std::hint::spin_loop();
@@ -208,30 +218,39 @@ impl Team {
         }
     }
 
-    /// `(a(), b())`, `a` preferably on this thread and `b` on the first helper.
+    /// `(a(), b())`: `a` on this thread, always (a kernel it calls with
+    /// [`Par::Rayon`](crate::Par) then runs in this thread's rayon pool, not in rayon's global
+    /// one, as it would from a helper), and `b` on a helper, or here after `a` if no helper
+    /// has taken it.
     pub fn join<RA: Send, RB: Send>(
         &self,
         a: impl FnOnce() -> RA + Send,
         b: impl FnOnce() -> RB + Send,
     ) -> (RA, RB) {
-        let a = Mutex::new((Some(a), None));
+        if self.size() == 1 {
+            return (a(), b());
+        }
+        // The region's one slot is claimed once, so the lock is taken once, uncontended.
         let b = Mutex::new((Some(b), None));
-        self.run(2, &|t| {
-            // Each slot is claimed once, so each lock is taken once and never contended.
-            if t == 0 {
-                let mut g = a.lock().unwrap_or_else(|e| e.into_inner());
-                g.1 = g.0.take().map(|f| f());
-            } else {
+        let mut a = Some(a);
+        let mut ra = None;
+        // `a`'s panic is caught, so that the caller stays in the region until `b` is done.
+        let mut local = || ra = a.take().map(|a| catch_unwind(AssertUnwindSafe(a)));
+        self.region(
+            1,
+            false,
+            &|_| {
                 let mut g = b.lock().unwrap_or_else(|e| e.into_inner());
                 g.1 = g.0.take().map(|f| f());
-            }
-        });
-        let ra = a.into_inner().unwrap_or_else(|e| e.into_inner()).1;
+            },
+            Some(&mut local),
+        );
+        let ra = match ra.expect("Team::join: the first task ran") {
+            Ok(r) => r,
+            Err(p) => resume_unwind(p),
+        };
         let rb = b.into_inner().unwrap_or_else(|e| e.into_inner()).1;
-        (
-            ra.expect("Team::join: the first task ran"),
-            rb.expect("Team::join: the second task ran"),
-        )
+        (ra, rb.expect("Team::join: the second task ran"))
     }
 }
 

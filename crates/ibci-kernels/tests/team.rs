@@ -85,6 +85,35 @@ fn join_returns_both_results() {
     assert_eq!((a, b), (1, 2));
 }
 
+/// `join`'s first closure runs on the calling thread every time (its rayon kernels then stay
+/// in the caller's pool); a panic in it reaches the caller after the second has finished.
+#[test]
+fn join_runs_its_first_closure_on_the_caller() {
+    let team = Team::new(2);
+    let me = thread::current().id();
+    for _ in 0..200 {
+        let (a, _) = team.join(|| thread::current().id(), || thread::current().id());
+        assert_eq!(a, me);
+    }
+    let b_done = AtomicUsize::new(0);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        team.join(
+            || panic!("a fails"),
+            || {
+                thread::sleep(Duration::from_millis(20));
+                b_done.fetch_add(1, Ordering::SeqCst)
+            },
+        )
+    }));
+    assert!(r.is_err(), "the first closure's panic is re-raised");
+    assert_eq!(
+        b_done.load(Ordering::SeqCst),
+        1,
+        "the second closure finished first"
+    );
+    assert_eq!(team.join(|| 1, || 2), (1, 2), "the team goes on");
+}
+
 #[test]
 fn a_panicking_task_reaches_the_caller_and_the_team_goes_on() {
     let team = Team::new(3);

@@ -157,6 +157,18 @@ impl Workspace {
         );
     }
 
+    /// Grows the GEMM's packing buffers on every thread that may run a task of this
+    /// workspace's products under `par` (the installed team's members, or else the rayon
+    /// pool's), once, so that no later batch allocates them. Every product here has k and n
+    /// at most max(batch, widest layer).
+    fn reserve(&mut self, par: Par) {
+        if self.reserved != Some(par) {
+            let most = self.batch.max(*self.widths.iter().max().expect("widths"));
+            reserve_scratch(par, most, most);
+            self.reserved = Some(par);
+        }
+    }
+
     /// The activations of `data.x[rows]` (the last are the logits), left in the workspace;
     /// whether the batch was gathered into the dense buffer (the sparse product declined).
     fn forward(&mut self, mlp: &Mlp, data: Split<'_>, rows: &[usize], par: Par) -> bool {
@@ -273,14 +285,7 @@ impl Workspace {
         let b = rows.len();
         assert!(b > 0, "Workspace::step: empty batch");
         self.check(mlp, b);
-        if self.reserved != Some(par) {
-            // Every thread that may run a GEMM task gets its packing buffers now, not during
-            // some later batch.
-            // Every product here has k and n at most max(batch, widest layer).
-            let most = self.batch.max(*self.widths.iter().max().expect("widths"));
-            reserve_scratch(par, most, most);
-            self.reserved = Some(par);
-        }
+        self.reserve(par);
         let mut gathered = self.forward_first(mlp, data, rows, par);
         let update = if cfg.momentum == 0.0 && cfg.weight_decay == 0.0 {
             Update::Fused(cfg.lr)
@@ -297,8 +302,8 @@ impl Workspace {
         // The layers after the first, forward and back, do not need the batch's columns: on
         // two or more threads those are sorted (for the first layer's gradient) meanwhile,
         // and the same thread then prefetches the next batch's rows, which it sorts next
-        // (prefetched by the caller, they were read back from its core: the sort took 30%
-        // longer and the caller spent about 10 us of each step issuing the prefetches).
+        // (prefetched by the caller, they went to the other core's cache, and issuing them
+        // took 9% of the caller's `perf` samples, about 10 us a step).
         let mut cols = std::mem::take(&mut self.cols);
         let csr = sparse_index(&data);
         let fill = |cols: &mut BatchCols| {
@@ -508,6 +513,8 @@ impl Workspace {
             data.x.rows()
         );
         self.check(mlp, self.batch.min(n));
+        // The evaluation runs outside the training's team: the pool's threads need buffers too.
+        self.reserve(par);
         let c = mlp.layers[mlp.layers.len() - 1].w.cols();
         let (mut loss_sum, mut errors) = (0f64, 0usize);
         // The workspace's own index buffer (taken and put back), so evaluating allocates

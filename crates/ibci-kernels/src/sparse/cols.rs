@@ -24,7 +24,7 @@
 
 use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
-use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
+use super::exact::{matrix_floor, skipping_is_exact, ExponentFloor};
 use super::packed::{Packed, Rhs};
 use crate::mat::{MatMut, MatRef};
 use crate::par::Par;
@@ -98,10 +98,7 @@ pub fn cols_t_times(
         return Some(ExponentFloor::EMPTY);
     }
     // D's floor decides, once for every task, whether skipping is exact.
-    let d_floor = (0..d.rows()).fold(ExponentFloor::EMPTY, |f, r| match d.row(r) {
-        Some(row) => f.merge(exponent_floor(row)),
-        None => (0..n).fold(f, |f, j| f.merge(exponent_floor(&[d.at(r, j)]))),
-    });
+    let d_floor = matrix_floor(d);
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
         || !skipping_is_exact(a.floor(), d_floor)
     {

@@ -106,7 +106,7 @@ macro_rules! isa_kernels {
             pub(super) unsafe fn gradient(
                 a: &BatchCols,
                 d: Rhs,
-                            bw: usize,
+                bw: usize,
                 ps: Range<usize>,
                 out: *mut f32,
                 rs: usize,
@@ -125,7 +125,7 @@ macro_rules! isa_kernels {
             unsafe fn grad<const NV: usize>(
                 a: &BatchCols,
                 d: Rhs,
-                            bw: usize,
+                bw: usize,
                 ps: Range<usize>,
                 out: *mut f32,
                 rs: usize,

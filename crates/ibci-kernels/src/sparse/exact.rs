@@ -27,6 +27,8 @@
 //! one that passes it skips terms knowing that nothing observable changes. (Infinite or NaN
 //! entries of A are kept by the sparse index, so they meet every b in both chains alike.)
 
+use crate::mat::MatRef;
+
 /// The least `max(biased exponent, 1)` over the finite nonzero entries, and whether every
 /// entry is finite. An empty or all-zero slice gives [`NONE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +67,15 @@ pub fn exponent_floor(xs: &[f32]) -> ExponentFloor {
         return unsafe { x86::exponent_floor(xs) };
     }
     portable_floor(xs)
+}
+
+/// [`ExponentFloor`] of every entry of `m` (any strides; rows at a time when they are
+/// contiguous).
+pub fn matrix_floor(m: MatRef<'_>) -> ExponentFloor {
+    (0..m.rows()).fold(ExponentFloor::EMPTY, |f, r| match m.row(r) {
+        Some(row) => f.merge(exponent_floor(row)),
+        None => (0..m.cols()).fold(f, |f, j| f.merge(exponent_floor(&[m.at(r, j)]))),
+    })
 }
 
 fn portable_floor(xs: &[f32]) -> ExponentFloor {

@@ -56,14 +56,11 @@ impl<'a> Operand<'a> {
     /// zero results differ in sign from the dense one's.
     pub fn with_floor(matrix: MatRef<'a>, floor: ExponentFloor) -> Operand<'a> {
         #[cfg(debug_assertions)]
-        if let Some(scanned) = (0..matrix.rows()).try_fold(ExponentFloor::EMPTY, |f, p| {
-            matrix.row(p).map(|r| f.merge(exponent_floor(r)))
-        }) {
-            assert_eq!(
-                floor, scanned,
-                "Operand::with_floor: not the matrix's floor"
-            );
-        }
+        assert_eq!(
+            floor,
+            super::exact::matrix_floor(matrix),
+            "Operand::with_floor: not the matrix's floor"
+        );
         Operand {
             matrix,
             floor: Some(floor),
@@ -148,8 +145,7 @@ pub fn rows_times(
         let r0 = rq * m / rchunks;
         // SAFETY: tile `slot` (below `threads`, see `Par::map_merge`; tile_len floats from a
         // 64-byte boundary: ts and tile_len are multiples of 16) is used by the task running
-        // on that thread alone, which finishes
-        // before taking another; chunk.len() <= tile_len / ts and <= MAX_ROWS (rchunks >=
+        // on that thread alone, which finishes before taking another; chunk.len() <= tile_len / ts and <= MAX_ROWS (rchunks >=
         // m / MAX_ROWS); bw <= max_vectors * lanes and j0 + bw <= n; every row index was
         // checked above; rows r0..r0+chunk.len() and columns j0..j0+bw of C are this task's
         // alone; the path was checked when `scratch` was made.
