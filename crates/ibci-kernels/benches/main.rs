@@ -2,7 +2,8 @@
 //! 2 threads, on the shapes ibci needs; achieved/peak from the FMA probe.
 //!
 //! Run: `cargo bench -p ibci-kernels` (all), `cargo bench -p ibci-kernels -- summary` for
-//! the summary tables alone, or `cargo bench -p ibci-kernels -- paths` for the elementwise
+//! the summary tables alone, `-- summary training` for the GEMM summary of the training's
+//! batch-100 shapes alone (issue 13's item 4, a quick check), or `cargo bench -p ibci-kernels -- paths` for the elementwise
 //! kernels' portable-against-AVX2 table alone. These machines are noisy: compare within one run.
 //! The AVX2 path against matrixmultiply's AVX2 kernel on an AVX-512 host:
 //! `MMTEST_FEATURE=avx2,fma,avx,sse2 CARGO_TARGET_DIR=target/mm-avx2 IBCI_KERNEL_PATH=avx2
@@ -110,7 +111,8 @@ fn race(o: &mut Operands, par: Par, path: KernelPath) -> (f64, f64) {
     (ours[3], theirs[3])
 }
 
-fn summary() {
+/// The GEMM summary table: every shape, or with `training` the batch-100 shapes alone.
+fn summary(training: bool) {
     // IBCI_KERNEL_PATH chooses the path measured (default: the widest the CPU has).
     let path = KernelPath::default_path();
     let peak = fma_peak_gflops(path, 0.5).unwrap_or(f64::NAN);
@@ -140,6 +142,9 @@ fn summary() {
     for threads in [1usize, 2] {
         let (pool, par) = pool_for(threads);
         for (name, m, k, n, at, bt) in SHAPES {
+            if training && m * k * n > 784 * 100 * 100 {
+                continue;
+            }
             let mut o = operands(m, k, n, at, bt);
             let (ours, theirs) = pool.install(|| race(&mut o, par, path));
             let flops = 2.0 * (m * k * n) as f64;
@@ -359,8 +364,12 @@ fn main() {
         return;
     }
     let only_summary = args.iter().any(|a| a == "summary");
+    if only_summary && args.iter().any(|a| a == "training") {
+        summary(true);
+        return;
+    }
     if !args.iter().any(|a| a == "--list" || a == "--test") {
-        summary();
+        summary(false);
         elementwise_summary();
         paths_summary();
     }

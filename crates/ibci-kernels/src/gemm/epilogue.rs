@@ -1,6 +1,6 @@
 //! Write-back of finished tiles into C: `alpha*s (+ beta*c)` for the valid part of a tile
-//! (the micro-kernels write full tiles of a unit-stride C themselves), and the fused bias and
-//! activation of [`super::gemm_bias_act`].
+//! (the micro-kernels write tiles of full width of a unit-stride C themselves), and the fused
+//! bias and activation of [`super::gemm_bias_act`].
 
 use crate::dispatch::KernelPath;
 use crate::elementwise::{activate_with, Activation};
@@ -77,6 +77,26 @@ pub(super) unsafe fn epilogue(
     beta: f32,
 ) {
     for i in 0..mt {
+        if cs == 1 {
+            // SAFETY: row i of the tile holds nt <= ld floats, and row i of C's block nt
+            // contiguous floats (unit column stride), by the caller's contract; the tile is
+            // the caller's scratch, never part of C.
+            let (s, d) = unsafe {
+                (
+                    std::slice::from_raw_parts(tile.add(i * ld), nt),
+                    std::slice::from_raw_parts_mut(c.add(i * rs), nt),
+                )
+            };
+            // As slices the loops vectorise; each element gets the same roundings.
+            if beta == 0.0 {
+                d.iter_mut().zip(s).for_each(|(d, &s)| *d = alpha * s);
+            } else {
+                d.iter_mut()
+                    .zip(s)
+                    .for_each(|(d, &s)| *d = alpha * s + beta * *d);
+            }
+            continue;
+        }
         for j in 0..nt {
             // SAFETY: in range by the caller's contract.
             unsafe {

@@ -1,7 +1,8 @@
 //! GEMM micro-kernels: `tile (MR x NR) <- [tile +] sum_p a_panel[p] (x) b_panel[p]`.
 //!
-//! Packed layouts: `a` holds `kc` columns of MR floats (`a[p*MR + r]`), `b` holds `kc` rows
-//! of NR floats (`b[p*NR + j]`), `tile` is MR rows of NR floats. Every accumulator lane is
+//! Layouts: `a` holds `kc` columns of MR contiguous floats, `a_cs` floats apart
+//! (`a[p*a_cs + r]`: `a_cs = MR` when packed, A's column stride when a transposed A is read in
+//! place), `b` holds `kc` rows of NR floats (`b[p*NR + j]`), `tile` is MR rows of NR floats. Every accumulator lane is
 //! one output element whose sum runs over `p` in order, one fused multiply-add per step; the
 //! three paths differ only in how many elements run side by side.
 //!
@@ -15,21 +16,23 @@
 
 use crate::dispatch::KernelPath;
 
-/// Where a finished full tile goes: `c[r*rs + j] = alpha*s (+ beta*c)` for the whole
-/// `mr x nr` tile (unit column stride), with the contract's roundings.
+/// Where a finished tile goes: `c[r*rs + j] = alpha*s (+ beta*c)` for its first `rows` rows
+/// (at most MR; all NR columns, unit column stride), with the contract's roundings.
 pub(super) struct Dst {
     pub c: *mut f32,
     pub rs: usize,
+    pub rows: usize,
     pub alpha: f32,
     pub beta: f32,
 }
 
-/// A micro-kernel: `kc` steps, packed `a` and `b`, the `mr x nr` tile; `load` continues the
-/// running sums stored in the tile (k blocking), otherwise they start at zero. The sums go
-/// back to the tile, or with `dst` straight into C.
+/// A micro-kernel: `kc` steps, `a` (MR contiguous floats per step, `a_cs` apart) and packed
+/// `b`, the `mr x nr` tile; `load` continues the running sums stored in the tile (k blocking),
+/// otherwise they start at zero. The sums go back to the tile, or with `dst` straight into C.
 pub(super) type KernelFn = unsafe fn(
     kc: usize,
     a: *const f32,
+    a_cs: usize,
     b: *const f32,
     tile: *mut f32,
     load: bool,
@@ -46,6 +49,10 @@ pub(super) struct Spec {
     pub nr: usize,
     pub kernel: KernelFn,
     pub edges: &'static [(usize, KernelFn)],
+    /// Whether full panels of an A with unit row stride (a transposed matrix) are read in
+    /// place rather than packed: measured faster for 12-row panels (48 contiguous bytes a
+    /// step), slower for 6-row ones (see `super::packed_gemm`).
+    pub a_in_place: bool,
 }
 
 impl Spec {
@@ -89,6 +96,7 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             nr: PORTABLE_NR,
             kernel: portable,
             edges: &[],
+            a_in_place: false,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
@@ -96,6 +104,7 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             nr: 16,
             kernel: x86::avx2_6x16,
             edges: &[(8, x86::avx2_6x8)],
+            a_in_place: false,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
@@ -103,6 +112,7 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             nr: 32,
             kernel: x86::avx512_12x32,
             edges: &[(8, x86::avx512_12x8), (16, x86::avx512_12x16)],
+            a_in_place: true,
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),
@@ -116,11 +126,12 @@ const PORTABLE_NR: usize = 8;
 /// the build level has no FMA: slow, but bit-identical to the SIMD paths).
 ///
 /// # Safety
-/// `a` holds `kc * 4` floats, `b` holds `kc * 8`, `tile` holds 32 (read when `load`); a `dst`
-/// is valid for a 4 x 8 tile at row stride `rs`.
+/// `a` holds 4 floats at each of `p * a_cs` for `p < kc`, `b` holds `kc * 8`, `tile` holds 32
+/// (read when `load`); a `dst` is valid for `rows <= 4` rows of 8 floats at row stride `rs`.
 unsafe fn portable(
     kc: usize,
     a: *const f32,
+    a_cs: usize,
     b: *const f32,
     tile: *mut f32,
     load: bool,
@@ -140,13 +151,14 @@ unsafe fn portable(
         }
         for p in 0..kc {
             for (r, row) in acc.iter_mut().enumerate() {
-                let av = *a.add(p * MR + r);
+                let av = *a.add(p * a_cs + r);
                 for (j, x) in row.iter_mut().enumerate() {
                     *x = av.mul_add(*b.add(p * NR + j), *x);
                 }
             }
         }
-        for (r, row) in acc.iter().enumerate() {
+        let rows = dst.map_or(MR, |d| d.rows);
+        for (r, row) in acc.iter().enumerate().take(rows) {
             for (j, &x) in row.iter().enumerate() {
                 match dst {
                     None => *tile.add(r * NR + j) = x,
@@ -176,14 +188,16 @@ mod x86 {
             $(#[$doc])*
             ///
             /// # Safety
-            /// The CPU supports the target features; `a` holds `kc * MR` floats, `b` holds
-            /// `kc * NV * LANES`, `tile` holds `MR * NV * LANES` (read when `load`); `b` and
-            /// `tile` are aligned to `LANES * 4` bytes (aligned loads are never split); a `dst`
-            /// is valid for an `MR x NR` tile at row stride `rs` (any alignment).
+            /// The CPU supports the target features; `a` holds MR floats at each of
+            /// `p * a_cs` for `p < kc`, `b` holds `kc * NV * LANES`, `tile` holds
+            /// `MR * NV * LANES` (read when `load`); `b` and `tile` are aligned to
+            /// `LANES * 4` bytes (aligned loads are never split); a `dst` is valid for
+            /// `rows <= MR` rows of NR floats at row stride `rs` (any alignment).
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name(
                 kc: usize,
                 a: *const f32,
+                a_cs: usize,
                 b: *const f32,
                 tile: *mut f32,
                 load: bool,
@@ -194,7 +208,7 @@ mod x86 {
                 const NR: usize = $nv * $lanes;
                 let mut acc: [[$vt; NV]; MR] = [[$zero(); NV]; MR];
                 // SAFETY: every pointer offset stays inside the sizes the caller guarantees
-                // (p < kc, r < MR, v < NV); vector accesses to `b` and `tile` are at multiples
+                // (p < kc, r < MR, v < NV; C's rows below `rows`); vector accesses to `b` and `tile` are at multiples
                 // of LANES floats from pointers the caller aligned to LANES * 4 bytes.
                 unsafe {
                     if load {
@@ -217,7 +231,7 @@ mod x86 {
                                 acc[r][v] = $fma(av, bv[v], acc[r][v]);
                             }
                         }
-                        ap = ap.add(MR);
+                        ap = ap.add(a_cs);
                         bp = bp.add(NR);
                     }
                     match dst {
@@ -230,9 +244,14 @@ mod x86 {
                         }
                         // alpha*s, or alpha*s + beta*c: two products and a sum, each rounded,
                         // exactly as the scalar epilogue.
+                        // The row loops unroll (MR is a constant): the accumulators stay in
+                        // registers; a last panel of rows stops early.
                         Some(d) if d.beta == 0.0 => {
                             let va = $set1(d.alpha);
                             for r in 0..MR {
+                                if r == d.rows {
+                                    break;
+                                }
                                 for v in 0..NV {
                                     $storeu(d.c.add(r * d.rs + v * $lanes), $mul(va, acc[r][v]));
                                 }
@@ -241,6 +260,9 @@ mod x86 {
                         Some(d) => {
                             let (va, vb) = ($set1(d.alpha), $set1(d.beta));
                             for r in 0..MR {
+                                if r == d.rows {
+                                    break;
+                                }
                                 for v in 0..NV {
                                     let p = d.c.add(r * d.rs + v * $lanes);
                                     $storeu(p, $add($mul(va, acc[r][v]), $mul(vb, $loadu(p))));

@@ -30,10 +30,12 @@
 //! pack B once:   ceil(n/NR) panels, each k x NR (row p holds b[p, jNR..jNR+NR], zero-padded)
 //! tasks:         (ic, jc) blocks of MC x NC outputs, run by rayon or in order
 //!   for pc in 0..k step KC:                      -- k blocking; s lives in the tile buffer
-//!     pack A:    MC x KC into MR-row panels (column p holds a[iMR..iMR+MR, pc+p])
+//!     pack A:    MC x KC into MR-row panels (column p holds a[iMR..iMR+MR, pc+p]);
+//!                on AVX-512 a transposed A's full panels are read in place instead
 //!     for jr:    B micro-panel (KC x NR, stays in L1)
 //!       for ir:  micro-kernel: MR x NR accumulators in registers, KC fused multiply-adds
-//!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded)
+//!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded); the
+//!                kernel writes a tile of full width itself, the rows it has
 //! ```
 //!
 //! | path | MR x NR | registers | last narrow panels |
@@ -47,6 +49,15 @@
 //! 16, not 32).
 //! On two or more threads a small B (k n < 2^18) is instead packed by every thread, inside
 //! its one task (a block of rows of C), so that packing overlaps the other threads' wake-up.
+//!
+//! A transposed A (unit row stride, the `X^T dY` of every weight gradient) holds each packed
+//! column's MR values contiguously already: the AVX-512 kernels read its full 12-row panels
+//! where they lie, `a_cs` (A's column stride) floats apart instead of MR. Measured with
+//! `cargo bench -p ibci-kernels --bench main -- summary training`, 784 x 100 x 100, one
+//! thread, against matrixmultiply (AMD EPYC with AVX-512, 2026-12-03, three interleaved runs
+//! of each build): 1.02-1.06 in place against 0.96-0.97 packed. The AVX2 path's 6-row panels
+//! (24 bytes a step) measured no faster in place (0.92-0.98 against 0.90-1.02 on one thread,
+//! 0.81-0.90 against 0.88-0.92 on two), so they are packed.
 
 pub(crate) mod aligned;
 mod epilogue;
@@ -376,12 +387,19 @@ fn task(
     let (mr, nr) = (spec.mr, spec.nr);
     let ipanels = div_ceil(mcur, mr);
     let jpanels = div_ceil(ncur, nr);
+    let in_place = spec.a_in_place && a.row_stride() == 1;
     let mut local = kernels::Tile::new();
     let mut pc = 0;
     loop {
         let kc = kc_max.min(k - pc);
         let (first, last) = (pc == 0, pc + kc == k);
-        pack_a(a, i0, mcur, pc, kc, mr, ap);
+        // Full panels of a transposed A are read in place on paths that gain by it (see
+        // `Spec::a_in_place`); a last panel of fewer than MR rows is still packed (padded).
+        let full = if in_place { mcur / mr } else { 0 };
+        if full < ipanels {
+            let i = full * mr;
+            pack_a(a, i0 + i, mcur - i, pc, kc, mr, ap);
+        }
         for jp in 0..jpanels {
             let q = j0 / nr + jp;
             // Panel q holds k rows of `width` floats (nr, or the edge kernel's width for a
@@ -402,11 +420,13 @@ fn task(
                 let (mt, nt) = (mr.min(m - ri), width.min(n - cj));
                 // SAFETY: ri < m and cj < n, so the offset is inside C's view.
                 let cp = unsafe { cptr.get().add(ri * rs_c + cj * cs_c) };
-                // A full tile of a unit-stride C is written by the kernel itself.
-                let direct = last && mt == mr && nt == width && cs_c == 1;
+                // A tile of full width (the rows it has) of a unit-stride C is written by
+                // the kernel itself.
+                let direct = last && nt == width && cs_c == 1;
                 let dst = kernels::Dst {
                     c: cp,
                     rs: rs_c,
+                    rows: mt,
                     alpha,
                     beta,
                 };
@@ -415,15 +435,22 @@ fn task(
                         && (tile as usize).is_multiple_of(64),
                     "gemm: packed B panels and tiles must be aligned for the kernel's loads"
                 );
-                // SAFETY: the A panel holds kc columns of mr floats at ip*mr*kc, the B
-                // micro-panel kc rows of `width` floats, the tile mr*nr >= mr*width floats
-                // (tiles sit at multiples of mr*nr floats from a 64-byte boundary: aligned);
-                // `kernel` is the one for `width`; a direct destination is a full
-                // mr x width block of C with unit column stride that only this task writes;
-                // the path was checked to be supported by this CPU in gemm_with.
+                // SAFETY: the A panel is kc columns of mr contiguous floats: a full panel of
+                // a unit-row-stride A read in place (rows ri..ri+mr < m, columns pc..pc+kc
+                // <= k, a.col_stride() apart), or packed at (ip - full)*mr*kc; the B
+                // micro-panel holds kc rows of `width` floats, the tile mr*nr >= mr*width
+                // floats (tiles sit at multiples of mr*nr floats from a 64-byte boundary:
+                // aligned); `kernel` is the one for `width`; a direct destination is mt
+                // rows of `width` columns of C with unit column stride, inside C, that only
+                // this task writes; the path was checked to be supported by this CPU in
+                // gemm_with.
                 unsafe {
-                    let ak = ap.as_ptr().add(ip * mr * kc);
-                    kernel(kc, ak, bptr, tile, !first, direct.then_some(&dst));
+                    let (ak, acs) = if ip < full {
+                        (a.ptr_at(ri, pc), a.col_stride())
+                    } else {
+                        (ap.as_ptr().add((ip - full) * mr * kc), mr)
+                    };
+                    kernel(kc, ak, acs, bptr, tile, !first, direct.then_some(&dst));
                 }
                 if last && !direct {
                     // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
