@@ -20,10 +20,11 @@
 //! Threads: each product splits its output over the pool (or, inside
 //! [`Team::install`](ibci_kernels::Team::install), as `Trainer::epoch` runs the batches, over
 //! the team: the sparse products and the GEMMs), and on two or more threads the batch's
-//! nonzeros are sorted by pixel (for W_1's gradient), and the next batch's rows prefetched,
-//! on one thread while the caller runs layers 2..L forward and back. The first layer's forward product takes W_1's exponent
-//! floor (its exactness guard) from the previous step's fused update instead of scanning W_1,
-//! when the step continues that one (`Workspace::step_after`).
+//! nonzeros are sorted by pixel (for W_1's gradient) on one thread while the caller runs
+//! layers 2..L forward and back; then both prefetch the next batch's rows. The first layer's
+//! forward product takes W_1's exponent floor (its exactness guard) from the previous step's
+//! fused update instead of scanning W_1, when the step continues that one
+//! (`Workspace::step_after`).
 //!
 //! Every value is the one [`Mlp::loss_and_grads`] followed by [`sgd_step`] on each layer
 //! computes, bit for bit: the GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is
@@ -31,6 +32,8 @@
 //! formed leaves every product's operands unchanged, and the sparse products return the
 //! GEMM's bits or decline (and the GEMM runs). `tests/workspace.rs` checks this against the
 //! reference path batch by batch, and that no batch after the first allocates.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ibci_kernels::elementwise::{activate_backward, sgd_step};
 use ibci_kernels::softmax::softmax_xent_errors;
@@ -44,6 +47,9 @@ use ibci_kernels::{gemm, gemm_bias_act, reserve_scratch, MatMut, MatRef, Par};
 use crate::mlp::{BatchStats, Mlp};
 use crate::sgd::{SgdState, TrainConfig};
 use crate::split::Split;
+
+/// Rows of the next batch per claim of its prefetch (see `Workspace::step_after`).
+const PREFETCH_CHUNK: usize = 10;
 
 /// Buffers for batches of up to `batch` rows of one network shape.
 #[derive(Clone, Debug)]
@@ -268,8 +274,7 @@ impl Workspace {
     /// is taken from it instead of scanning W_1 again. The same numbers as `step`.
     ///
     /// `next` (the next step's rows, or none) only starts loading their entries of the
-    /// sparse index into the caches of the thread that sorts this batch's nonzeros, which is
-    /// the thread that will read them first.
+    /// sparse index into the caches, a hint with no effect on the numbers.
     #[allow(clippy::too_many_arguments)]
     #[track_caller]
     pub(crate) fn step_after(
@@ -300,20 +305,38 @@ impl Workspace {
             Update::Separate
         };
         // The layers after the first, forward and back, do not need the batch's columns: on
-        // two or more threads those are sorted (for the first layer's gradient) meanwhile,
-        // and the same thread then prefetches the next batch's rows, which it sorts next
-        // (prefetched by the caller, they went to the other core's cache, and issuing them
-        // took 9% of the caller's `perf` samples, about 10 us a step).
+        // two or more threads those are sorted (for the first layer's gradient) meanwhile.
+        // The next batch's rows are prefetched in chunks that either thread claims, the
+        // sorting one after its sort (prefetched by the caller alone, the rows went to the
+        // other core's cache, and issuing the prefetches took 9% of the caller's `perf`
+        // samples, about 10 us a step) and the caller after layers 2..L, which finish first
+        // (on one thread, all of it after the sort, as before). Measured with per-step
+        // timers, MLP-2, two threads (AMD EPYC with AVX-512, 2026-12-03): this phase of the
+        // step 64-66 us -> 49-56 us against the sorting thread prefetching them all.
         let mut cols = std::mem::take(&mut self.cols);
         let csr = sparse_index(&data);
-        let fill = |cols: &mut BatchCols| {
+        let chunks = AtomicUsize::new(0);
+        let prefetch_share = |csr: &CsrRows| loop {
+            let at = chunks.fetch_add(1, Ordering::Relaxed) * PREFETCH_CHUNK;
+            if at >= next.len() {
+                break;
+            }
+            csr.prefetch(&next[at..(at + PREFETCH_CHUNK).min(next.len())]);
+        };
+        let fill = || {
             if let Some(csr) = csr {
                 cols.fill(csr, rows);
-                csr.prefetch(next);
+                prefetch_share(csr);
             }
         };
-        let upper = || self.upper(mlp, state, data, rows, update, cfg, par);
-        let stats = par.join(upper, || fill(&mut cols)).0;
+        let upper = || {
+            let stats = self.upper(mlp, state, data, rows, update, cfg, par);
+            if let Some(csr) = csr.filter(|_| par.threads() > 1) {
+                prefetch_share(csr);
+            }
+            stats
+        };
+        let stats = par.join(upper, fill).0;
         self.cols = cols;
         if stats.loss.is_finite() {
             self.update_layer(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
