@@ -8,6 +8,7 @@
 //! team.install(f)       runs f here; inside it, Par::Rayon kernels that know the team
 //!                       (the sparse products, the GEMM, Par::join) split over its members
 //! team.run(tasks, f)    f(t) for t in 0..tasks, over the members; returns when all are done
+//! team.join(a, b)       a here (its kernels split over the team), b on a helper meanwhile
 //! ```
 //!
 //! One region at a time, published in one atomic word: `generation (23 bits) | pinned (1) |
@@ -20,6 +21,12 @@
 //! descheduled makes the caller run its slots, never makes it wait. Helpers spin (with the
 //! pause hint) for [`SPIN`] after their last region, then park until the next one.
 //!
+//! [`Team::join`] offers its second closure as the one background job (a word of its own): the
+//! first helper to take it runs it, then goes back to claiming slots, while the caller runs
+//! the first closure, whose kernels publish regions as usual (a helper busy with the job
+//! claims no slots, so the caller runs them). The caller then runs the job itself if no
+//! helper took it, or waits for the helper that did.
+//!
 //! A panic in a task is caught where it happens, the region finishes, and the caller
 //! re-raises it. Results never depend on which member runs a task (each task writes its
 //! own outputs), so the team changes no bit.
@@ -27,7 +34,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -50,6 +57,12 @@ const GENERATIONS: u64 = (1 << (64 - GEN_SHIFT)) - 1;
 /// One region's job as members read it: a type-erased `&dyn Fn(usize) + Sync`.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
+/// States of the background job ([`Team::join`]).
+const BG_NONE: u8 = 0;
+const BG_OFFERED: u8 = 1;
+const BG_TAKEN: u8 = 2;
+const BG_DONE: u8 = 3;
+
 /// What the caller and helpers share.
 struct Shared {
     /// `generation | slots | claimed mask`, as above.
@@ -65,6 +78,11 @@ struct Shared {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Helpers parked (or about to park).
     parked: AtomicUsize,
+    /// The background job's state: none, offered, taken (by a helper or the caller), done.
+    bg: AtomicU8,
+    /// The background job: a pointer to a `Job` on the caller's stack, valid while `bg` is
+    /// offered or taken.
+    bg_job: AtomicPtr<()>,
     /// The team is being dropped.
     exit: AtomicBool,
     size: usize,
@@ -120,6 +138,8 @@ impl Team {
             pending: AtomicUsize::new(0),
             panic: Mutex::new(None),
             parked: AtomicUsize::new(0),
+            bg: AtomicU8::new(BG_NONE),
+            bg_job: AtomicPtr::new(std::ptr::null_mut()),
             exit: AtomicBool::new(false),
             size,
         });
@@ -218,39 +238,55 @@ impl Team {
         }
     }
 
-    /// `(a(), b())`: `a` on this thread, always (a kernel it calls with
-    /// [`Par::Rayon`](crate::Par) then runs in this thread's rayon pool, not in rayon's global
-    /// one, as it would from a helper), and `b` on a helper, or here after `a` if no helper
-    /// has taken it.
-    pub fn join<RA: Send, RB: Send>(
+    /// `(a(), b())`: `a` on this thread, always, with this team installed (the kernels it
+    /// calls with [`Par::Rayon`](crate::Par) split over the team, as outside the join), and
+    /// `b` offered to the helpers as a background job: the first to take it runs it, then
+    /// joins `a`'s regions; if none has taken it when `a` returns, it runs here. A join inside
+    /// `a` runs its two closures in order here. A panic in either is re-raised once both have
+    /// finished (`a`'s first).
+    pub fn join<RA, RB: Send>(
         &self,
-        a: impl FnOnce() -> RA + Send,
+        a: impl FnOnce() -> RA,
         b: impl FnOnce() -> RB + Send,
     ) -> (RA, RB) {
-        if self.size() == 1 {
+        let sh = &*self.shared;
+        if self.size() == 1 || sh.bg.load(Ordering::Relaxed) != BG_NONE {
             return (a(), b());
         }
-        // The region's one slot is claimed once, so the lock is taken once, uncontended.
+        // The job is run once, so the lock is taken once, uncontended.
         let b = Mutex::new((Some(b), None));
-        let mut a = Some(a);
-        let mut ra = None;
-        // `a`'s panic is caught, so that the caller stays in the region until `b` is done.
-        let mut local = || ra = a.take().map(|a| catch_unwind(AssertUnwindSafe(a)));
-        self.region(
-            1,
-            false,
-            &|_| {
-                let mut g = b.lock().unwrap_or_else(|e| e.into_inner());
-                g.1 = g.0.take().map(|f| f());
-            },
-            Some(&mut local),
-        );
-        let ra = match ra.expect("Team::join: the first task ran") {
-            Ok(r) => r,
-            Err(p) => resume_unwind(p),
+        let run_b = |_: usize| {
+            let mut g = b.lock().unwrap_or_else(|e| e.into_inner());
+            g.1 = g.0.take().map(|f| catch_unwind(AssertUnwindSafe(f)));
         };
+        let job: Job<'_> = &run_b;
+        sh.bg_job
+            .store(&job as *const Job<'_> as *mut (), Ordering::Relaxed);
+        sh.bg.store(BG_OFFERED, Ordering::SeqCst);
+        if sh.parked.load(Ordering::SeqCst) > 0 {
+            self.helpers.iter().for_each(|(t, _)| t.unpark());
+        }
+        let ra = catch_unwind(AssertUnwindSafe(a));
+        match sh
+            .bg
+            .compare_exchange(BG_OFFERED, BG_TAKEN, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => run_b(0),
+            // A helper took it: it finishes it (its panic is caught), so this wait ends.
+            Err(_) => {
+                while sh.bg.load(Ordering::Acquire) != BG_DONE {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        // No helper reads the job again: the next one is offered by this thread, later.
+        sh.bg.store(BG_NONE, Ordering::Release);
+        let ra = ra.unwrap_or_else(|p| resume_unwind(p));
         let rb = b.into_inner().unwrap_or_else(|e| e.into_inner()).1;
-        (ra, rb.expect("Team::join: the second task ran"))
+        match rb.expect("Team::join: the second closure ran") {
+            Ok(rb) => (ra, rb),
+            Err(p) => resume_unwind(p),
+        }
     }
 }
 
@@ -352,6 +388,20 @@ fn help(sh: &Shared, me: usize) {
         if sh.exit.load(Ordering::Acquire) {
             return;
         }
+        if sh.bg.load(Ordering::Relaxed) == BG_OFFERED
+            && sh
+                .bg
+                .compare_exchange(BG_OFFERED, BG_TAKEN, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            // SAFETY: the job was stored before it was offered (the exchange's Acquire sees
+            // that store), and the caller keeps it alive until it sees BG_DONE below.
+            let job: Job<'_> = unsafe { *(sh.bg_job.load(Ordering::Relaxed) as *const Job<'_>) };
+            job(0);
+            sh.bg.store(BG_DONE, Ordering::Release);
+            idle = Instant::now();
+            continue;
+        }
         let word = sh.state.load(Ordering::Acquire);
         if word >> GEN_SHIFT != seen {
             seen = word >> GEN_SHIFT;
@@ -363,10 +413,11 @@ fn help(sh: &Shared, me: usize) {
         spins = spins.wrapping_add(1);
         if spins.is_multiple_of(256) && idle.elapsed() > SPIN {
             sh.parked.fetch_add(1, Ordering::SeqCst);
-            // Checked again after announcing the park: the caller stores the new word, then
-            // reads `parked` (both SeqCst), so either it sees this helper parked and unparks
-            // it, or this load sees its word.
+            // Checked again after announcing the park: the caller stores the new word (or
+            // offers a job), then reads `parked` (both SeqCst), so either it sees this helper
+            // parked and unparks it, or these loads see its word or its job.
             if sh.state.load(Ordering::SeqCst) >> GEN_SHIFT == seen
+                && sh.bg.load(Ordering::SeqCst) != BG_OFFERED
                 && !sh.exit.load(Ordering::SeqCst)
             {
                 thread::park();

@@ -85,8 +85,9 @@ fn join_returns_both_results() {
     assert_eq!((a, b), (1, 2));
 }
 
-/// `join`'s first closure runs on the calling thread every time (its rayon kernels then stay
-/// in the caller's pool); a panic in it reaches the caller after the second has finished.
+/// `join`'s first closure runs on the calling thread every time (its kernels then split over
+/// this team or the caller's rayon pool, never rayon's global one); a panic in it reaches the
+/// caller after the second has finished.
 #[test]
 fn join_runs_its_first_closure_on_the_caller() {
     let team = Team::new(2);
@@ -111,6 +112,47 @@ fn join_runs_its_first_closure_on_the_caller() {
         1,
         "the second closure finished first"
     );
+    assert_eq!(team.join(|| 1, || 2), (1, 2), "the team goes on");
+}
+
+/// Inside `join`, the first closure still has the team: its regions run every task once
+/// while a helper may be busy with the second closure (and join them once it is done), also
+/// when the helper had parked; a join inside it runs both closures here, in order; the second
+/// closure's panic reaches the caller.
+#[test]
+fn join_lets_its_first_closure_use_the_team() {
+    let team = Team::new(2);
+    team.install(|| {
+        for i in 0..300usize {
+            if i % 50 == 0 {
+                // Long enough for the helper to park: the offer must wake it.
+                thread::sleep(SPIN * 10);
+            }
+            let counts: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+            let (a, b) = team.join(
+                || {
+                    let size = ibci_kernels::team::current(|t| t.map(|t| t.size()));
+                    for _ in 0..4 {
+                        team.run(64, &|t| {
+                            counts[t].fetch_add(1, Ordering::Relaxed);
+                        });
+                    }
+                    let nested = team.join(|| thread::current().id(), || i);
+                    (size, nested)
+                },
+                || (0..1000u64).map(|x| x * x).sum::<u64>() + i as u64,
+            );
+            assert_eq!(a.0, Some(2), "the team is installed in the first closure");
+            assert_eq!(a.1, (thread::current().id(), i), "a nested join runs here");
+            assert_eq!(b, 332_833_500 + i as u64);
+            assert!(
+                counts.iter().all(|c| c.load(Ordering::Relaxed) == 4),
+                "every task of every region ran once"
+            );
+        }
+    });
+    let r = catch_unwind(AssertUnwindSafe(|| team.join(|| 1, || panic!("b fails"))));
+    assert!(r.is_err(), "the second closure's panic is re-raised");
     assert_eq!(team.join(|| 1, || 2), (1, 2), "the team goes on");
 }
 

@@ -21,7 +21,8 @@
 //! [`Team::install`](ibci_kernels::Team::install), as `Trainer::epoch` runs the batches, over
 //! the team: the sparse products and the GEMMs), and on two or more threads the batch's
 //! nonzeros are sorted by pixel (for W_1's gradient) on one thread while the caller runs
-//! layers 2..L forward and back; then both prefetch the next batch's rows. The first layer's
+//! layers 2..L forward and back (their products split over the team too, once the sort is
+//! done: `Team::join`); then both prefetch the next batch's rows. The first layer's
 //! forward product takes W_1's exponent floor (its exactness guard) from the previous step's
 //! fused update instead of scanning W_1, when the step continues that one
 //! (`Workspace::step_after`).
