@@ -182,7 +182,7 @@ impl Team {
         if self.size() == 1 || tasks == 1 {
             return (0..tasks).for_each(f);
         }
-        self.region(tasks, false, f, None);
+        self.region(tasks, false, f);
     }
 
     /// `f(m)` on every member `m` (the caller is 0), each on its own thread; returns when all
@@ -191,19 +191,12 @@ impl Team {
         if self.size() == 1 {
             return f(0);
         }
-        self.region(self.size(), true, f, None);
+        self.region(self.size(), true, f);
     }
 
-    /// Publishes a region of `tasks` tasks (`pinned`: slot `s` runs on member `s` only),
-    /// runs `local` here (it must not unwind), and takes part in the region until every
-    /// slot has finished.
-    fn region(
-        &self,
-        tasks: usize,
-        pinned: bool,
-        f: &(dyn Fn(usize) + Sync),
-        local: Option<&mut dyn FnMut()>,
-    ) {
+    /// Publishes a region of `tasks` tasks (`pinned`: slot `s` runs on member `s` only) and
+    /// takes part in it until every slot has finished.
+    fn region(&self, tasks: usize, pinned: bool, f: &(dyn Fn(usize) + Sync)) {
         let sh = &*self.shared;
         // A kernel that a task runs here does not split over the team again (it would
         // publish a region inside this one): it sees no team, and rayon's pool.
@@ -226,9 +219,6 @@ impl Team {
         if sh.parked.load(Ordering::SeqCst) > 0 {
             self.helpers.iter().for_each(|(t, _)| t.unpark());
         }
-        if let Some(local) = local {
-            local();
-        }
         work(sh, 0);
         while sh.pending.load(Ordering::Acquire) != 0 {
             std::hint::spin_loop();
@@ -238,8 +228,8 @@ impl Team {
         }
     }
 
-    /// `(a(), b())`: `a` on this thread, always, with this team installed (the kernels it
-    /// calls with [`Par::Rayon`](crate::Par) split over the team, as outside the join), and
+    /// `(a(), b())`: `a` on this thread, always (inside [`Team::install`] the kernels it calls
+    /// with [`Par::Rayon`](crate::Par) split over the team, as outside the join), and
     /// `b` offered to the helpers as a background job: the first to take it runs it, then
     /// joins `a`'s regions; if none has taken it when `a` returns, it runs here. A join inside
     /// `a` runs its two closures in order here. A panic in either is re-raised once both have

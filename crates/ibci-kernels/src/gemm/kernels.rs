@@ -245,7 +245,19 @@ mod x86 {
                         // alpha*s, or alpha*s + beta*c: two products and a sum, each rounded,
                         // exactly as the scalar epilogue.
                         // The row loops unroll (MR is a constant): the accumulators stay in
-                        // registers; a last panel of rows stops early.
+                        // registers; a last panel of rows stops early. With alpha 1 the sums
+                        // are stored as they are (1 * s is s, bit for bit: an FMA's result is
+                        // never a signalling NaN).
+                        Some(d) if d.beta == 0.0 && d.alpha == 1.0 => {
+                            for r in 0..MR {
+                                if r == d.rows {
+                                    break;
+                                }
+                                for v in 0..NV {
+                                    $storeu(d.c.add(r * d.rs + v * $lanes), acc[r][v]);
+                                }
+                            }
+                        }
                         Some(d) if d.beta == 0.0 => {
                             let va = $set1(d.alpha);
                             for r in 0..MR {
