@@ -2,7 +2,9 @@
 //!
 //! Layouts: `a` holds `kc` columns of MR contiguous floats, `a_cs` floats apart
 //! (`a[p*a_cs + r]`: `a_cs = MR` when packed, A's column stride when a transposed A is read in
-//! place), `b` holds `kc` rows of NR floats (`b[p*NR + j]`), `tile` is MR rows of NR floats. Every accumulator lane is
+//! place), or, for the AVX2 kernels with `ROWS`, MR rows of a row-major A in place
+//! (`a[r*a_cs + p]`); `b` holds `kc` rows of NR floats (`b[p*NR + j]`), `tile` is MR rows of
+//! NR floats. Every accumulator lane is
 //! one output element whose sum runs over `p` in order, one fused multiply-add per step; the
 //! three paths differ only in how many elements run side by side.
 //!
@@ -53,6 +55,9 @@ pub(super) struct Spec {
     /// place rather than packed: measured faster for 12-row panels (48 contiguous bytes a
     /// step), slower for 6-row ones (see `super::packed_gemm`).
     pub a_in_place: bool,
+    /// Kernels that read full panels of a row-major A in place (`a[r * a_cs + p]`), the
+    /// main one and edges as above, for products with a small k (see `super::task`).
+    pub rows: Option<(KernelFn, &'static [(usize, KernelFn)])>,
 }
 
 impl Spec {
@@ -68,10 +73,21 @@ impl Spec {
 
     /// The kernel for panels of `width` columns.
     pub fn kernel_for(&self, width: usize) -> KernelFn {
-        match self.edges.iter().find(|&&(w, _)| w == width) {
-            Some(&(_, f)) if width != self.nr => f,
-            _ => self.kernel,
-        }
+        pick(self.kernel, self.edges, width, self.nr)
+    }
+
+    /// The kernel for panels of `width` columns reading a row-major A in place, if any.
+    pub fn rows_kernel_for(&self, width: usize) -> Option<KernelFn> {
+        self.rows
+            .map(|(kernel, edges)| pick(kernel, edges, width, self.nr))
+    }
+}
+
+/// The edge kernel of `width`, or the main one.
+fn pick(kernel: KernelFn, edges: &[(usize, KernelFn)], width: usize, nr: usize) -> KernelFn {
+    match edges.iter().find(|&&(w, _)| w == width) {
+        Some(&(_, f)) if width != nr => f,
+        _ => kernel,
     }
 }
 
@@ -97,22 +113,28 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             kernel: portable,
             edges: &[],
             a_in_place: false,
+            rows: None,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
             mr: 6,
             nr: 16,
-            kernel: x86::avx2_6x16,
-            edges: &[(8, x86::avx2_6x8)],
+            kernel: x86::avx2_6x16::<false>,
+            edges: &[(8, x86::avx2_6x8::<false>)],
             a_in_place: false,
+            rows: Some((x86::avx2_6x16::<true>, &[(8, x86::avx2_6x8::<true>)])),
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
             mr: 12,
             nr: 32,
-            kernel: x86::avx512_12x32,
-            edges: &[(8, x86::avx512_12x8), (16, x86::avx512_12x16)],
+            kernel: x86::avx512_12x32::<false>,
+            edges: &[
+                (8, x86::avx512_12x8::<false>),
+                (16, x86::avx512_12x16::<false>),
+            ],
             a_in_place: true,
+            rows: None,
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),
@@ -189,12 +211,16 @@ mod x86 {
             ///
             /// # Safety
             /// The CPU supports the target features; `a` holds MR floats at each of
-            /// `p * a_cs` for `p < kc`, `b` holds `kc * NV * LANES`, `tile` holds
+            /// `p * a_cs` for `p < kc` (with `ROWS`: `kc` floats at each of `r * a_cs` for
+            /// `r < MR`), `b` holds `kc * NV * LANES`, `tile` holds
             /// `MR * NV * LANES` (read when `load`); `b` and `tile` are aligned to
             /// `LANES * 4` bytes (aligned loads are never split); a `dst` is valid for
             /// `rows <= MR` rows of NR floats at row stride `rs` (any alignment).
+            ///
+            /// With `ROWS` the A panel is MR rows of a row-major A read in place: `a[r * a_cs
+            /// + p]` (`a_cs` is then A's row stride), each row's values contiguous.
             #[target_feature(enable = $feat)]
-            pub(super) unsafe fn $name(
+            pub(super) unsafe fn $name<const ROWS: bool>(
                 kc: usize,
                 a: *const f32,
                 a_cs: usize,
@@ -219,19 +245,23 @@ mod x86 {
                         }
                     }
                     let mut ap = a;
+                    // Rows read in place: one base per row, one index over p.
+                    let rows: [*const f32; MR] = std::array::from_fn(|r| a.wrapping_add(r * a_cs));
                     let mut bp = b;
-                    for _ in 0..kc {
+                    for p in 0..kc {
                         let mut bv: [$vt; NV] = [$zero(); NV];
                         for v in 0..NV {
                             bv[v] = $load(bp.add(v * $lanes));
                         }
                         for r in 0..MR {
-                            let av = $set1(*ap.add(r));
+                            let av = if ROWS { $set1(*rows[r].add(p)) } else { $set1(*ap.add(r)) };
                             for v in 0..NV {
                                 acc[r][v] = $fma(av, bv[v], acc[r][v]);
                             }
                         }
-                        ap = ap.add(a_cs);
+                        if !ROWS {
+                            ap = ap.add(a_cs);
+                        }
                         bp = bp.add(NR);
                     }
                     match dst {

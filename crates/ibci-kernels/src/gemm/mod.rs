@@ -31,7 +31,8 @@
 //! tasks:         (ic, jc) blocks of MC x NC outputs, run by rayon or in order
 //!   for pc in 0..k step KC:                      -- k blocking; s lives in the tile buffer
 //!     pack A:    MC x KC into MR-row panels (column p holds a[iMR..iMR+MR, pc+p]);
-//!                on AVX-512 a transposed A's full panels are read in place instead
+//!                on AVX-512 a transposed A's full panels are read in place instead, on
+//!                AVX2 a row-major A's when k <= 32
 //!     for jr:    B micro-panel (KC x NR, stays in L1)
 //!       for ir:  micro-kernel: MR x NR accumulators in registers, KC fused multiply-adds
 //!   epilogue:    alpha/beta into C, valid rows/cols only (edges are computed padded); the
@@ -91,6 +92,11 @@ const MC: usize = 72;
 const NC: usize = 4096;
 /// Largest MR of any micro-kernel.
 const MAX_MR: usize = 12;
+/// Largest k for which the AVX2 path reads a row-major A's full panels in place (see
+/// `kernels::Spec::rows`) rather than packing them: packing costs about as much as the
+/// product there (100 x 10 x 100 against matrixmultiply, one thread, five interleaved runs,
+/// 2026-12-03: 0.96-1.10, median 1.04, in place; 0.93-1.00, median 0.99, packed).
+const ROWS_IN_PLACE_MAX_K: usize = 32;
 /// Below this many FLOPs a product runs on the calling thread alone.
 const SEQ_FLOPS: f64 = 2e6;
 /// Below this many elements B is packed on the calling thread.
@@ -387,7 +393,10 @@ fn task(
     let (mr, nr) = (spec.mr, spec.nr);
     let ipanels = div_ceil(mcur, mr);
     let jpanels = div_ceil(ncur, nr);
-    let in_place = spec.a_in_place && a.row_stride() == 1;
+    let cols_in_place = spec.a_in_place && a.row_stride() == 1;
+    let rows_in_place =
+        !cols_in_place && spec.rows.is_some() && a.col_stride() == 1 && k <= ROWS_IN_PLACE_MAX_K;
+    let in_place = cols_in_place || rows_in_place;
     let mut local = kernels::Tile::new();
     let mut pc = 0;
     loop {
@@ -409,6 +418,7 @@ fn task(
             // start: aligned for the kernels' vector loads.
             let width = spec.panel_width(q, div_ceil(n, nr), n);
             let kernel = spec.kernel_for(width);
+            let rows_kernel = spec.rows_kernel_for(width).filter(|_| rows_in_place);
             let bptr = bp[q * k * nr + pc * width..].as_ptr();
             for ip in 0..ipanels {
                 let tile: *mut f32 = if tiles.is_empty() {
@@ -435,9 +445,11 @@ fn task(
                         && (tile as usize).is_multiple_of(64),
                     "gemm: packed B panels and tiles must be aligned for the kernel's loads"
                 );
-                // SAFETY: the A panel is kc columns of mr contiguous floats: a full panel of
-                // a unit-row-stride A read in place (rows ri..ri+mr < m, columns pc..pc+kc
-                // <= k, a.col_stride() apart), or packed at (ip - full)*mr*kc; the B
+                // SAFETY: the A panel is a full panel of A read in place (rows ri..ri+mr <=
+                // m, columns pc..pc+kc <= k): mr contiguous floats a.col_stride() apart
+                // (unit row stride), or with the rows kernel kc contiguous floats per row,
+                // a.row_stride() apart (unit column stride); or it is kc columns of mr
+                // floats packed at (ip - full)*mr*kc; the B
                 // micro-panel holds kc rows of `width` floats, the tile mr*nr >= mr*width
                 // floats (tiles sit at multiples of mr*nr floats from a 64-byte boundary:
                 // aligned); `kernel` is the one for `width`; a direct destination is mt
@@ -445,10 +457,10 @@ fn task(
                 // this task writes; the path was checked to be supported by this CPU in
                 // gemm_with.
                 unsafe {
-                    let (ak, acs) = if ip < full {
-                        (a.ptr_at(ri, pc), a.col_stride())
-                    } else {
-                        (ap.as_ptr().add((ip - full) * mr * kc), mr)
+                    let (ak, acs, kernel) = match rows_kernel {
+                        Some(rk) if ip < full => (a.ptr_at(ri, pc), a.row_stride(), rk),
+                        _ if ip < full => (a.ptr_at(ri, pc), a.col_stride(), kernel),
+                        _ => (ap.as_ptr().add((ip - full) * mr * kc), mr, kernel),
                     };
                     kernel(kc, ak, acs, bptr, tile, !first, direct.then_some(&dst));
                 }
