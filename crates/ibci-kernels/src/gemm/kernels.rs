@@ -53,7 +53,7 @@ pub(super) struct Spec {
     pub edges: &'static [(usize, KernelFn)],
     /// Whether full panels of an A with unit row stride (a transposed matrix) are read in
     /// place rather than packed: measured faster for 12-row panels (48 contiguous bytes a
-    /// step), slower for 6-row ones (see `super::packed_gemm`).
+    /// step), no faster for 6-row ones (see the `super` module's notes).
     pub a_in_place: bool,
     /// Kernels that read full panels of a row-major A in place (`a[r * a_cs + p]`), the
     /// main one and edges as above, for products with a small k (see `super::task`).
@@ -234,8 +234,9 @@ mod x86 {
                 const NR: usize = $nv * $lanes;
                 let mut acc: [[$vt; NV]; MR] = [[$zero(); NV]; MR];
                 // SAFETY: every pointer offset stays inside the sizes the caller guarantees
-                // (p < kc, r < MR, v < NV; C's rows below `rows`); vector accesses to `b` and `tile` are at multiples
-                // of LANES floats from pointers the caller aligned to LANES * 4 bytes.
+                // (p < kc, r < MR, v < NV; C's rows below `d.rows`); vector accesses to `b`
+                // and `tile` are at multiples of LANES floats from pointers the caller
+                // aligned to LANES * 4 bytes.
                 unsafe {
                     if load {
                         for r in 0..MR {
@@ -245,8 +246,9 @@ mod x86 {
                         }
                     }
                     let mut ap = a;
-                    // Rows read in place: one base per row, one index over p.
-                    let rows: [*const f32; MR] = std::array::from_fn(|r| a.wrapping_add(r * a_cs));
+                    // Rows read in place (`ROWS`): one base per row, one index over p.
+                    let row_ptrs: [*const f32; MR] =
+                        std::array::from_fn(|r| a.wrapping_add(r * a_cs));
                     let mut bp = b;
                     for p in 0..kc {
                         let mut bv: [$vt; NV] = [$zero(); NV];
@@ -254,7 +256,11 @@ mod x86 {
                             bv[v] = $load(bp.add(v * $lanes));
                         }
                         for r in 0..MR {
-                            let av = if ROWS { $set1(*rows[r].add(p)) } else { $set1(*ap.add(r)) };
+                            let av = if ROWS {
+                                $set1(*row_ptrs[r].add(p))
+                            } else {
+                                $set1(*ap.add(r))
+                            };
                             for v in 0..NV {
                                 acc[r][v] = $fma(av, bv[v], acc[r][v]);
                             }

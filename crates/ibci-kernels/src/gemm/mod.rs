@@ -402,8 +402,9 @@ fn task(
     loop {
         let kc = kc_max.min(k - pc);
         let (first, last) = (pc == 0, pc + kc == k);
-        // Full panels of a transposed A are read in place on paths that gain by it (see
-        // `Spec::a_in_place`); a last panel of fewer than MR rows is still packed (padded).
+        // Full panels of A are read in place where the path gains by it (a transposed A:
+        // `Spec::a_in_place`; a row-major A with a small k: `Spec::rows`); a last panel of
+        // fewer than MR rows is still packed (padded).
         let full = if in_place { mcur / mr } else { 0 };
         if full < ipanels {
             let i = full * mr;
@@ -449,13 +450,12 @@ fn task(
                 // m, columns pc..pc+kc <= k): mr contiguous floats a.col_stride() apart
                 // (unit row stride), or with the rows kernel kc contiguous floats per row,
                 // a.row_stride() apart (unit column stride); or it is kc columns of mr
-                // floats packed at (ip - full)*mr*kc; the B
-                // micro-panel holds kc rows of `width` floats, the tile mr*nr >= mr*width
-                // floats (tiles sit at multiples of mr*nr floats from a 64-byte boundary:
-                // aligned); `kernel` is the one for `width`; a direct destination is mt
-                // rows of `width` columns of C with unit column stride, inside C, that only
-                // this task writes; the path was checked to be supported by this CPU in
-                // gemm_with.
+                // floats packed at (ip - full)*mr*kc; the B micro-panel holds kc rows of
+                // `width` floats, the tile mr*nr >= mr*width floats (tiles sit at multiples
+                // of mr*nr floats from a 64-byte boundary: aligned); `kernel` is the one for
+                // `width`; a direct destination is mt rows of `width` columns of C with unit
+                // column stride, inside C, that only this task writes; the path was checked
+                // to be supported by this CPU in gemm_with.
                 unsafe {
                     let (ak, acs, kernel) = match rows_kernel {
                         Some(rk) if ip < full => (a.ptr_at(ri, pc), a.row_stride(), rk),

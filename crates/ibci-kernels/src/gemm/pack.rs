@@ -210,15 +210,11 @@ pub(super) fn pack_a(
 /// this way).
 #[inline]
 fn copy_columns<const MR: usize>(a: MatRef<'_>, r0: usize, pc: usize, panel: &mut [f32]) {
-    let kc = panel.len() / MR;
-    assert!(
-        a.row_stride() == 1 && r0 + MR <= a.rows() && pc + kc <= a.cols(),
-        "copy_columns: the panel lies outside A"
-    );
-    if kc == 0 {
+    assert_eq!(a.row_stride(), 1, "copy_columns: A needs a unit row stride");
+    let Some(base) = panel_origin(a, r0, MR, pc, panel.len() / MR) else {
         return;
-    }
-    let (base, cs) = (a.ptr_at(r0, pc), a.col_stride());
+    };
+    let cs = a.col_stride();
     for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
         // SAFETY: rows r0..r0+MR and column pc+p < pc+kc of A lie inside its view (checked
         // above), and with unit row stride they are MR contiguous floats at base + p*cs.
@@ -226,6 +222,16 @@ fn copy_columns<const MR: usize>(a: MatRef<'_>, r0: usize, pc: usize, panel: &mu
         let dst: &mut [f32; MR] = col.try_into().expect("MR values");
         *dst = *run;
     }
+}
+
+/// A's element (r0, pc), the first of the panel of rows `r0..r0 + rows` and columns
+/// `pc..pc + kc`, once the panel is checked to lie inside A; `None` for an empty panel.
+fn panel_origin(a: MatRef<'_>, r0: usize, rows: usize, pc: usize, kc: usize) -> Option<*const f32> {
+    assert!(
+        r0 + rows <= a.rows() && pc + kc <= a.cols(),
+        "pack: the panel lies outside A"
+    );
+    (kc > 0).then(|| a.ptr_at(r0, pc))
 }
 
 /// `panel[p * MR + r] = src[r][p]` for a full panel of MR rows, each `panel.len() / MR` long.
@@ -259,14 +265,15 @@ mod x86 {
     pub(super) unsafe fn gather_rows(a: MatRef<'_>, r0: usize, pc: usize, panel: &mut [f32]) {
         const MR: usize = 12;
         let kc = panel.len() / MR;
-        assert!(
-            a.col_stride() == 1 && r0 + MR <= a.rows() && pc + kc <= a.cols(),
-            "gather_rows: the panel lies outside A"
+        assert_eq!(
+            a.col_stride(),
+            1,
+            "gather_rows: A needs a unit column stride"
         );
-        if kc == 0 {
+        let Some(base) = super::panel_origin(a, r0, MR, pc, kc) else {
             return;
-        }
-        let (base, rs) = (a.ptr_at(r0, pc), a.row_stride());
+        };
+        let rs = a.row_stride();
         let out = panel.as_mut_ptr();
         // Rows r..r+8 of the panel's columns p..p+8 (rows past 12 read as zero).
         let block = |r: usize, p: usize| -> [__m256; 8] {
