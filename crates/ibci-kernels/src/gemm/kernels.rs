@@ -3,8 +3,9 @@
 //! Layouts: `a` holds `kc` columns of MR contiguous floats, `a_cs` floats apart
 //! (`a[p*a_cs + r]`: `a_cs = MR` when packed, A's column stride when a transposed A is read in
 //! place), or, for the AVX2 kernels with `ROWS`, MR rows of a row-major A in place
-//! (`a[r*a_cs + p]`); `b` holds `kc` rows of NR floats (`b[p*NR + j]`), `tile` is MR rows of
-//! NR floats. Every accumulator lane is
+//! (`a[r*a_cs + p]`); a pair kernel (SPLIT = MR / 2, packed) reads its rows SPLIT.. from the
+//! next packed panel, `SPLIT*kc` floats on; `b` holds `kc` rows of NR floats
+//! (`b[p*NR + j]`), `tile` is MR rows of NR floats. Every accumulator lane is
 //! one output element whose sum runs over `p` in order, one fused multiply-add per step; the
 //! three paths differ only in how many elements run side by side.
 //!
@@ -16,6 +17,7 @@
 //! a[p, MR-1] x acc[MR-1][0..NV]
 //! ```
 
+use super::cols::{self, ColsFn};
 use crate::dispatch::KernelPath;
 
 /// Where a finished tile goes: `c[r*rs + j] = alpha*s (+ beta*c)` for its first `rows` rows
@@ -58,6 +60,14 @@ pub(super) struct Spec {
     /// Kernels that read full panels of a row-major A in place (`a[r * a_cs + p]`), the
     /// main one and edges as above, for products with a small k (see `super::task`).
     pub rows: Option<(KernelFn, &'static [(usize, KernelFn)])>,
+    /// Edge kernels over two panels of A at once (`2 MR x width`), for paths whose MR rows
+    /// alone give too few accumulators to hide the FMA's latency: `(width, kernel for two
+    /// packed panels, kernel for 2 MR rows of a row-major A in place)`. The packed kernel
+    /// reads the second panel `MR * kc` floats after the first, where `pack_a` puts it.
+    pub pairs: &'static [(usize, KernelFn, KernelFn)],
+    /// The column-edge kernel for a last panel of `COLS_WIDTH` columns against a transposed A
+    /// (see `super::cols`), and the rows it takes per call.
+    pub cols: Option<(usize, ColsFn)>,
 }
 
 impl Spec {
@@ -74,6 +84,15 @@ impl Spec {
     /// The kernel for panels of `width` columns.
     pub fn kernel_for(&self, width: usize) -> KernelFn {
         pick(self.kernel, self.edges, width, self.nr)
+    }
+
+    /// The kernel for two panels of A (packed, or with `rows` a row-major A in place) against
+    /// a B panel of `width` columns, if the path has one.
+    pub fn pair_for(&self, width: usize, rows: bool) -> Option<KernelFn> {
+        self.pairs
+            .iter()
+            .find(|&&(w, _, _)| w == width)
+            .map(|&(_, packed, in_place)| if rows { in_place } else { packed })
     }
 
     /// The kernel for panels of `width` columns reading a row-major A in place, if any.
@@ -114,15 +133,25 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             edges: &[],
             a_in_place: false,
             rows: None,
+            pairs: &[],
+            cols: None,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
             mr: 6,
             nr: 16,
             kernel: x86::avx2_6x16::<false>,
-            edges: &[(8, x86::avx2_6x8::<false>)],
+            edges: &[(4, x86::avx2_6x4::<false>), (8, x86::avx2_6x8::<false>)],
             a_in_place: false,
-            rows: Some((x86::avx2_6x16::<true>, &[(8, x86::avx2_6x8::<true>)])),
+            rows: Some((
+                x86::avx2_6x16::<true>,
+                &[(4, x86::avx2_6x4::<true>), (8, x86::avx2_6x8::<true>)],
+            )),
+            pairs: &[
+                (4, x86::avx2_12x4::<false>, x86::avx2_12x4::<true>),
+                (8, x86::avx2_12x8::<false>, x86::avx2_12x8::<true>),
+            ],
+            cols: Some((16, cols::x86::avx2_cols16x4)),
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
@@ -130,11 +159,14 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             nr: 32,
             kernel: x86::avx512_12x32::<false>,
             edges: &[
+                (4, x86::avx512_12x4::<false>),
                 (8, x86::avx512_12x8::<false>),
                 (16, x86::avx512_12x16::<false>),
             ],
             a_in_place: true,
             rows: None,
+            pairs: &[],
+            cols: Some((32, cols::x86::avx512_cols32x4)),
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),
@@ -204,7 +236,8 @@ mod x86 {
 
     /// Generates an MR x (NV * LANES) micro-kernel for one instruction set.
     macro_rules! simd_kernel {
-        ($(#[$doc:meta])* $name:ident, $feat:literal, $mr:literal, $nv:literal, $lanes:literal,
+        ($(#[$doc:meta])* $name:ident, $feat:literal, $mr:literal, $split:literal, $nv:literal,
+         $lanes:literal,
          $vt:ty, $zero:ident, $load:ident, $store:ident, $loadu:ident, $storeu:ident,
          $set1:ident, $fma:ident, $mul:ident, $add:ident) => {
             $(#[$doc])*
@@ -212,7 +245,8 @@ mod x86 {
             /// # Safety
             /// The CPU supports the target features; `a` holds MR floats at each of
             /// `p * a_cs` for `p < kc` (with `ROWS`: `kc` floats at each of `r * a_cs` for
-            /// `r < MR`), `b` holds `kc * NV * LANES`, `tile` holds
+            /// `r < MR`; with SPLIT > 0 and not `ROWS`: SPLIT floats at each of `p * a_cs`
+            /// and MR - SPLIT at each of `SPLIT * kc + p * a_cs`), `b` holds `kc * NV * LANES`, `tile` holds
             /// `MR * NV * LANES` (read when `load`); `b` and `tile` are aligned to
             /// `LANES * 4` bytes (aligned loads are never split); a `dst` is valid for
             /// `rows <= MR` rows of NR floats at row stride `rs` (any alignment).
@@ -230,6 +264,9 @@ mod x86 {
                 dst: Option<&super::Dst>,
             ) {
                 const MR: usize = $mr;
+                // Rows SPLIT.. of a packed A come from a second panel, SPLIT * kc floats on
+                // (0: one panel).
+                const SPLIT: usize = $split;
                 const NV: usize = $nv;
                 const NR: usize = $nv * $lanes;
                 let mut acc: [[$vt; NV]; MR] = [[$zero(); NV]; MR];
@@ -246,6 +283,7 @@ mod x86 {
                         }
                     }
                     let mut ap = a;
+                    let mut ap2 = a.wrapping_add(SPLIT * kc);
                     // Rows read in place (`ROWS`): one base per row, one index over p.
                     let row_ptrs: [*const f32; MR] =
                         std::array::from_fn(|r| a.wrapping_add(r * a_cs));
@@ -258,6 +296,8 @@ mod x86 {
                         for r in 0..MR {
                             let av = if ROWS {
                                 $set1(*row_ptrs[r].add(p))
+                            } else if SPLIT > 0 && r >= SPLIT {
+                                $set1(*ap2.add(r - SPLIT))
                             } else {
                                 $set1(*ap.add(r))
                             };
@@ -267,6 +307,7 @@ mod x86 {
                         }
                         if !ROWS {
                             ap = ap.add(a_cs);
+                            ap2 = ap2.wrapping_add(a_cs);
                         }
                         bp = bp.add(NR);
                     }
@@ -325,36 +366,68 @@ mod x86 {
 
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 16 tile, 12 ymm accumulators.
-        avx2_6x16, "avx2,fma", 6, 2, 8, __m256,
+        avx2_6x16, "avx2,fma", 6, 0, 2, 8, __m256,
         _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
     );
 
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 8 tile for a last narrow panel, 6 ymm accumulators.
-        avx2_6x8, "avx2,fma", 6, 1, 8, __m256,
+        avx2_6x8, "avx2,fma", 6, 0, 1, 8, __m256,
         _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
     );
 
     simd_kernel!(
+        /// AVX2 + FMA3: 6 x 4 tile for a last panel of at most four columns, 6 xmm
+        /// accumulators.
+        avx2_6x4, "avx2,fma", 6, 0, 1, 4, __m128,
+        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
+        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX2 + FMA3: 12 x 4 tile over two 6-row panels of A, for a last panel of at most
+        /// four columns, 12 xmm accumulators.
+        avx2_12x4, "avx2,fma", 12, 6, 1, 4, __m128,
+        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
+        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX2 + FMA3: 12 x 8 tile over two 6-row panels of A, for a last panel of at most
+        /// eight columns, 12 ymm accumulators.
+        avx2_12x8, "avx2,fma", 12, 6, 1, 8, __m256,
+        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+    );
+
+    simd_kernel!(
+        /// AVX-512 path, SSE registers with FMA3: 12 x 4 tile for a last panel of at most
+        /// four columns, 12 xmm accumulators.
+        avx512_12x4, "avx2,fma", 12, 0, 1, 4, __m128,
+        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
+        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+    );
+
+    simd_kernel!(
         /// AVX-512 path, AVX2 + FMA3 registers: 12 x 8 tile for a last panel of at most eight
         /// columns, 12 ymm accumulators.
-        avx512_12x8, "avx2,fma", 12, 1, 8, __m256,
+        avx512_12x8, "avx2,fma", 12, 0, 1, 8, __m256,
         _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
     );
 
     simd_kernel!(
         /// AVX-512F: 12 x 16 tile for a last narrow panel, 12 zmm accumulators.
-        avx512_12x16, "avx512f", 12, 1, 16, __m512,
+        avx512_12x16, "avx512f", 12, 0, 1, 16, __m512,
         _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
         _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
     );
 
     simd_kernel!(
         /// AVX-512F: 12 x 32 tile, 24 zmm accumulators.
-        avx512_12x32, "avx512f", 12, 2, 16, __m512,
+        avx512_12x32, "avx512f", 12, 0, 2, 16, __m512,
         _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
         _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
     );

@@ -42,12 +42,19 @@
 //! | path | MR x NR | registers | last narrow panels |
 //! |---|---|---|---|
 //! | portable | 4 x 8 | scalar `f32::mul_add` | - |
-//! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast | 6 x 8 |
-//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast | 12 x 8 (ymm), 12 x 16 |
+//! | AVX2+FMA | 6 x 16 | 12 ymm accumulators + 2 B + 1 broadcast | 6 x 4 (xmm), 6 x 8; as pairs 12 x 4, 12 x 8 |
+//! | AVX-512 | 12 x 32 | 24 zmm accumulators + 2 B + 1 broadcast | 12 x 4 (xmm), 12 x 8 (ymm), 12 x 16 |
 //!
 //! A last panel of B no wider than a narrow kernel's NR is packed and computed at the
-//! narrowest such width (n = 100 on AVX-512: 32 + 32 + 32 + 8 columns, not 4 x 32; n = 10:
-//! 16, not 32).
+//! narrowest such width (n = 100 on AVX-512: 32 + 32 + 32 + 4 columns, not 4 x 32; n = 10:
+//! 16, not 32). Six rows give a narrow kernel only six accumulators, too few to hide the
+//! FMA's latency, so the AVX2 path runs its narrow panels over two panels of A at once
+//! (`kernels::Spec::pairs`). A last panel of four columns against a transposed A (the
+//! `X^T dY` of n = 100) is run down the rows instead, each lane one row of C
+//! ([`cols`]). One thread against matrixmultiply, six interleaved runs of each build of
+//! `cargo bench -p ibci-kernels --bench main -- summary training` (AMD EPYC, 2026-12-03),
+//! medians before -> after: AVX2 784 x 100 x 100 (A transposed) 0.94 -> 1.04, 100 x 10 x 100
+//! 1.04 -> 1.17; AVX-512 1.02 -> 1.11 and 1.00 -> 1.15.
 //! On two or more threads a small B (k n < 2^18) is instead packed by every thread, inside
 //! its one task (a block of rows of C), so that packing overlaps the other threads' wake-up.
 //!
@@ -61,13 +68,16 @@
 //! 0.81-0.90 against 0.88-0.92 on two), so they are packed.
 
 pub(crate) mod aligned;
+mod cols;
 mod epilogue;
 mod kernels;
 mod pack;
+mod task;
 
 use aligned::{reserve, with_scratch, Scratch};
-use epilogue::{epilogue, Post};
-use pack::{pack_a, pack_b_panel};
+use epilogue::Post;
+use pack::pack_b_panel;
+use task::task;
 
 use rayon::prelude::*;
 
@@ -92,11 +102,6 @@ const MC: usize = 72;
 const NC: usize = 4096;
 /// Largest MR of any micro-kernel.
 const MAX_MR: usize = 12;
-/// Largest k for which the AVX2 path reads a row-major A's full panels in place (see
-/// `kernels::Spec::rows`) rather than packing them: packing costs about as much as the
-/// product there (100 x 10 x 100 against matrixmultiply, one thread, five interleaved runs,
-/// 2026-12-03: 0.96-1.10, median 1.04, in place; 0.93-1.00, median 0.99, packed).
-const ROWS_IN_PLACE_MAX_K: usize = 32;
 /// Below this many FLOPs a product runs on the calling thread alone.
 const SEQ_FLOPS: f64 = 2e6;
 /// Below this many elements B is packed on the calling thread.
@@ -371,115 +376,6 @@ fn packed_gemm(
         let bp = &*bp;
         par.map_merge(tasks, (), |t, _| run(bp, t), |_, _| ());
     });
-}
-
-/// One task: rows `i0..i0+mcur`, columns `j0..j0+ncur` of C, all of k.
-#[allow(clippy::too_many_arguments)]
-fn task(
-    spec: &kernels::Spec,
-    a: MatRef<'_>,
-    bp: &[f32],
-    cptr: SendPtr,
-    (rs_c, cs_c): (usize, usize),
-    (m, n, k): (usize, usize, usize),
-    (i0, mcur): (usize, usize),
-    (j0, ncur): (usize, usize),
-    kc_max: usize,
-    ap: &mut [f32],
-    tiles: &mut [f32],
-    (alpha, beta): (f32, f32),
-    post: Option<&Post<'_>>,
-) {
-    let (mr, nr) = (spec.mr, spec.nr);
-    let ipanels = div_ceil(mcur, mr);
-    let jpanels = div_ceil(ncur, nr);
-    let cols_in_place = spec.a_in_place && a.row_stride() == 1;
-    let rows_in_place =
-        !cols_in_place && spec.rows.is_some() && a.col_stride() == 1 && k <= ROWS_IN_PLACE_MAX_K;
-    let in_place = cols_in_place || rows_in_place;
-    let mut local = kernels::Tile::new();
-    let mut pc = 0;
-    loop {
-        let kc = kc_max.min(k - pc);
-        let (first, last) = (pc == 0, pc + kc == k);
-        // Full panels of A are read in place where the path gains by it (a transposed A:
-        // `Spec::a_in_place`; a row-major A with a small k: `Spec::rows`); a last panel of
-        // fewer than MR rows is still packed (padded).
-        let full = if in_place { mcur / mr } else { 0 };
-        if full < ipanels {
-            let i = full * mr;
-            pack_a(a, i0 + i, mcur - i, pc, kc, mr, ap);
-        }
-        for jp in 0..jpanels {
-            let q = j0 / nr + jp;
-            // Panel q holds k rows of `width` floats (nr, or the edge kernel's width for a
-            // narrow last panel) from q*k*nr, and pc + kc <= k, so the micro-panel
-            // q*k*nr + pc*width .. + kc*width lies inside bp. Its offset is a multiple of
-            // `width` floats (32 bytes for 8, 64 for 16 and 32) from bp's 64-byte-aligned
-            // start: aligned for the kernels' vector loads.
-            let width = spec.panel_width(q, div_ceil(n, nr), n);
-            let kernel = spec.kernel_for(width);
-            let rows_kernel = spec.rows_kernel_for(width).filter(|_| rows_in_place);
-            let bptr = bp[q * k * nr + pc * width..].as_ptr();
-            for ip in 0..ipanels {
-                let tile: *mut f32 = if tiles.is_empty() {
-                    local.0.as_mut_ptr()
-                } else {
-                    tiles[(ip * jpanels + jp) * mr * nr..].as_mut_ptr()
-                };
-                let (ri, cj) = (i0 + ip * mr, j0 + jp * nr);
-                let (mt, nt) = (mr.min(m - ri), width.min(n - cj));
-                // SAFETY: ri < m and cj < n, so the offset is inside C's view.
-                let cp = unsafe { cptr.get().add(ri * rs_c + cj * cs_c) };
-                // A tile of full width (the rows it has) of a unit-stride C is written by
-                // the kernel itself.
-                let direct = last && nt == width && cs_c == 1;
-                let dst = kernels::Dst {
-                    c: cp,
-                    rs: rs_c,
-                    rows: mt,
-                    alpha,
-                    beta,
-                };
-                debug_assert!(
-                    (bptr as usize).is_multiple_of((width * 4).min(64))
-                        && (tile as usize).is_multiple_of(64),
-                    "gemm: packed B panels and tiles must be aligned for the kernel's loads"
-                );
-                // SAFETY: the A panel is a full panel of A read in place (rows ri..ri+mr <=
-                // m, columns pc..pc+kc <= k): mr contiguous floats a.col_stride() apart
-                // (unit row stride), or with the rows kernel kc contiguous floats per row,
-                // a.row_stride() apart (unit column stride); or it is kc columns of mr
-                // floats packed at (ip - full)*mr*kc; the B micro-panel holds kc rows of
-                // `width` floats, the tile mr*nr >= mr*width floats (tiles sit at multiples
-                // of mr*nr floats from a 64-byte boundary: aligned); `kernel` is the one for
-                // `width`; a direct destination is mt rows of `width` columns of C with unit
-                // column stride, inside C, that only this task writes; the path was checked
-                // to be supported by this CPU in gemm_with.
-                unsafe {
-                    let (ak, acs, kernel) = match rows_kernel {
-                        Some(rk) if ip < full => (a.ptr_at(ri, pc), a.row_stride(), rk),
-                        _ if ip < full => (a.ptr_at(ri, pc), a.col_stride(), kernel),
-                        _ => (ap.as_ptr().add((ip - full) * mr * kc), mr, kernel),
-                    };
-                    kernel(kc, ak, acs, bptr, tile, !first, direct.then_some(&dst));
-                }
-                if last && !direct {
-                    // SAFETY: rows ri..ri+mt and columns cj..cj+nt lie inside C, and this
-                    // task is the only one writing this block of C.
-                    unsafe { epilogue(tile, width, cp, rs_c, cs_c, mt, nt, alpha, beta) };
-                }
-                if let (true, Some(post)) = (last, post) {
-                    // SAFETY: as above: the block is inside C and this task's alone.
-                    unsafe { post.apply(cp, rs_c, cs_c, cj, mt, nt) };
-                }
-            }
-        }
-        pc += kc;
-        if last {
-            break;
-        }
-    }
 }
 
 /// The matrixmultiply yardstick; with [`Par::Rayon`] the rows of C are split over the pool.
