@@ -18,6 +18,7 @@
 //! ```
 
 use super::cols::{self, ColsFn};
+use super::pack::Avx;
 use crate::dispatch::KernelPath;
 
 /// Where a finished tile goes: `c[r*rs + j] = alpha*s (+ beta*c)` for its first `rows` rows
@@ -68,6 +69,12 @@ pub(super) struct Spec {
     /// The column-edge kernel for a last panel of `COLS_WIDTH` columns against a transposed A
     /// (see `super::cols`), and the rows it takes per call.
     pub cols: Option<(usize, ColsFn)>,
+    /// AVX for the packers' register transposes (a transposed B's panels), when the host has
+    /// it: found once per product.
+    pub avx: Option<Avx>,
+    /// Whether a row-major A's full panels (12 rows) are packed through AVX registers
+    /// (`pack_a`'s gather; the AVX2 path's 6-row panels measured no faster that way).
+    pub gather_rows: bool,
 }
 
 impl Spec {
@@ -135,6 +142,8 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             rows: None,
             pairs: &[],
             cols: None,
+            avx: None,
+            gather_rows: false,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx2Fma => Spec {
@@ -152,6 +161,8 @@ pub(super) fn spec(path: KernelPath) -> Spec {
                 (8, x86::avx2_12x8::<false>, x86::avx2_12x8::<true>),
             ],
             cols: Some((16, cols::x86::avx2_cols16x4)),
+            avx: Avx::detect(),
+            gather_rows: false,
         },
         #[cfg(target_arch = "x86_64")]
         KernelPath::Avx512 => Spec {
@@ -167,6 +178,8 @@ pub(super) fn spec(path: KernelPath) -> Spec {
             rows: None,
             pairs: &[],
             cols: Some((32, cols::x86::avx512_cols32x4)),
+            avx: Avx::detect(),
+            gather_rows: true,
         },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable path exists off x86-64"),

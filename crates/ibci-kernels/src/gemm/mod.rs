@@ -290,7 +290,7 @@ fn packed_gemm(
     // Pack all of B: panel q holds rows 0..k of columns q*nr .. q*nr+nr, zero-padded; a last
     // panel narrow enough for the edge kernel is packed at its width.
     let pack = |(q, dst): (usize, &mut [f32])| {
-        pack_b_panel(b, q * nr, spec.panel_width(q, panels, n), dst)
+        pack_b_panel(b, q * nr, spec.panel_width(q, panels, n), dst, spec.avx)
     };
     let pack_all = |bp: &mut [f32], par: Par| {
         if k > 0 {

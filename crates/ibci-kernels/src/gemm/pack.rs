@@ -5,9 +5,25 @@
 use super::{div_ceil, MAX_MR};
 use crate::mat::MatRef;
 
+/// Proof that the host has AVX, which the packers' register transposes need: made only by
+/// [`Avx::detect`], once per product (a `kernels::Spec` holds it), not once per panel.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Avx(());
+
+impl Avx {
+    /// `Some` when this host has AVX.
+    pub(super) fn detect() -> Option<Avx> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            return Some(Avx(()));
+        }
+        None
+    }
+}
+
 /// Packs the panel of B at columns `j0 .. j0+nr` (all rows) into `dst`: row `p` at
 /// `dst[p*nr..]`, zero beyond the last column.
-pub(super) fn pack_b_panel(b: MatRef<'_>, j0: usize, nr: usize, dst: &mut [f32]) {
+pub(super) fn pack_b_panel(b: MatRef<'_>, j0: usize, nr: usize, dst: &mut [f32], avx: Option<Avx>) {
     let (k, n) = (b.rows(), b.cols());
     let w = nr.min(n - j0);
     // Full panels of row-major B at the kernels' widths: fixed-size copies (inlined moves,
@@ -28,8 +44,9 @@ pub(super) fn pack_b_panel(b: MatRef<'_>, j0: usize, nr: usize, dst: &mut [f32])
     // no faster that way).
     if w == nr && b.row(0).is_none() && b.col(0).is_some() {
         #[cfg(target_arch = "x86_64")]
-        if nr.is_multiple_of(8) && std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is there; the panel's columns j0..j0+nr lie inside B (w == nr).
+        if let Some(Avx(())) = avx.filter(|_| nr.is_multiple_of(8)) {
+            // SAFETY: AVX is there (an `Avx` exists); the panel's columns j0..j0+nr lie
+            // inside B (w == nr).
             return unsafe { x86::transpose_panel(b, j0, nr, dst) };
         }
         match nr {
@@ -106,7 +123,9 @@ fn transpose_cols<const NR: usize>(b: MatRef<'_>, j0: usize, dst: &mut [f32]) {
 }
 
 /// Packs rows `i0..i0+mcur`, columns `pc..pc+kc` of A into MR-row panels: panel `ip` holds,
-/// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`).
+/// for each `p` in `0..kc`, the MR values `a[i0+ip*mr+r, pc+p]` (zero beyond `mcur`). With
+/// `avx_rows`, a row-major A's full 12-row panels go through AVX registers (`Spec::gather_rows`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn pack_a(
     a: MatRef<'_>,
     i0: usize,
@@ -115,6 +134,7 @@ pub(super) fn pack_a(
     kc: usize,
     mr: usize,
     ap: &mut [f32],
+    avx_rows: Option<Avx>,
 ) {
     let ipanels = div_ceil(mcur, mr);
     // Walk the source along its contiguous dimension.
@@ -129,13 +149,10 @@ pub(super) fn pack_a(
         // no faster this way (0.98-1.05 against 1.03-1.16 on 100 x 100 x 10), so they are
         // gathered below.
         #[cfg(target_arch = "x86_64")]
-        if a.col_stride() == 1
-            && rows == mr
-            && mr == 12
-            && std::arch::is_x86_feature_detected!("avx")
-        {
-            // SAFETY: AVX is there; the panel's 12 rows and kc columns lie inside A (the
-            // caller's block), which has unit column stride; the panel holds 12 * kc floats.
+        if let Some(Avx(())) = avx_rows.filter(|_| a.col_stride() == 1 && rows == mr && mr == 12) {
+            // SAFETY: AVX is there (an `Avx` exists); the panel's 12 rows and kc columns lie
+            // inside A (the caller's block), which has unit column stride; the panel holds
+            // 12 * kc floats.
             unsafe { x86::gather_rows(a, i0 + ip * mr, pc, panel) };
             continue;
         }

@@ -48,7 +48,8 @@ pub(super) fn task(
         let full = if in_place { mcur / mr } else { 0 };
         if full < ipanels {
             let i = full * mr;
-            pack_a(a, i0 + i, mcur - i, pc, kc, mr, ap);
+            let gather = spec.avx.filter(|_| spec.gather_rows);
+            pack_a(a, i0 + i, mcur - i, pc, kc, mr, ap, gather);
         }
         for jp in 0..jpanels {
             let q = j0 / nr + jp;
