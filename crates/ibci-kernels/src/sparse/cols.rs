@@ -25,8 +25,9 @@
 use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
 use super::exact::{matrix_floor, skipping_is_exact, ExponentFloor};
+use super::forward::Operand;
 use super::packed::{Packed, Rhs};
-use crate::mat::{MatMut, MatRef};
+use crate::mat::MatMut;
 use crate::par::Par;
 use crate::ptr::SendPtr;
 
@@ -70,13 +71,14 @@ fn block(
 /// # Panics
 /// If `d` is not `a.rows() x n` or the output is not `a.cols() x n` with unit column stride.
 #[track_caller]
-pub fn cols_t_times(
+pub fn cols_t_times<'d>(
     out: GradOut<'_>,
     a: &BatchCols,
-    d: MatRef<'_>,
+    d: impl Into<Operand<'d>>,
     scratch: &mut Packed,
     par: Par,
 ) -> Option<ExponentFloor> {
+    let (d, d_floor) = d.into().parts();
     let (o, lr) = match out {
         GradOut::Store(o) => (o, None),
         GradOut::Sgd(o, lr) => (o, Some(lr)),
@@ -97,8 +99,9 @@ pub fn cols_t_times(
     if k == 0 || n == 0 {
         return Some(ExponentFloor::EMPTY);
     }
-    // D's floor decides, once for every task, whether skipping is exact.
-    let d_floor = matrix_floor(d);
+    // D's floor decides, once for every task, whether skipping is exact (scanned here unless
+    // the caller found it already, as training does beside the sort on two threads).
+    let d_floor = d_floor.unwrap_or_else(|| matrix_floor(d));
     if lr.is_some_and(|lr| !(lr.is_finite() && lr.is_sign_positive()))
         || !skipping_is_exact(a.floor(), d_floor)
     {

@@ -32,8 +32,9 @@ use crate::ptr::SendPtr;
 /// blocks and 0.43 with no blocking, B read from L2).
 const BLOCK_BYTES: usize = 32 << 10;
 
-/// The right operand of [`rows_times`]: a matrix, and its [`ExponentFloor`] (every row's)
-/// when that is already known, as [`super::cols_t_times`] returns it for the W it updated.
+/// A dense operand of the sparse products ([`rows_times`]'s B, [`super::cols_t_times`]'s D):
+/// a matrix, and its [`ExponentFloor`] (every row's) when that is already known, as
+/// [`super::cols_t_times`] returns it for the W it updated, so the product need not scan it.
 #[derive(Clone, Copy, Debug)]
 pub struct Operand<'a> {
     matrix: MatRef<'a>,
@@ -66,6 +67,11 @@ impl<'a> Operand<'a> {
             floor: Some(floor),
         }
     }
+
+    /// The matrix and its floor, if known.
+    pub(super) fn parts(self) -> (MatRef<'a>, Option<ExponentFloor>) {
+        (self.matrix, self.floor)
+    }
 }
 
 /// The forward product `C = f(A[rows] B + bias)` from the data set's row index, with
@@ -86,7 +92,7 @@ pub fn rows_times(
     scratch: &mut Packed,
     par: Par,
 ) -> bool {
-    let (b, known) = (b.matrix, b.floor);
+    let (b, known) = b.parts();
     let (m, n, k) = (rows.len(), b.cols(), b.rows());
     assert!(
         c.rows() == m && c.cols() == n && k == a.cols(),
