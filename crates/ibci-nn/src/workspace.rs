@@ -424,11 +424,14 @@ impl Workspace {
             let n1 = mlp.layers[0].w.cols();
             self.dz1_floor = Some(matrix_floor(view(&self.dz, b, n1)));
         }
+        // Likewise the first layer's bias step (it needs only dz, and nothing reads b_1
+        // before the next forward pass, so the order against W_1's step changes no bit).
+        self.update_bias(mlp, state, b, 0, cfg, par);
         stats
     }
 
-    /// Layer `l`'s update from its `dz` (in `self.dz`): the weights, then
-    /// `b_l = b_l - lr * column sums of dz_l`.
+    /// Layer `l`'s update from its `dz` (in `self.dz`): the weights, then for l >= 2 the bias
+    /// (`update_bias`; the first layer's is stepped at the end of `upper`).
     #[allow(clippy::too_many_arguments)]
     fn update_layer(
         &mut self,
@@ -442,8 +445,25 @@ impl Workspace {
         cfg: &TrainConfig,
         par: Par,
     ) {
-        let (b, n_out) = (rows.len(), mlp.layers[l].w.cols());
         self.update_weights(mlp, state, data, rows, l, update, gathered, cfg, par);
+        // The first layer's bias was stepped at the end of `upper`.
+        if l > 0 {
+            self.update_bias(mlp, state, rows.len(), l, cfg, par);
+        }
+    }
+
+    /// `b_l = b_l - lr * column sums of dz_l` (or with momentum and weight decay), from
+    /// layer l's `dz` (in `self.dz`) of a batch of `b` rows.
+    fn update_bias(
+        &mut self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        b: usize,
+        l: usize,
+        cfg: &TrainConfig,
+        par: Par,
+    ) {
+        let n_out = mlp.layers[l].w.cols();
         column_sums_into(
             view(&self.dz, b, n_out),
             &mut self.db[..n_out],
