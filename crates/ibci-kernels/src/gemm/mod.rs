@@ -51,7 +51,7 @@
 //! FMA's latency, so the AVX2 path runs its narrow panels over two panels of A at once
 //! (`kernels::Spec::pairs`). A last panel of four columns against a transposed A (the
 //! `X^T dY` of n = 100) is run down the rows instead, each lane one row of C
-//! ([`cols`]). One thread against matrixmultiply, six interleaved runs of each build of
+//! (`gemm/cols.rs`). One thread against matrixmultiply, six interleaved runs of each build of
 //! `cargo bench -p ibci-kernels --bench main -- summary training` (AMD EPYC, 2026-12-03),
 //! medians before -> after: AVX2 784 x 100 x 100 (A transposed) 0.94 -> 1.04, 100 x 10 x 100
 //! 1.04 -> 1.17; AVX-512 1.02 -> 1.10 and 1.00 -> 1.15.

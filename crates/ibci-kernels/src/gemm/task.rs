@@ -13,6 +13,7 @@ use crate::ptr::SendPtr;
 /// product there (100 x 10 x 100 against matrixmultiply, one thread, five interleaved runs,
 /// 2026-12-03: 0.96-1.10, median 1.04, in place; 0.93-1.00, median 0.99, packed).
 const ROWS_IN_PLACE_MAX_K: usize = 32;
+
 /// One task: rows `i0..i0+mcur`, columns `j0..j0+ncur` of C, all of k.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn task(
