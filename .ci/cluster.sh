@@ -13,6 +13,16 @@ work=$(mktemp -d /tmp/ibci-cluster.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The daemons write their state until they exit (slurmctld once made the removal below
+  # fail with "Directory not empty"): wait for them, ten seconds at most.
+  for _ in $(seq 50); do
+    alive=0
+    for p in "${pids[@]}"; do
+      if kill -0 "$p" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
