@@ -4,7 +4,8 @@
 //! Run: `cargo bench -p ibci-kernels` (all), `cargo bench -p ibci-kernels -- summary` for
 //! the summary tables alone, `-- summary training` for the GEMM summary of the training's
 //! batch-100 shapes alone (issue 13's item 4, a quick check), or `cargo bench -p
-//! ibci-kernels -- paths` for the elementwise kernels' portable-against-AVX2 table alone. These machines are noisy: compare within one run.
+//! ibci-kernels -- paths` for the elementwise kernels' portable-against-AVX2 table alone.
+//! These machines are noisy: compare within one run.
 //! The AVX2 path against matrixmultiply's AVX2 kernel on an AVX-512 host:
 //! `MMTEST_FEATURE=avx2,fma,avx,sse2 CARGO_TARGET_DIR=target/mm-avx2 IBCI_KERNEL_PATH=avx2
 //! cargo bench -p ibci-kernels --bench main -- summary` (the first variable is read when

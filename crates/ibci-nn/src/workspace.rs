@@ -323,9 +323,9 @@ impl Workspace {
         // sorting one after its sort (prefetched by the caller alone, the rows went to the
         // other core's cache, and issuing the prefetches took 9% of the caller's `perf`
         // samples, about 10 us a step) and the caller after layers 2..L, which for MLP-2
-        // finish first (on one thread, all of it after the sort, as before). Measured with per-step
-        // timers, MLP-2, two threads (AMD EPYC with AVX-512, 2026-12-03): this phase of the
-        // step 64-66 us -> 49-56 us against the sorting thread prefetching them all.
+        // finish first (on one thread, all of it after the sort, as before). Measured with
+        // per-step timers, MLP-2, two threads (AMD EPYC with AVX-512, 2026-12-03): this phase
+        // of the step 64-66 us -> 49-56 us against the sorting thread prefetching them all.
         let mut cols = std::mem::take(&mut self.cols);
         let csr = sparse_index(&data);
         let chunks = AtomicUsize::new(0);

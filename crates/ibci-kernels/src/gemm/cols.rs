@@ -40,6 +40,7 @@ pub(super) type ColsFn = unsafe fn(
 pub(super) mod x86 {
     use std::arch::x86_64::*;
 
+    use super::super::pack::x86::transpose4_halves;
     use super::Dst;
 
     /// Generates a column-edge kernel for one instruction set (`$lanes` rows per vector).
@@ -71,28 +72,27 @@ pub(super) mod x86 {
                 // arithmetic and, past `rows`, only read through a mask that loads nothing),
                 // kc * 4 floats of b; writes go to rows below `rows` of the tile or of C.
                 unsafe {
+                    // One step over p: A's column (two vectors of rows) times each of B's four
+                    // values of row p, at `bp`.
+                    let mut step = |av: [$vt; 2], bp: *const f32| {
+                        for j in 0..4 {
+                            let bv = $set1(*bp.add(j));
+                            for v in 0..2 {
+                                acc[v][j] = $fma(av[v], bv, acc[v][j]);
+                            }
+                        }
+                    };
+                    // Whole vectors load plainly; a last chunk of rows through masks.
                     if rows == 2 * L {
                         for _ in 0..kc {
-                            let av = [$loadu(ap), $loadu(ap.add(L))];
-                            for j in 0..4 {
-                                let bv = $set1(*bp.add(j));
-                                for v in 0..2 {
-                                    acc[v][j] = $fma(av[v], bv, acc[v][j]);
-                                }
-                            }
+                            step([$loadu(ap), $loadu(ap.add(L))], bp);
                             ap = ap.add(a_cs);
                             bp = bp.add(4);
                         }
                     } else {
                         let m = [$mask(rows.min(L)), $mask(rows.saturating_sub(L))];
                         for _ in 0..kc {
-                            let av = [$maskload(ap, m[0]), $maskload(ap.wrapping_add(L), m[1])];
-                            for j in 0..4 {
-                                let bv = $set1(*bp.add(j));
-                                for v in 0..2 {
-                                    acc[v][j] = $fma(av[v], bv, acc[v][j]);
-                                }
-                            }
+                            step([$maskload(ap, m[0]), $maskload(ap.wrapping_add(L), m[1])], bp);
                             ap = ap.wrapping_add(a_cs);
                             bp = bp.add(4);
                         }
@@ -166,22 +166,8 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx")]
     #[inline]
     fn quads8(c: [__m256; 4]) -> [[__m128; 4]; 2] {
-        // In each 128-bit half: pairs of columns interleaved, then pairs of pairs, so that
         // u[i] holds row i in its low half and row i + 4 in its high half.
-        let (t0, t1) = (
-            _mm256_unpacklo_ps(c[0], c[1]),
-            _mm256_unpackhi_ps(c[0], c[1]),
-        );
-        let (t2, t3) = (
-            _mm256_unpacklo_ps(c[2], c[3]),
-            _mm256_unpackhi_ps(c[2], c[3]),
-        );
-        let u = [
-            _mm256_shuffle_ps::<0x44>(t0, t2),
-            _mm256_shuffle_ps::<0xEE>(t0, t2),
-            _mm256_shuffle_ps::<0x44>(t1, t3),
-            _mm256_shuffle_ps::<0xEE>(t1, t3),
-        ];
+        let u = transpose4_halves(c);
         [
             u.map(|x| _mm256_castps256_ps128(x)),
             u.map(|x| _mm256_extractf128_ps::<1>(x)),
@@ -208,7 +194,8 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn quads16(c: [__m512; 4]) -> [[__m128; 4]; 4] {
-        // As `quads8`, in each of the four 128-bit lanes: u[i]'s lane q holds row q * 4 + i.
+        // As `transpose4_halves` (zmm), in each of the four 128-bit lanes: u[i]'s lane q
+        // holds row q * 4 + i.
         let (t0, t1) = (
             _mm512_unpacklo_ps(c[0], c[1]),
             _mm512_unpackhi_ps(c[0], c[1]),

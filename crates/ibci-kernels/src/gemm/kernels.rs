@@ -247,8 +247,27 @@ unsafe fn portable(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Generates an MR x (NV * LANES) micro-kernel for one instruction set.
+    /// Generates an MR x (NV * LANES) micro-kernel for one instruction set: `name, MR, SPLIT
+    /// (0, or MR / 2 for a pair kernel), NV, registers` (`xmm` and `ymm` with AVX2 + FMA3,
+    /// `zmm` with AVX-512F), which the first three arms spell out for the last one.
     macro_rules! simd_kernel {
+        ($(#[$doc:meta])* $name:ident, $mr:literal, $split:literal, $nv:literal, xmm) => {
+            simd_kernel!($(#[$doc])* $name, "avx2,fma", $mr, $split, $nv, 4, __m128,
+                _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
+                _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps);
+        };
+        ($(#[$doc:meta])* $name:ident, $mr:literal, $split:literal, $nv:literal, ymm) => {
+            simd_kernel!($(#[$doc])* $name, "avx2,fma", $mr, $split, $nv, 8, __m256,
+                _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps,
+                _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps,
+                _mm256_add_ps);
+        };
+        ($(#[$doc:meta])* $name:ident, $mr:literal, $split:literal, $nv:literal, zmm) => {
+            simd_kernel!($(#[$doc])* $name, "avx512f", $mr, $split, $nv, 16, __m512,
+                _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps,
+                _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps,
+                _mm512_add_ps);
+        };
         ($(#[$doc:meta])* $name:ident, $feat:literal, $mr:literal, $split:literal, $nv:literal,
          $lanes:literal,
          $vt:ty, $zero:ident, $load:ident, $store:ident, $loadu:ident, $storeu:ident,
@@ -259,8 +278,8 @@ mod x86 {
             /// The CPU supports the target features; `a` holds MR floats at each of
             /// `p * a_cs` for `p < kc` (with `ROWS`: `kc` floats at each of `r * a_cs` for
             /// `r < MR`; with SPLIT > 0 and not `ROWS`: SPLIT floats at each of `p * a_cs`
-            /// and MR - SPLIT at each of `SPLIT * kc + p * a_cs`), `b` holds `kc * NV * LANES`, `tile` holds
-            /// `MR * NV * LANES` (read when `load`); `b` and `tile` are aligned to
+            /// and MR - SPLIT at each of `SPLIT * kc + p * a_cs`), `b` holds
+            /// `kc * NV * LANES`, `tile` holds `MR * NV * LANES` (read when `load`); `b` and `tile` are aligned to
             /// `LANES * 4` bytes (aligned loads are never split); a `dst` is valid for
             /// `rows <= MR` rows of NR floats at row stride `rs` (any alignment).
             ///
@@ -379,69 +398,51 @@ mod x86 {
 
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 16 tile, 12 ymm accumulators.
-        avx2_6x16, "avx2,fma", 6, 0, 2, 8, __m256,
-        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+        avx2_6x16, 6, 0, 2, ymm
     );
 
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 8 tile for a last narrow panel, 6 ymm accumulators.
-        avx2_6x8, "avx2,fma", 6, 0, 1, 8, __m256,
-        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+        avx2_6x8, 6, 0, 1, ymm
     );
 
     simd_kernel!(
         /// AVX2 + FMA3: 6 x 4 tile for a last panel of at most four columns, 6 xmm
         /// accumulators.
-        avx2_6x4, "avx2,fma", 6, 0, 1, 4, __m128,
-        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
-        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+        avx2_6x4, 6, 0, 1, xmm
     );
 
     simd_kernel!(
         /// AVX2 + FMA3: 12 x 4 tile over two 6-row panels of A, for a last panel of at most
         /// four columns, 12 xmm accumulators.
-        avx2_12x4, "avx2,fma", 12, 6, 1, 4, __m128,
-        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
-        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+        avx2_12x4, 12, 6, 1, xmm
     );
 
     simd_kernel!(
         /// AVX2 + FMA3: 12 x 8 tile over two 6-row panels of A, for a last panel of at most
         /// eight columns, 12 ymm accumulators.
-        avx2_12x8, "avx2,fma", 12, 6, 1, 8, __m256,
-        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+        avx2_12x8, 12, 6, 1, ymm
     );
 
     simd_kernel!(
         /// AVX-512 path, SSE registers with FMA3: 12 x 4 tile for a last panel of at most
         /// four columns, 12 xmm accumulators.
-        avx512_12x4, "avx2,fma", 12, 0, 1, 4, __m128,
-        _mm_setzero_ps, _mm_load_ps, _mm_store_ps, _mm_loadu_ps, _mm_storeu_ps,
-        _mm_set1_ps, _mm_fmadd_ps, _mm_mul_ps, _mm_add_ps
+        avx512_12x4, 12, 0, 1, xmm
     );
 
     simd_kernel!(
         /// AVX-512 path, AVX2 + FMA3 registers: 12 x 8 tile for a last panel of at most eight
         /// columns, 12 ymm accumulators.
-        avx512_12x8, "avx2,fma", 12, 0, 1, 8, __m256,
-        _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps
+        avx512_12x8, 12, 0, 1, ymm
     );
 
     simd_kernel!(
         /// AVX-512F: 12 x 16 tile for a last narrow panel, 12 zmm accumulators.
-        avx512_12x16, "avx512f", 12, 0, 1, 16, __m512,
-        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-        _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
+        avx512_12x16, 12, 0, 1, zmm
     );
 
     simd_kernel!(
         /// AVX-512F: 12 x 32 tile, 24 zmm accumulators.
-        avx512_12x32, "avx512f", 12, 0, 2, 16, __m512,
-        _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-        _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps
+        avx512_12x32, 12, 0, 2, zmm
     );
 }

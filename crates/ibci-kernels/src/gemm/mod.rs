@@ -54,7 +54,7 @@
 //! (`gemm/cols.rs`). One thread against matrixmultiply, six interleaved runs of each build of
 //! `cargo bench -p ibci-kernels --bench main -- summary training` (AMD EPYC, 2026-12-03),
 //! medians before -> after: AVX2 784 x 100 x 100 (A transposed) 0.94 -> 1.04, 100 x 10 x 100
-//! 1.04 -> 1.17; AVX-512 1.02 -> 1.10 and 1.00 -> 1.15.
+//! 1.04 -> 1.18; AVX-512 1.02 -> 1.11 and 1.00 -> 1.15.
 //! On two or more threads a small B (k n < 2^18) is instead packed by every thread, inside
 //! its one task (a block of rows of C), so that packing overlaps the other threads' wake-up.
 //!

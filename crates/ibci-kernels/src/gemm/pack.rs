@@ -265,7 +265,7 @@ fn gather<const MR: usize>(src: &[&[f32]; MAX_MR], panel: &mut [f32]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use crate::mat::MatRef;
@@ -371,27 +371,36 @@ mod x86 {
         }
     }
 
+    /// The 4 x 4 transpose of the rows `v` within each 128-bit half: lane `c` of `out[i]` is
+    /// lane `i` of `v[c]`, and lane `4 + c` of `out[i]` is lane `4 + i` of `v[c]`. Pairs of
+    /// rows interleaved, then pairs of pairs.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(in crate::gemm) fn transpose4_halves(v: [__m256; 4]) -> [__m256; 4] {
+        let (a0, a1) = (
+            _mm256_unpacklo_ps(v[0], v[1]),
+            _mm256_unpackhi_ps(v[0], v[1]),
+        );
+        let (a2, a3) = (
+            _mm256_unpacklo_ps(v[2], v[3]),
+            _mm256_unpackhi_ps(v[2], v[3]),
+        );
+        [
+            _mm256_shuffle_ps::<0x44>(a0, a2),
+            _mm256_shuffle_ps::<0xEE>(a0, a2),
+            _mm256_shuffle_ps::<0x44>(a1, a3),
+            _mm256_shuffle_ps::<0xEE>(a1, a3),
+        ]
+    }
+
     /// The 8 x 8 transpose of the rows `v`: lane `c` of row `r` out is lane `r` of `v[c]`.
     #[target_feature(enable = "avx")]
     #[inline]
     fn transpose8(v: [__m256; 8]) -> [__m256; 8] {
-        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves exchanged.
-        let a0 = _mm256_unpacklo_ps(v[0], v[1]);
-        let a1 = _mm256_unpackhi_ps(v[0], v[1]);
-        let a2 = _mm256_unpacklo_ps(v[2], v[3]);
-        let a3 = _mm256_unpackhi_ps(v[2], v[3]);
-        let a4 = _mm256_unpacklo_ps(v[4], v[5]);
-        let a5 = _mm256_unpackhi_ps(v[4], v[5]);
-        let a6 = _mm256_unpacklo_ps(v[6], v[7]);
-        let a7 = _mm256_unpackhi_ps(v[6], v[7]);
-        let b0 = _mm256_shuffle_ps::<0x44>(a0, a2);
-        let b1 = _mm256_shuffle_ps::<0xEE>(a0, a2);
-        let b2 = _mm256_shuffle_ps::<0x44>(a1, a3);
-        let b3 = _mm256_shuffle_ps::<0xEE>(a1, a3);
-        let b4 = _mm256_shuffle_ps::<0x44>(a4, a6);
-        let b5 = _mm256_shuffle_ps::<0xEE>(a4, a6);
-        let b6 = _mm256_shuffle_ps::<0x44>(a5, a7);
-        let b7 = _mm256_shuffle_ps::<0xEE>(a5, a7);
+        // Each half of the rows transposed within the 128-bit halves, then the halves
+        // exchanged.
+        let [b0, b1, b2, b3] = transpose4_halves([v[0], v[1], v[2], v[3]]);
+        let [b4, b5, b6, b7] = transpose4_halves([v[4], v[5], v[6], v[7]]);
         [
             _mm256_permute2f128_ps::<0x20>(b0, b4),
             _mm256_permute2f128_ps::<0x20>(b1, b5),

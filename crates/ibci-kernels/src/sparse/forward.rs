@@ -152,8 +152,8 @@ pub fn rows_times(
         // SAFETY: tile `slot` (below `threads`, see `Par::map_merge`; tile_len floats from a
         // 64-byte boundary: ts and tile_len are multiples of 16) is used by the task running
         // on that thread alone, which finishes before taking another; chunk.len() <=
-        // tile_len / ts and <= MAX_ROWS (rchunks >= m / MAX_ROWS); bw <= max_vectors * lanes and j0 + bw <= n; every row index was
-        // checked above; rows r0..r0+chunk.len() and columns j0..j0+bw of C are this task's
+        // tile_len / ts and <= MAX_ROWS (rchunks >= m / MAX_ROWS); bw <= max_vectors * lanes
+        // and j0 + bw <= n; every row index was checked above; rows r0..r0+chunk.len() and columns j0..j0+bw of C are this task's
         // alone; the path was checked when `scratch` was made.
         unsafe {
             let tile = tiles.get().add(slot % threads * tile_len);
