@@ -99,6 +99,11 @@ pub enum Backend {
 /// Blocking: MC rows x NC columns of C per task, KC steps of k per packed block.
 const KC: usize = 256;
 const MC: usize = 72;
+// Blocks of MC rows keep every path's panels whole (every MR divides MAX_MR).
+const _: () = assert!(
+    MC.is_multiple_of(MAX_MR),
+    "MC must be a multiple of every MR"
+);
 const NC: usize = 4096;
 /// Largest MR of any micro-kernel.
 const MAX_MR: usize = 12;
@@ -329,9 +334,10 @@ fn packed_gemm(
     let tn = div_ceil(n, nc);
     let tasks = div_ceil(m, mc) * tn;
 
-    let run = |bp: &[f32], t: usize| {
-        let (i0, j0) = ((t / tn) * mc, (t % tn) * nc);
-        let mcur = mc.min(m - i0);
+    // One block of at most MC rows (a multiple of every MR) of a task: the A scratch that
+    // `reserve_scratch` grows holds it, and a task of more rows (one thread's share of m when
+    // each packs its own B) runs its blocks in turn.
+    let block = |bp: &[f32], i0: usize, mcur: usize, j0: usize| {
         let ncur = nc.min(n - j0);
         let ipanels = div_ceil(mcur, mr);
         let jpanels = div_ceil(ncur, nr);
@@ -361,6 +367,13 @@ fn packed_gemm(
                 post,
             );
         });
+    };
+    let run = |bp: &[f32], t: usize| {
+        let (i0, j0) = ((t / tn) * mc, (t % tn) * nc);
+        let rows = mc.min(m - i0);
+        for s in (0..rows).step_by(MC) {
+            block(bp, i0 + s, MC.min(rows - s), j0);
+        }
     };
     if own_b {
         let each = |t, _| {
