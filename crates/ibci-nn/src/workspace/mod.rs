@@ -27,12 +27,13 @@
 //! fused update instead of scanning W_1, when the step continues that one
 //! (`Workspace::step_after`).
 //!
-//! Every value is the one [`Mlp::loss_and_grads`] followed by [`sgd_step`] on each layer
-//! computes, bit for bit: the GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is
-//! `w - lr * g` exactly (a negation is exact, `1 * w = w`), updating W_l after `da_{l-1}` is
-//! formed leaves every product's operands unchanged, and the sparse products return the
-//! GEMM's bits or decline (and the GEMM runs). `tests/workspace.rs` checks this against the
-//! reference path batch by batch, and that no batch after the first allocates.
+//! Every value is the one [`Mlp::loss_and_grads`] followed by
+//! [`sgd_step`](ibci_kernels::elementwise::sgd_step) on each layer computes, bit for bit: the
+//! GEMM's `alpha * s + beta * c` with `alpha = -lr, beta = 1` is `w - lr * g` exactly (a
+//! negation is exact, `1 * w = w`), updating W_l after `da_{l-1}` is formed leaves every
+//! product's operands unchanged, and the sparse products return the GEMM's bits or decline
+//! (and the GEMM runs). `tests/workspace.rs` checks this against the reference path batch by
+//! batch, and that no batch after the first allocates.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
