@@ -10,7 +10,8 @@
 //! With both thread counts it then prints each net's two-thread epoch over its one-thread
 //! epoch, from pairs of epochs run back to back (issue 13's two-thread target): epochs 2-8
 //! of a run on each thread count, since a run's first epoch also starts the team's thread and
-//! grows every thread's buffers, which a 100-epoch run pays once.
+//! grows every thread's buffers, which a 100-epoch run pays once. Each pair's ratio is printed
+//! with the cross-core round trip measured after it (see `two_against_one`).
 //! `IBCI_BENCH_PORTABLE=1` also times one MLP-2 epoch on the portable kernel path, in a child
 //! process, and prints its ratio to this run's (the figure `ibci info` quotes).
 
@@ -181,16 +182,23 @@ impl Run {
 /// Issue 13's two-thread target as its own ratio: a run on one thread and a run on two, then
 /// `PAIRS` pairs of their next epochs (one thread, then two, back to back, so that both see
 /// the same minute of the machine), each pair's ratio. Epochs after a run's first (see `Run`).
+///
+/// Each pair is followed by [`round_trip_ns`], printed beside its ratio: on these virtual
+/// machines the host sometimes places the two virtual cores far apart, where a cache line takes
+/// about six times as long to cross (2026-12-03, AMD EPYC: 52-65 ns most of the time, 320-336
+/// ns at others), and a two-thread step, whose threads share W1, slows down with it.
 fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
     let spec = ArchSpec::parse(arch).expect("IBCI_BENCH_NETS: a preset or widths");
     let mut one = Run::started(&spec, train, test, 1);
     let mut two = Run::started(&spec, train, test, 2);
-    let mut ratios: Vec<f64> = (0..PAIRS)
+    let pairs: Vec<(f64, f64)> = (0..PAIRS)
         .map(|_| {
             let t1 = one.next_epoch(train, test);
-            two.next_epoch(train, test) / t1
+            let ratio = two.next_epoch(train, test) / t1;
+            (ratio, round_trip_ns())
         })
         .collect();
+    let mut ratios: Vec<f64> = pairs.iter().map(|p| p.0).collect();
     ratios.sort_by(f64::total_cmp);
     println!(
         "{arch}: two-thread epoch / one-thread epoch, epochs 2-{} of a run on each, {PAIRS} \
@@ -200,6 +208,46 @@ fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
         ratios[0],
         ratios[PAIRS - 1]
     );
+    let each: Vec<String> = pairs
+        .iter()
+        .map(|(r, ns)| format!("{r:.2} ({ns:.0} ns)"))
+        .collect();
+    println!(
+        "  each pair, with the cross-core round trip measured after it: {}",
+        each.join(", ")
+    );
+}
+
+/// The mean time, in nanoseconds, for a cache line to go from this thread to a new one and
+/// back: the two take turns incrementing one atomic counter, `TRIPS` times each (after a
+/// warm-up). What a two-thread step pays for each line its threads share.
+fn round_trip_ns() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const WARM: u64 = 1_000;
+    const TRIPS: u64 = 20_000;
+    let turn = AtomicU64::new(0);
+    let wait_for = |v: u64| {
+        while turn.load(Ordering::Acquire) != v {
+            std::hint::spin_loop();
+        }
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..WARM + TRIPS {
+                wait_for(2 * i + 1);
+                turn.store(2 * i + 2, Ordering::Release);
+            }
+        });
+        let mut start = Instant::now();
+        for i in 0..WARM + TRIPS {
+            if i == WARM {
+                start = Instant::now();
+            }
+            turn.store(2 * i + 1, Ordering::Release);
+            wait_for(2 * i + 2);
+        }
+        start.elapsed().as_secs_f64() * 1e9 / TRIPS as f64
+    })
 }
 
 /// Set in the child that times the portable path.
