@@ -11,7 +11,9 @@
 //! epoch, from pairs of epochs run back to back (issue 13's two-thread target): epochs 2-8
 //! of a run on each thread count, since a run's first epoch also starts the team's thread and
 //! grows every thread's buffers, which a 100-epoch run pays once. Each pair's ratio is printed
-//! with the cross-core round trip measured after it (see `two_against_one`).
+//! with the cross-core round trip measured after it (see `two_against_one`);
+//! `IBCI_BENCH_FAR=split` makes those two-thread runs split every step over both threads even
+//! when their cores are far apart (`FarCores::Split`; the default runs such steps on one).
 //! `IBCI_BENCH_PORTABLE=1` also times one MLP-2 epoch on the portable kernel path, in a child
 //! process, and prints its ratio to this run's (the figure `ibci info` quotes).
 
@@ -22,7 +24,7 @@ use std::time::Instant;
 use ibci_idx::mnist::{load, LoadOptions};
 use ibci_kernels::Par;
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
-use ibci_nn::train::{shuffle_stream, OwnedSplit, SgdState, Split, Trainer};
+use ibci_nn::train::{shuffle_stream, FarCores, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -158,6 +160,9 @@ impl Run {
                 .expect("pool"),
             epoch: 0,
         };
+        if std::env::var("IBCI_BENCH_FAR").as_deref() == Ok("split") {
+            run.trainer.set_far_cores(FarCores::Split);
+        }
         run.next_epoch(train, test);
         run
     }
@@ -183,19 +188,23 @@ impl Run {
 /// `PAIRS` pairs of their next epochs (one thread, then two, back to back, so that both see
 /// the same minute of the machine), each pair's ratio. Epochs after a run's first (see `Run`).
 ///
-/// Each pair is followed by [`round_trip_ns`], printed beside its ratio: on these virtual
-/// machines the host sometimes places the two virtual cores far apart, where a cache line takes
-/// about six times as long to cross (2026-12-03, AMD EPYC: 52-65 ns most of the time, 320-336
-/// ns at others), and a two-thread step, whose threads share W1, slows down with it.
+/// Each pair is followed by [`round_trip_ns`], printed beside its ratio with the number of the
+/// two-thread epoch's steps that ran on one thread: on these virtual machines the host
+/// sometimes places the two virtual cores far apart, where a cache line takes about six times
+/// as long to cross (2026-12-03, AMD EPYC: 52-65 ns most of the time, 320-336 ns at others),
+/// and a two-thread step, whose threads share W1, is then slower than a one-thread one; the
+/// trainer probes for that and runs those steps on one thread (`ibci_nn::train::FarCores`).
 fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
     let spec = ArchSpec::parse(arch).expect("IBCI_BENCH_NETS: a preset or widths");
     let mut one = Run::started(&spec, train, test, 1);
     let mut two = Run::started(&spec, train, test, 2);
-    let pairs: Vec<(f64, f64)> = (0..PAIRS)
+    let pairs: Vec<(f64, f64, usize)> = (0..PAIRS)
         .map(|_| {
             let t1 = one.next_epoch(train, test);
+            let before = two.trainer.one_thread_steps();
             let ratio = two.next_epoch(train, test) / t1;
-            (ratio, round_trip_ns())
+            let alone = two.trainer.one_thread_steps() - before;
+            (ratio, round_trip_ns(), alone)
         })
         .collect();
     let mut ratios: Vec<f64> = pairs.iter().map(|p| p.0).collect();
@@ -210,10 +219,11 @@ fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
     );
     let each: Vec<String> = pairs
         .iter()
-        .map(|(r, ns)| format!("{r:.2} ({ns:.0} ns)"))
+        .map(|(r, ns, alone)| format!("{r:.2} ({ns:.0} ns, {alone})"))
         .collect();
     println!(
-        "  each pair, with the cross-core round trip measured after it: {}",
+        "  each pair, with the cross-core round trip measured after it and the two-thread \
+         epoch's steps run on one thread (cores far apart, `FarCores`): {}",
         each.join(", ")
     );
 }

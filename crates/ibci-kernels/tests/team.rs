@@ -1,7 +1,8 @@
 //! The team ([`Team`]): every task runs exactly once, on any team size and task count (more
 //! tasks than slots included); a broadcast reaches every member on its own thread; a task's
 //! panic reaches the caller and leaves the team usable; a kernel inside a team task does not
-//! split over the team again; a parked helper wakes for the next region.
+//! split over the team again; a parked helper wakes for the next region; the round-trip probe
+//! measures something between two members, and nothing in a team of one.
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,6 +47,26 @@ fn a_team_has_at_most_max_size_members() {
     });
     assert_eq!(runs.load(Ordering::Relaxed), 100);
     assert_eq!(Team::new(0).size(), 1);
+}
+
+#[test]
+fn the_round_trip_probe_needs_two_members_and_measures_a_time() {
+    assert_eq!(Team::new(1).round_trip_ns(64), None);
+    for size in [2, 3] {
+        let team = Team::new(size);
+        // Also right after the helpers started, and once they have parked.
+        for pause in [Duration::ZERO, SPIN * 20] {
+            thread::sleep(pause);
+            let ns = team.round_trip_ns(64).expect("two members or more");
+            assert!(ns.is_finite() && ns > 0.0, "team of {size}: {ns} ns");
+        }
+        // The team still runs regions afterwards.
+        let runs = AtomicUsize::new(0);
+        team.run(10, &|_| {
+            runs.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(runs.load(Ordering::Relaxed), 10);
+    }
 }
 
 #[test]

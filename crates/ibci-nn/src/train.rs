@@ -5,7 +5,9 @@
 //! divide), each a forward/backward pass and an SGD step on every layer. After each epoch the
 //! test set is evaluated; before the first, the untrained network is (epoch 0), as the
 //! reference code does. A loss or weight that is NaN or infinite stops training with an
-//! error naming the epoch and batch.
+//! error naming the epoch and batch. On two or more threads each step splits over a team of
+//! threads, or runs on the calling thread alone while the team's cores are far apart
+//! ([`FarCores`]); the bits are the same either way.
 
 use std::fmt;
 use std::time::Instant;
@@ -115,6 +117,37 @@ pub const DIVERGED_LOSS: f64 = 1e3;
 /// Test-set evaluation batch (as [`epoch_zero`] and the reference code use).
 pub const EVAL_BATCH: usize = 1000;
 
+/// What a trainer on two or more threads does while its team's first two cores are far apart.
+///
+/// A step split over the team shares W_1 and the batch between the cores, a few thousand
+/// cache lines each way; when a line's round trip between them is long, the step is slower
+/// than on one core. On a 2-core AMD EPYC virtual machine (2026-12-03) the host moved the two
+/// virtual cores between a near placement (a round trip of 30-77 ns; MLP-2's two-thread epoch
+/// 0.55-0.91 of its one-thread epoch) and a far one (313-342 ns; 1.26-1.51) every few
+/// seconds (docs/benchmarks.md, "Fifth pass"). Either way the weights are the same, bit for
+/// bit: a step gives the same bits on any number of threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FarCores {
+    /// Every [`PROBE_EVERY`] steps, [`Team::round_trip_ns`] with [`PROBE_TRIPS`] round trips;
+    /// above [`FAR_NS`], the next steps run on the calling thread alone (the default).
+    #[default]
+    OneThread,
+    /// Split every step over the team, however far apart its cores are.
+    Split,
+}
+
+/// Steps between two probes of [`FarCores::OneThread`] (about 4 ms of MLP-2 training).
+pub const PROBE_EVERY: usize = 32;
+
+/// Round trips per probe: 4-20 us, against 32 steps of 120-200 us.
+pub const PROBE_TRIPS: u32 = 64;
+
+/// The round trip, in nanoseconds, above which [`FarCores::OneThread`] runs steps on one
+/// thread: between the near and the far placements measured above. Where MLP-2's two-thread
+/// epoch, against its one-thread one, goes from about 0.6 at 60 ns to about 1.35 at 325 ns,
+/// it crosses 1.0 near 200 ns.
+pub const FAR_NS: f64 = 200.0;
+
 /// Runs epochs: the settings, and every buffer the batches need, made once per run.
 #[derive(Debug)]
 pub struct Trainer {
@@ -125,6 +158,9 @@ pub struct Trainer {
     order: Vec<usize>,
     /// The threads the batches run on, with more than one (made at the first epoch).
     team: Option<Team>,
+    far: FarCores,
+    /// Steps run on the calling thread alone because the team's cores were far apart.
+    one_thread_steps: usize,
 }
 
 impl Trainer {
@@ -137,7 +173,20 @@ impl Trainer {
             eval: Workspace::new(mlp, EVAL_BATCH),
             order: Vec::new(),
             team: None,
+            far: FarCores::default(),
+            one_thread_steps: 0,
         }
+    }
+
+    /// Sets what the trainer does while its team's cores are far apart ([`FarCores`]).
+    pub fn set_far_cores(&mut self, far: FarCores) {
+        self.far = far;
+    }
+
+    /// Steps this trainer has run on one thread since it was made, on two or more threads,
+    /// because a probe found the team's cores far apart ([`FarCores::OneThread`]).
+    pub fn one_thread_steps(&self) -> usize {
+        self.one_thread_steps
     }
 
     /// One training epoch (`epoch` is 1-based, for messages), then the test evaluation.
@@ -182,7 +231,13 @@ impl Trainer {
             _ => None,
         };
         let (ws, order) = (&mut self.ws, &self.order);
-        let mut run = || run_batches(ws, order, mlp, state, train, &cfg, par, epoch);
+        let probe = team.filter(|_| self.far == FarCores::OneThread);
+        let one_thread = &mut self.one_thread_steps;
+        let mut run = || {
+            run_batches(
+                ws, order, mlp, state, train, &cfg, par, epoch, probe, one_thread,
+            )
+        };
         let (loss_sum, correct, batches) = match team {
             Some(team) => team.install(run),
             None => run(),
@@ -215,7 +270,9 @@ impl Trainer {
 }
 
 /// The batches of one epoch in the shuffled `order`: the sums of their losses and correct
-/// predictions, and their count.
+/// predictions, and their count. With `probe` (the installed team, under
+/// [`FarCores::OneThread`]), every [`PROBE_EVERY`] steps its round trip decides whether the
+/// next steps split over it or run here alone (counted in `one_thread`).
 #[allow(clippy::too_many_arguments)]
 fn run_batches(
     ws: &mut Workspace,
@@ -226,11 +283,23 @@ fn run_batches(
     cfg: &TrainConfig,
     par: Par,
     epoch: usize,
+    probe: Option<&Team>,
+    one_thread: &mut usize,
 ) -> Result<(f64, usize, usize), TrainError> {
     let n = order.len();
     let batch = cfg.batch.max(1);
     let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
+    let mut step_par = par;
     for (bi, idx) in order.chunks(batch).enumerate() {
+        if let Some(team) = probe.filter(|_| bi.is_multiple_of(PROBE_EVERY)) {
+            let far = team
+                .round_trip_ns(PROBE_TRIPS)
+                .is_some_and(|ns| ns > FAR_NS);
+            step_par = if far { Par::Seq } else { par };
+        }
+        if step_par != par {
+            *one_thread += 1;
+        }
         // The next batch's rows of the sparse index start loading while this one computes.
         let next = &order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
         // Within the epoch only the steps change the network (held here throughout), so
@@ -238,7 +307,7 @@ fn run_batches(
         if bi == 0 {
             ws.forget_w1_floor();
         }
-        let st = ws.step_after(mlp, state, train, idx, cfg, par, next);
+        let st = ws.step_after(mlp, state, train, idx, cfg, step_par, next);
         if !st.loss.is_finite() {
             return Err(TrainError::NonFinite {
                 epoch,

@@ -2,11 +2,12 @@
 //! the loss, the errors and every weight after the update match `Mlp::loss_and_grads` followed
 //! by `sgd_step` on each layer, with and without the sparse index, for plain SGD (fused into
 //! the GEMM) and for momentum with weight decay (gradients materialised), with ReLU, tanh and
-//! sigmoid layers, at 1 and 3 threads; and when the sparse guard declines.
+//! sigmoid layers, at 1 and 3 threads; and when the sparse guard declines; and with steps
+//! switching between one thread and a team, as a trainer does when its cores are far apart.
 
 use ibci_kernels::elementwise::sgd_step;
 use ibci_kernels::sparse::CsrRows;
-use ibci_kernels::{Activation, Mat, Par};
+use ibci_kernels::{Activation, Mat, Par, Team};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
 use ibci_nn::mlp::gather_rows;
 use ibci_nn::train::{SgdState, Split};
@@ -208,4 +209,43 @@ fn a_declined_sparse_product_falls_back_to_the_same_bits() {
         ..TrainConfig::default()
     };
     compare("784-30-10", None, cfg, true);
+}
+
+/// A trainer whose team's cores are far apart runs those steps on the calling thread alone
+/// (`train::FarCores`): steps switching between one thread and the team from one batch to the
+/// next, on one workspace inside the team, give the reference's bits batch by batch.
+#[test]
+fn steps_switching_between_one_thread_and_the_team_equal_the_reference() {
+    let (x, y) = images(700, 784, 5);
+    let csr = CsrRows::new(x.as_ref());
+    let team = Team::new(2);
+    let cfg = TrainConfig {
+        batch: 100,
+        ..TrainConfig::default()
+    };
+    for sparse in [Some(&csr), None] {
+        let base = net("784-100-10", 9);
+        let (mut a, mut b) = (base.clone(), base.clone());
+        let (mut sa, mut sb) = (SgdState::new(&a, 0.0), SgdState::new(&b, 0.0));
+        let mut ws = Workspace::new(&a, cfg.batch);
+        let data = Split {
+            x: x.as_ref(),
+            y: &y,
+            sparse,
+        };
+        team.install(|| {
+            for (bi, rows) in (0..700).collect::<Vec<_>>().chunks(cfg.batch).enumerate() {
+                let par = if bi % 3 == 1 { Par::Seq } else { Par::Rayon };
+                let want = reference_step(&mut b, &mut sb, &x, &y, rows, &cfg);
+                let got = ws.step(&mut a, &mut sa, data, rows, &cfg, par);
+                let what = format!("sparse {} batch {bi} {par:?}", sparse.is_some());
+                assert_eq!(
+                    (got.loss.to_bits(), got.errors),
+                    (want.0.to_bits(), want.1),
+                    "{what}: loss, errors"
+                );
+                assert!(bits(&a) == bits(&b), "{what}: weights differ");
+            }
+        });
+    }
 }

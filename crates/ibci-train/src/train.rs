@@ -354,6 +354,13 @@ pub fn run(args: &TrainArgs, argv: &[String]) -> Result<()> {
         (mlp, state, history) = (c.mlp, c.state, c.history);
         progress(tty, epoch, args.epochs, &m);
     }
+    if trainer.one_thread_steps() > 0 {
+        say!(
+            "{} steps ran on one thread: a probe found the two threads' cores far apart, where \
+             a step split over them is slower (same weights either way; docs/benchmarks.md)",
+            trainer.one_thread_steps()
+        );
+    }
 
     let weights = encode_weights(&mlp);
     let weights_path = out.join("weights.safetensors");

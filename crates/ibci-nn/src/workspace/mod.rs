@@ -78,8 +78,10 @@ pub struct Workspace {
     /// The first layer's `dz`'s exponent floor, found at the end of the upper layers (on two
     /// threads beside the pixel sort) for that layer's sparse weight gradient.
     dz1_floor: Option<ExponentFloor>,
-    /// Whether the GEMM's per-thread buffers were grown for this workspace's products.
-    reserved: Option<Par>,
+    /// Whether the GEMM's per-thread buffers were grown for this workspace's products, under
+    /// `Par::Seq` and under `Par::Rayon` (a trainer switches between them when its cores are
+    /// far apart: `train::FarCores`).
+    reserved: [bool; 2],
 }
 
 /// Which form of the step runs.
@@ -140,7 +142,7 @@ impl Workspace {
             cols: BatchCols::new(),
             w1_floor: None,
             dz1_floor: None,
-            reserved: None,
+            reserved: [false; 2],
             widths,
         }
     }
@@ -177,11 +179,12 @@ impl Workspace {
     /// width instead made every thread's buffers 2.8 MB rather than 0.5 MB for MLP-2, all
     /// of it written (page faults) in a run's first step.
     fn reserve(&mut self, par: Par) {
-        if self.reserved != Some(par) {
+        let done = &mut self.reserved[usize::from(par != Par::Seq)];
+        if !*done {
             let most_k = self.batch.max(*self.widths.iter().max().expect("widths"));
             let most_n = *self.widths[1..].iter().max().expect("at least one layer");
             reserve_scratch(par, most_k, most_n);
-            self.reserved = Some(par);
+            *done = true;
         }
     }
 
