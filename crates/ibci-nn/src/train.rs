@@ -6,8 +6,8 @@
 //! test set is evaluated; before the first, the untrained network is (epoch 0), as the
 //! reference code does. A loss or weight that is NaN or infinite stops training with an
 //! error naming the epoch and batch. On two or more threads each step splits over a team of
-//! threads, or runs on the calling thread alone while the team's cores are far apart
-//! ([`FarCores`]); the bits are the same either way.
+//! threads (on two, it runs on the calling thread alone while their cores are far apart:
+//! [`FarCores`]); the bits are the same either way.
 
 use std::fmt;
 use std::time::Instant;
@@ -117,7 +117,7 @@ pub const DIVERGED_LOSS: f64 = 1e3;
 /// Test-set evaluation batch (as [`epoch_zero`] and the reference code use).
 pub const EVAL_BATCH: usize = 1000;
 
-/// What a trainer on two or more threads does while its team's first two cores are far apart.
+/// What a trainer on two threads does while their cores are far apart.
 ///
 /// A step split over the team shares W_1 and the batch between the cores, a few thousand
 /// cache lines each way; when a line's round trip between them is long, the step is slower
@@ -125,7 +125,9 @@ pub const EVAL_BATCH: usize = 1000;
 /// virtual cores between a near placement (a round trip of 30-77 ns; MLP-2's two-thread epoch
 /// 0.55-0.91 of its one-thread epoch) and a far one (313-342 ns; 1.26-1.51) every few
 /// seconds (docs/benchmarks.md, "Fifth pass"). Either way the weights are the same, bit for
-/// bit: a step gives the same bits on any number of threads.
+/// bit: a step gives the same bits on any number of threads. Teams of three or more always
+/// split (nothing was measured on them, and one far member need not make all the others
+/// useless).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FarCores {
     /// Every [`PROBE_EVERY`] steps, [`Team::round_trip_ns`] with [`PROBE_TRIPS`] round trips;
@@ -183,8 +185,8 @@ impl Trainer {
         self.far = far;
     }
 
-    /// Steps this trainer has run on one thread since it was made, on two or more threads,
-    /// because a probe found the team's cores far apart ([`FarCores::OneThread`]).
+    /// Steps this trainer has run on one thread since it was made, on two threads, because a
+    /// probe found their cores far apart ([`FarCores::OneThread`]).
     pub fn one_thread_steps(&self) -> usize {
         self.one_thread_steps
     }
@@ -231,7 +233,7 @@ impl Trainer {
             _ => None,
         };
         let (ws, order) = (&mut self.ws, &self.order);
-        let probe = team.filter(|_| self.far == FarCores::OneThread);
+        let probe = team.filter(|t| self.far == FarCores::OneThread && t.size() == 2);
         let one_thread = &mut self.one_thread_steps;
         let mut run = || {
             run_batches(
