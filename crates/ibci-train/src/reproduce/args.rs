@@ -81,6 +81,11 @@ pub struct ReproduceArgs {
     /// sweep is read from their sweep.json; sweep flags, if given, must describe it).
     #[arg(long, num_args = 1..)]
     pub merge: Vec<PathBuf>,
+    /// Instead of using the cache: run again every run of the sweep that --out holds and check
+    /// that it gives the cached weights (their SHA-256) and every epoch's numbers, bit for
+    /// bit; nothing is written. Fails on any difference, or if --out holds none of the runs.
+    #[arg(long, conflicts_with_all = ["merge", "init_info", "adopt_unchecked_cache"])]
+    pub verify: bool,
 }
 
 impl ReproduceArgs {

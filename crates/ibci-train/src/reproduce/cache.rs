@@ -68,6 +68,8 @@ pub(super) struct RunResult {
     pub(super) seconds: f64,
     /// Where it was computed (`None`: unknown, adopted from an older cache).
     pub(super) provenance: Option<Machine>,
+    /// SHA-256 of its final weights, if the entry records it.
+    pub(super) weights_sha256: Option<String>,
 }
 
 impl RunResult {
@@ -90,6 +92,7 @@ impl RunResult {
             provenance: serde_json::from_value(v["provenance"].clone())
                 .ok()
                 .flatten(),
+            weights_sha256: v["weights_sha256"].as_str().map(String::from),
         })
     }
 

@@ -17,7 +17,8 @@
 //!
 //! One file per concern: [`args`] (flags), [`sweep`] (what runs), [`paper`] (the paper's
 //! values), [`cache`] (finished runs on disk), [`execute`] (one run), [`schedule`] (the
-//! sweep's jobs), [`merge`] (shards), [`report`] (CSV, tables, plots, manifest).
+//! sweep's jobs), [`merge`] (shards), [`report`] (CSV, tables, plots, manifest), [`verify`]
+//! (cached runs run again and compared).
 
 mod args;
 mod cache;
@@ -28,6 +29,7 @@ mod paper;
 mod report;
 mod schedule;
 mod sweep;
+mod verify;
 
 pub use args::ReproduceArgs;
 pub use schedule::run;

@@ -18,6 +18,7 @@ use super::init_info::init_info;
 use super::merge::merge;
 use super::report::write_outputs;
 use super::sweep::Sweep;
+use super::verify::verify_runs;
 use crate::lock::OutLock;
 
 /// Runs `ibci reproduce`.
@@ -34,6 +35,12 @@ pub fn run(args: &ReproduceArgs, argv: &[String]) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
     let runs_dir = out.join("runs");
+    if args.verify && !runs_dir.is_dir() {
+        bail!(
+            "--verify: {} holds no runs to verify (give the sweep's --out)",
+            out.display()
+        );
+    }
     let existed = out.exists();
     fs::create_dir_all(&runs_dir).with_context(|| format!("creating {}", runs_dir.display()))?;
     let _lock = OutLock::take(&out.join(".ibci.lock"), &format!("--out {}", out.display()))?;
@@ -90,10 +97,13 @@ fn sweep_in(
         }
     }
     let describe = sweep.describe(&data_sha);
-    write_atomically(
-        &out.join("sweep.json"),
-        serde_json::to_string_pretty(&describe)?.as_bytes(),
-    )?;
+    // --verify writes nothing: the directory keeps the sweep it was made for.
+    if !args.verify {
+        write_atomically(
+            &out.join("sweep.json"),
+            serde_json::to_string_pretty(&describe)?.as_bytes(),
+        )?;
+    }
     let all = sweep.runs();
     let mine: Vec<usize> = (0..all.len())
         .filter(|i| shard.is_none_or(|(s, n)| i % n == s - 1))
@@ -128,10 +138,38 @@ fn sweep_in(
             }
             Cached::Unchecked(..) => unchecked += 1,
             Cached::Bad(why) => eprintln!(
-                "ibci reproduce: cached run {} is not used: {why}; it is run again",
-                path.display()
+                "ibci reproduce: cached run {} is not used: {why}; {}",
+                path.display(),
+                if args.verify {
+                    "it is not verified"
+                } else {
+                    "it is run again"
+                }
             ),
         }
+    }
+    if args.verify {
+        let cached: Vec<(usize, RunResult)> = mine
+            .iter()
+            .filter_map(|&i| results[i].take().map(|r| (i, r)))
+            .collect();
+        eprintln!(
+            "ibci reproduce --verify: {} of the sweep's {} runs are cached in {} and run again ({} not cached, {unchecked} without a checksum: not verified); {jobs} at a time x {} thread(s)",
+            cached.len(),
+            mine.len(),
+            runs_dir.display(),
+            mine.len() - cached.len() - unchecked,
+            args.threads_per_run
+        );
+        return verify_runs(
+            &sweep,
+            &all,
+            &configs,
+            &cached,
+            (train.view(), test.view()),
+            (jobs, args.threads_per_run),
+            out,
+        );
     }
     if unchecked > 0 {
         // Running them again could take hours: let the user choose.

@@ -207,6 +207,7 @@ impl Sweep {
             adopt_unchecked_cache: false,
             init_info: false,
             merge: Vec::new(),
+            verify: false,
         };
         let mut sweep = Sweep::from_args(&args)?;
         if let Some(p @ ("quick" | "full" | "decisive")) = v["preset"].as_str() {

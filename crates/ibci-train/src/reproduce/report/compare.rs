@@ -355,6 +355,7 @@ mod tests {
             history,
             seconds: 1.0,
             provenance: None,
+            weights_sha256: None,
         }
     }
 

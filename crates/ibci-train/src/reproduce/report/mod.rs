@@ -189,6 +189,7 @@ mod tests {
             ],
             seconds: 1.0,
             provenance: None,
+            weights_sha256: None,
         };
         let (a, b) = (run(0.05), run(0.07));
         assert_eq!(cell_text(&[&a]).0, "5.00, 1 seed (1.0)");
