@@ -24,8 +24,7 @@
 
 use super::batch::{BatchCols, BW};
 use super::cols_kernels as kern;
-use super::exact::{matrix_floor, skipping_is_exact, ExponentFloor};
-use super::forward::Operand;
+use super::exact::{matrix_floor, skipping_is_exact, ExponentFloor, Operand};
 use super::packed::{Packed, Rhs};
 use crate::mat::MatMut;
 use crate::par::Par;

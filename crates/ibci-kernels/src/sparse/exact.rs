@@ -184,6 +184,49 @@ pub fn skipping_is_exact(a: ExponentFloor, b: ExponentFloor) -> bool {
     b.finite && a.min + b.min >= 151
 }
 
+/// A dense operand of the sparse products ([`super::rows_times`]'s B,
+/// [`super::cols_t_times`]'s D):
+/// a matrix, and its [`ExponentFloor`] (every row's) when that is already known, as
+/// [`super::cols_t_times`] returns it for the W it updated, so the product need not scan it.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand<'a> {
+    matrix: MatRef<'a>,
+    floor: Option<ExponentFloor>,
+}
+
+impl<'a> From<MatRef<'a>> for Operand<'a> {
+    /// A matrix whose floor the product finds by scanning it.
+    fn from(matrix: MatRef<'a>) -> Operand<'a> {
+        Operand {
+            matrix,
+            floor: None,
+        }
+    }
+}
+
+impl<'a> Operand<'a> {
+    /// A matrix with its floor known: `floor` must be [`exponent_floor`] over all of
+    /// `matrix`'s entries (debug builds check it), or the guard may pass a product whose
+    /// zero results differ in sign from the dense one's.
+    pub fn with_floor(matrix: MatRef<'a>, floor: ExponentFloor) -> Operand<'a> {
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            floor,
+            matrix_floor(matrix),
+            "Operand::with_floor: not the matrix's floor"
+        );
+        Operand {
+            matrix,
+            floor: Some(floor),
+        }
+    }
+
+    /// The matrix and its floor, if known.
+    pub(super) fn parts(self) -> (MatRef<'a>, Option<ExponentFloor>) {
+        (self.matrix, self.floor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

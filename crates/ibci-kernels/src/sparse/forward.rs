@@ -17,12 +17,12 @@
 //! by one chain, so the split, and the thread count, change no bit. The guard's scan of B is
 //! shared out over the same tasks.
 
-use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor};
+use super::exact::{exponent_floor, skipping_is_exact, ExponentFloor, Operand};
 use super::forward_kernels::{self as kern, MAX_ROWS};
 use super::packed::{Packed, Rhs};
 use super::rows::CsrRows;
 use crate::elementwise::{activate_with, Activation};
-use crate::mat::{MatMut, MatRef};
+use crate::mat::MatMut;
 use crate::par::Par;
 use crate::ptr::SendPtr;
 
@@ -31,48 +31,6 @@ use crate::ptr::SendPtr;
 /// AMD EPYC with AVX2, 2026-12-02: sparse/dense 0.39-0.40 against 0.43-0.52 with 16 KiB
 /// blocks and 0.43 with no blocking, B read from L2).
 const BLOCK_BYTES: usize = 32 << 10;
-
-/// A dense operand of the sparse products ([`rows_times`]'s B, [`super::cols_t_times`]'s D):
-/// a matrix, and its [`ExponentFloor`] (every row's) when that is already known, as
-/// [`super::cols_t_times`] returns it for the W it updated, so the product need not scan it.
-#[derive(Clone, Copy, Debug)]
-pub struct Operand<'a> {
-    matrix: MatRef<'a>,
-    floor: Option<ExponentFloor>,
-}
-
-impl<'a> From<MatRef<'a>> for Operand<'a> {
-    /// A matrix whose floor the product finds by scanning it.
-    fn from(matrix: MatRef<'a>) -> Operand<'a> {
-        Operand {
-            matrix,
-            floor: None,
-        }
-    }
-}
-
-impl<'a> Operand<'a> {
-    /// A matrix with its floor known: `floor` must be [`exponent_floor`] over all of
-    /// `matrix`'s entries (debug builds check it), or the guard may pass a product whose
-    /// zero results differ in sign from the dense one's.
-    pub fn with_floor(matrix: MatRef<'a>, floor: ExponentFloor) -> Operand<'a> {
-        #[cfg(debug_assertions)]
-        assert_eq!(
-            floor,
-            super::exact::matrix_floor(matrix),
-            "Operand::with_floor: not the matrix's floor"
-        );
-        Operand {
-            matrix,
-            floor: Some(floor),
-        }
-    }
-
-    /// The matrix and its floor, if known.
-    pub(super) fn parts(self) -> (MatRef<'a>, Option<ExponentFloor>) {
-        (self.matrix, self.floor)
-    }
-}
 
 /// The forward product `C = f(A[rows] B + bias)` from the data set's row index, with
 /// `post = Some((bias, f))`, or `C = A[rows] B` with `None`; `false` when the guard of

@@ -33,7 +33,8 @@ pub mod rows;
 
 pub use batch::BatchCols;
 pub use cols::{cols_t_times, GradOut};
-pub use forward::{rows_times, Operand};
+pub use exact::Operand;
+pub use forward::rows_times;
 pub use packed::Packed;
 pub use rows::CsrRows;
 
