@@ -247,6 +247,25 @@ unsafe fn portable(
 mod x86 {
     use std::arch::x86_64::*;
 
+    /// A micro-kernel's write-back to C: for each of the tile's first `d.rows` rows (the loop
+    /// over the constant MR unrolls, so the accumulators stay in registers; a last panel of
+    /// rows stops early) and each of its vectors, `$storeu(p, $value)` with `p` the vector's
+    /// place in C and `$sum` its accumulator, bound for `$value`.
+    macro_rules! write_rows {
+        ($d:ident, $acc:ident, $lanes:literal, $storeu:ident, |$p:ident, $sum:ident| $value:expr) => {
+            for r in 0..MR {
+                if r == $d.rows {
+                    break;
+                }
+                for v in 0..NV {
+                    let $p = $d.c.add(r * $d.rs + v * $lanes);
+                    let $sum = $acc[r][v];
+                    $storeu($p, $value);
+                }
+            }
+        };
+    }
+
     /// Generates an MR x (NV * LANES) micro-kernel for one instruction set: `name, MR, SPLIT
     /// (0, or MR / 2 for a pair kernel), NV, registers` (`xmm` and `ymm` with AVX2 + FMA3,
     /// `zmm` with AVX-512F), which the first three arms spell out for the last one.
@@ -352,43 +371,21 @@ mod x86 {
                             }
                         }
                         // alpha*s, or alpha*s + beta*c: two products and a sum, each rounded,
-                        // exactly as the scalar epilogue.
-                        // The row loops unroll (MR is a constant): the accumulators stay in
-                        // registers; a last panel of rows stops early. With alpha 1 the sums
-                        // are stored as they are (1 * s is s, bit for bit: an FMA's result is
-                        // never a signalling NaN).
+                        // exactly as the scalar epilogue. With alpha 1 the sums are stored as
+                        // they are (1 * s is s, bit for bit: an FMA's result is never a
+                        // signalling NaN).
                         Some(d) if d.beta == 0.0 && d.alpha == 1.0 => {
-                            for r in 0..MR {
-                                if r == d.rows {
-                                    break;
-                                }
-                                for v in 0..NV {
-                                    $storeu(d.c.add(r * d.rs + v * $lanes), acc[r][v]);
-                                }
-                            }
+                            write_rows!(d, acc, $lanes, $storeu, |_c, s| s);
                         }
                         Some(d) if d.beta == 0.0 => {
                             let va = $set1(d.alpha);
-                            for r in 0..MR {
-                                if r == d.rows {
-                                    break;
-                                }
-                                for v in 0..NV {
-                                    $storeu(d.c.add(r * d.rs + v * $lanes), $mul(va, acc[r][v]));
-                                }
-                            }
+                            write_rows!(d, acc, $lanes, $storeu, |_c, s| $mul(va, s));
                         }
                         Some(d) => {
                             let (va, vb) = ($set1(d.alpha), $set1(d.beta));
-                            for r in 0..MR {
-                                if r == d.rows {
-                                    break;
-                                }
-                                for v in 0..NV {
-                                    let p = d.c.add(r * d.rs + v * $lanes);
-                                    $storeu(p, $add($mul(va, acc[r][v]), $mul(vb, $loadu(p))));
-                                }
-                            }
+                            write_rows!(d, acc, $lanes, $storeu, |c, s| {
+                                $add($mul(va, s), $mul(vb, $loadu(c)))
+                            });
                         }
                     }
                 }
