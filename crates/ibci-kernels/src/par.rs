@@ -25,7 +25,7 @@ impl Par {
 
     /// Threads the team-aware kernels split over: 1, the installed team's members, or
     /// rayon's current pool's.
-    pub(crate) fn team_threads(self) -> usize {
+    pub fn team_threads(self) -> usize {
         match self {
             Par::Seq => 1,
             Par::Rayon => team::current(|t| t.map(|t| t.size())).unwrap_or_else(|| self.threads()),

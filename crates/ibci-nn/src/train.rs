@@ -292,6 +292,12 @@ fn run_batches(
     let batch = cfg.batch.max(1);
     let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
     let mut step_par = par;
+    if probe.is_some() {
+        // Both forms' buffers now: a run whose first epoch went all on one thread would
+        // otherwise grow the team's in a later one (an allocation in an epoch after the first).
+        ws.prepare(par);
+        ws.prepare(Par::Seq);
+    }
     for (bi, idx) in order.chunks(batch).enumerate() {
         if let Some(team) = probe.filter(|_| bi.is_multiple_of(PROBE_EVERY)) {
             let far = team

@@ -149,19 +149,17 @@ fn no_batch_after_the_first_allocates() {
 }
 
 /// Steps switching between one thread and a team (as a trainer does while its cores are far
-/// apart, `train::FarCores`): once each form has run a step, no step allocates.
+/// apart, `train::FarCores`): after one step in either form and `Workspace::prepare` for the
+/// other (what the trainer does), no step allocates, whichever form comes first.
 #[test]
 fn steps_switching_between_one_thread_and_the_team_allocate_nothing() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Fixture { x, y, csr, pool } = Fixture::new(4);
-    let mut mlp = net();
     let cfg = TrainConfig {
         batch: 100,
         lr: 0.05,
         ..TrainConfig::default()
     };
-    let mut state = SgdState::new(&mlp, 0.0);
-    let mut ws = Workspace::new(&mlp, cfg.batch);
     let data = Split {
         x: x.as_ref(),
         y: &y,
@@ -169,31 +167,42 @@ fn steps_switching_between_one_thread_and_the_team_allocate_nothing() {
     };
     let order: Vec<usize> = (0..y.len()).rev().collect();
     let batches: Vec<&[usize]> = order.chunks(cfg.batch).collect();
-    let par = |bi: usize| if bi % 3 == 1 { Par::Seq } else { Par::Rayon };
-    // Inside a rayon pool, as the trainer runs: the kernels that keep to rayon would otherwise
-    // send their work to the global pool from outside it, whose queue allocates.
-    let counted = pool.install(|| {
-        let team = ibci_kernels::Team::new(2);
-        team.install(|| {
-            for (bi, rows) in batches[..2].iter().enumerate() {
-                ws.step(&mut mlp, &mut state, data, rows, &cfg, par(bi));
-            }
-            COUNT.store(0, Ordering::SeqCst);
-            ARMED.store(true, Ordering::SeqCst);
-            for (bi, rows) in batches.iter().enumerate().skip(2) {
-                let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par(bi));
-                assert!(st.loss.is_finite());
-            }
-            ARMED.store(false, Ordering::SeqCst);
-            COUNT.load(Ordering::SeqCst)
-        })
-    });
-    assert_eq!(
-        counted,
-        0,
-        "{counted} allocations in {} batches",
-        batches.len() - 2
-    );
+    for first in [Par::Seq, Par::Rayon] {
+        let other = if first == Par::Seq {
+            Par::Rayon
+        } else {
+            Par::Seq
+        };
+        // The other form from the second step on, then every third step the first again.
+        let par = |bi: usize| if bi.is_multiple_of(3) { first } else { other };
+        let mut mlp = net();
+        let mut state = SgdState::new(&mlp, 0.0);
+        let mut ws = Workspace::new(&mlp, cfg.batch);
+        // Inside a rayon pool, as the trainer runs: the kernels that keep to rayon would
+        // otherwise send their work to the global pool from outside it, whose queue
+        // allocates.
+        let counted = pool.install(|| {
+            let team = ibci_kernels::Team::new(2);
+            team.install(|| {
+                ws.step(&mut mlp, &mut state, data, batches[0], &cfg, first);
+                ws.prepare(other);
+                COUNT.store(0, Ordering::SeqCst);
+                ARMED.store(true, Ordering::SeqCst);
+                for (bi, rows) in batches.iter().enumerate().skip(1) {
+                    let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par(bi));
+                    assert!(st.loss.is_finite());
+                }
+                ARMED.store(false, Ordering::SeqCst);
+                COUNT.load(Ordering::SeqCst)
+            })
+        });
+        assert_eq!(
+            counted,
+            0,
+            "{first:?} first: {counted} allocations in {} batches",
+            batches.len() - 1
+        );
+    }
 }
 
 /// The training loop itself (`Trainer::epoch`: shuffling, the next batch's columns filled on

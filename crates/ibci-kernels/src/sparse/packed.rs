@@ -80,6 +80,21 @@ impl Packed {
         floor
     }
 
+    /// Grows the forward product's tiles and the weight gradient's block copies for products
+    /// of up to `rows` batch rows split over up to `threads` threads, so that such products
+    /// allocate nothing afterwards (a caller that runs them on one thread at first and on
+    /// more later, say). Upper bounds: [`super::rows_times`] takes at most `rows + threads`
+    /// tile rows of at most `max_vectors * lanes` floats (rounded up to 16),
+    /// [`super::cols_t_times`] one block of `rows * BW` floats a thread.
+    pub fn reserve(&mut self, threads: usize, rows: usize) {
+        let path = self.path;
+        let ts = (super::forward_kernels::max_vectors(path) * super::forward_kernels::lanes(path))
+            .div_ceil(16)
+            * 16;
+        self.tiles.get((rows + threads) * ts);
+        self.blocks.get(threads * rows * super::batch::BW);
+    }
+
     /// `threads` tiles of `len` floats each, the first on a 64-byte boundary (contents
     /// unspecified).
     pub(super) fn tiles(&mut self, threads: usize, len: usize) -> *mut f32 {

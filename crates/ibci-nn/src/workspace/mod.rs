@@ -188,6 +188,16 @@ impl Workspace {
         }
     }
 
+    /// Grows every buffer that a step under `par` needs and that a step under another
+    /// parallelism may not have grown (the GEMM's per-thread buffers, the sparse products'
+    /// tiles and copies), ahead of the first such step: for a trainer that may switch between
+    /// one thread and its team from one step to the next (`train::FarCores`), so that the
+    /// first step of either form, whenever it comes, allocates nothing.
+    pub fn prepare(&mut self, par: Par) {
+        self.reserve(par);
+        self.packed.reserve(par.team_threads(), self.batch);
+    }
+
     /// The activations of `data.x[rows]` (the last are the logits), left in the workspace;
     /// whether the batch was gathered into the dense buffer (the sparse product declined).
     fn forward(&mut self, mlp: &Mlp, data: Split<'_>, rows: &[usize], par: Par) -> bool {
