@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use ibci_idx::mnist::{load, LoadOptions};
-use ibci_kernels::Par;
+use ibci_kernels::{Par, Team};
 use ibci_nn::init::{BiasInit, FanMode, Nonlinearity, WeightInit};
 use ibci_nn::train::{shuffle_stream, FarCores, OwnedSplit, SgdState, Split, Trainer};
 use ibci_nn::{ArchSpec, Mlp, TrainConfig};
@@ -228,36 +228,13 @@ fn two_against_one(arch: &str, train: Split<'_>, test: Split<'_>) {
     );
 }
 
-/// The mean time, in nanoseconds, for a cache line to go from this thread to a new one and
-/// back: the two take turns incrementing one atomic counter, `TRIPS` times each (after a
-/// warm-up). What a two-thread step pays for each line its threads share.
+/// The round trip of a cache line between this thread and a new one, in nanoseconds
+/// ([`Team::round_trip_ns`] with 20,000 round trips: the fastest of its groups' means). What a
+/// two-thread step pays for each line its threads share.
 fn round_trip_ns() -> f64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    const WARM: u64 = 1_000;
-    const TRIPS: u64 = 20_000;
-    let turn = AtomicU64::new(0);
-    let wait_for = |v: u64| {
-        while turn.load(Ordering::Acquire) != v {
-            std::hint::spin_loop();
-        }
-    };
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            for i in 0..WARM + TRIPS {
-                wait_for(2 * i + 1);
-                turn.store(2 * i + 2, Ordering::Release);
-            }
-        });
-        let mut start = Instant::now();
-        for i in 0..WARM + TRIPS {
-            if i == WARM {
-                start = Instant::now();
-            }
-            turn.store(2 * i + 1, Ordering::Release);
-            wait_for(2 * i + 2);
-        }
-        start.elapsed().as_secs_f64() * 1e9 / TRIPS as f64
-    })
+    Team::new(2)
+        .round_trip_ns(20_000)
+        .expect("a team of two measures")
 }
 
 /// Set in the child that times the portable path.
