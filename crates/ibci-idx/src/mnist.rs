@@ -8,8 +8,10 @@
 //!
 //! Integrity: by default each file must match the well-known SHA-256 of the MNIST file of that
 //! name, either as stored or, for a gzip file, after decompression (so the original LeCun
-//! `.gz` files, re-compressed copies and raw files all pass). Custom data sets opt out with
-//! [`DigestCheck::SumsFile`] (the directory's own `SHA256SUMS`) or [`DigestCheck::Skip`].
+//! `.gz` files, re-compressed copies and raw files all pass). Fashion-MNIST is checked with
+//! [`DigestCheck::KnownFashionMnist`] (its four `.gz` files as distributed). Custom data sets
+//! opt out with [`DigestCheck::SumsFile`] (the directory's own `SHA256SUMS`) or
+//! [`DigestCheck::Skip`].
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -161,6 +163,9 @@ pub enum DigestCheck {
     /// The well-known MNIST digests built into this crate (the default).
     #[default]
     KnownMnist,
+    /// The Fashion-MNIST digests built into this crate: its four files as Zalando Research
+    /// distributes them (and Debian's `dataset-fashion-mnist` installs them), gzip-compressed.
+    KnownFashionMnist,
     /// The `SHA256SUMS` file in the data set directory (for custom data sets).
     SumsFile,
     /// No digest check (explicit opt-out for custom data).
@@ -174,6 +179,8 @@ pub enum Verified {
     KnownDigest,
     /// Its decompressed bytes matched a built-in MNIST digest.
     KnownContentDigest,
+    /// Its bytes matched the built-in Fashion-MNIST digest.
+    KnownFashionDigest,
     /// It matched a line of the directory's `SHA256SUMS`.
     SumsFile,
     /// Not checked ([`DigestCheck::Skip`]).
@@ -417,6 +424,17 @@ fn verify(
                 ));
             }
             Err(mismatch(expected, found.to_string()))
+        }
+        DigestCheck::KnownFashionMnist => {
+            let want = FASHION_MNIST_GZ[Part::ALL
+                .iter()
+                .position(|&p| p == part)
+                .expect("every part is in Part::ALL")];
+            if found == want {
+                Ok(Verified::KnownFashionDigest)
+            } else {
+                Err(mismatch(vec![want.to_string()], found.to_string()))
+            }
         }
         DigestCheck::SumsFile => {
             let sums = sums.expect("sums file is read for DigestCheck::SumsFile");

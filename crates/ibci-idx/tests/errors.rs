@@ -312,6 +312,20 @@ fn digest_mismatch_against_mnist_and_sums() {
         matches!(&e, IdxError::DigestMismatch { expected, found, .. } if expected.len() == 3 && found.contains("decompressed")),
         "{e:?}"
     );
+    // Nor Fashion-MNIST: its built-in digest (one per file) rejects it, naming the file.
+    let e = load(
+        dir.path(),
+        &LoadOptions {
+            classes: 3,
+            digests: DigestCheck::KnownFashionMnist,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, IdxError::DigestMismatch { file, expected, .. }
+            if expected.len() == 1 && file.ends_with("train-images-idx3-ubyte.gz")),
+        "{e:?}"
+    );
     // A SHA256SUMS file with one wrong line.
     let sums_opts = LoadOptions {
         classes: 3,

@@ -15,7 +15,8 @@ use crate::IdxError;
 type SplitBytes = (Py<PyBytes>, usize, usize, Py<PyBytes>);
 
 /// Loads `path`'s train and test splits, checking the files against `digests` ("mnist": the
-/// built-in MNIST digests, "sums": the directory's SHA256SUMS, "none").
+/// built-in MNIST digests, "fashion-mnist": the built-in Fashion-MNIST ones, "sums": the
+/// directory's SHA256SUMS, "none").
 #[pyfunction]
 pub fn load_mnist(py: Python<'_>, path: &str, digests: &str) -> PyResult<(SplitBytes, SplitBytes)> {
     let digests = choose(
@@ -23,6 +24,7 @@ pub fn load_mnist(py: Python<'_>, path: &str, digests: &str) -> PyResult<(SplitB
         digests,
         &[
             ("mnist", DigestCheck::KnownMnist),
+            ("fashion-mnist", DigestCheck::KnownFashionMnist),
             ("sums", DigestCheck::SumsFile),
             ("none", DigestCheck::Skip),
         ],

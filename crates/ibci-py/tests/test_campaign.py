@@ -107,6 +107,9 @@ def test_load_mnist_errors_name_the_file(tmp_path):
         assert victim.name in str(e.value), str(e.value)
     with pytest.raises(ValueError, match="digests"):
         ibci.load_mnist(str(bad), digests="sha1")
+    # MNIST is not Fashion-MNIST: its known digests refuse it, naming a file.
+    with pytest.raises(ibci.IdxError, match="train-images.*SHA-256 mismatch"):
+        ibci.load_mnist(str(ROOT / "datasets/mnist"), digests="fashion-mnist")
 
 
 def test_bad_arguments_are_refused_with_a_clear_error(mnist):

@@ -108,6 +108,7 @@ pub fn check(dir: &Path, digests: DigestCheck, classes: usize) -> Result<()> {
         let how = match f.verified {
             Verified::KnownDigest => "OK (known MNIST digest)",
             Verified::KnownContentDigest => "OK (known MNIST digest of the decompressed file)",
+            Verified::KnownFashionDigest => "OK (known Fashion-MNIST digest)",
             Verified::SumsFile => "OK (SHA256SUMS)",
             Verified::NotChecked => "not checked (--digests none)",
         };
@@ -129,6 +130,9 @@ pub fn check(dir: &Path, digests: DigestCheck, classes: usize) -> Result<()> {
 pub enum Digests {
     /// The well-known MNIST digests built into ibci.
     Mnist,
+    /// The Fashion-MNIST digests built into ibci (its four .gz files as distributed, as
+    /// `apt-get install dataset-fashion-mnist` installs them).
+    FashionMnist,
     /// The directory's own SHA256SUMS file (custom data sets).
     Sums,
     /// No digest check (custom data sets without sums).
@@ -139,6 +143,7 @@ impl From<Digests> for DigestCheck {
     fn from(d: Digests) -> Self {
         match d {
             Digests::Mnist => DigestCheck::KnownMnist,
+            Digests::FashionMnist => DigestCheck::KnownFashionMnist,
             Digests::Sums => DigestCheck::SumsFile,
             Digests::None => DigestCheck::Skip,
         }

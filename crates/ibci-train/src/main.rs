@@ -160,11 +160,13 @@ fn main() -> ExitCode {
                 eprintln!(
                     "{}",
                     if reproduce {
-                        "HINT: re-copy the file; for a data set other than MNIST, pass its directory \
-                         as --dataset DIR"
+                        "HINT: re-copy the file (Fashion-MNIST: apt-get install --reinstall \
+                         dataset-fashion-mnist); for a data set other than MNIST or Fashion-MNIST, \
+                         pass its directory as --dataset DIR"
                     } else {
-                        "HINT: re-copy the file; for a data set other than MNIST, check against its \
-                         own SHA256SUMS with --digests sums, or skip the check with --digests none"
+                        "HINT: re-copy the file; for Fashion-MNIST use --digests fashion-mnist; for \
+                         another data set, check against its own SHA256SUMS with --digests sums, or \
+                         skip the check with --digests none"
                     }
                 );
             }

@@ -158,7 +158,7 @@ fn unknown_flags_and_subcommands_exit_2_with_usage() {
     for (args, want) in [
         (
             &["data", "check", "x", "--digests", "md5"],
-            "[possible values: mnist, sums, none]",
+            "[possible values: mnist, fashion-mnist, sums, none]",
         ),
         (&["data", "check", "x", "--classes", "0"], "1..=256"),
     ] {

@@ -175,7 +175,8 @@ def load_mnist(
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Read the MNIST-style directory ``path`` (train/test images and labels, IDX, plain or
     gzip) through ibci's loader, checking the files against ``digests`` ("mnist": the known
-    MNIST digests; "sums": the directory's SHA256SUMS; "none"). Returns ``(x_train, y_train,
+    MNIST digests; "fashion-mnist": the known Fashion-MNIST ones; "sums": the directory's
+    SHA256SUMS; "none"). Returns ``(x_train, y_train,
     x_test, y_test)``: images float32 ``(n, pixels)`` in [0, 1] as ``ibci train`` sees them,
     labels uint8. Raises :class:`IdxError` naming the file when one is missing or malformed.
     """

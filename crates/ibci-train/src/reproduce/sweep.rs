@@ -119,13 +119,13 @@ impl Sweep {
             "fashion-mnist" => (
                 "fashion-mnist".to_string(),
                 PathBuf::from("/usr/share/datasets/fashion-mnist"),
-                DigestCheck::Skip,
+                DigestCheck::KnownFashionMnist,
             ),
             other => match other.strip_prefix("fashion-mnist=") {
                 Some(dir) => (
                     "fashion-mnist".to_string(),
                     PathBuf::from(dir),
-                    DigestCheck::Skip,
+                    DigestCheck::KnownFashionMnist,
                 ),
                 None => (other.to_string(), PathBuf::from(other), DigestCheck::Skip),
             },
