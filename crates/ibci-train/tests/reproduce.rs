@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{tempdir, Tiny};
+use common::{reproduce, tempdir, Tiny};
 
 /// 4 classes of 4x4 images (class c lights row c), deterministic noise.
 fn tiny_dataset(dir: &Path) {
@@ -30,32 +30,6 @@ fn with_tiny_data(name: &str, data_dir: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&data).unwrap();
     tiny_dataset(&data);
     (root, data)
-}
-
-/// A sweep of 16-8-4 nets, 2 epochs and 2 seeds on the tiny data (`--nets` and `--epochs`
-/// in `extra` override).
-fn reproduce(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    let epochs: &[&str] = if extra.contains(&"--epochs") {
-        &[]
-    } else {
-        &["--epochs", "2"]
-    };
-    let nets: &[&str] = if extra.contains(&"--nets") {
-        &[]
-    } else {
-        &["--nets", "16-8-4"]
-    };
-    Command::new(env!("CARGO_BIN_EXE_ibci"))
-        .args(["reproduce", "--seeds", "2"])
-        .args(nets)
-        .args(epochs)
-        .arg("--dataset")
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("run ibci reproduce")
 }
 
 fn ok(o: &Output) -> String {

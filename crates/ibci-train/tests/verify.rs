@@ -6,32 +6,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{tempdir, Tiny};
 use ibci_idx::sha256::{sha256, to_hex};
 
-/// `ibci reproduce` of 16-8-4 nets, He, Vanilla, 2 epochs and 2 seeds (unless `extra` says
-/// otherwise) on the data in `data`.
+/// [`common::reproduce`] of He and Vanilla only.
 fn reproduce(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    let default = |flag: &'static str, value: &'static str| -> Vec<&'static str> {
-        if extra.contains(&flag) {
-            vec![]
-        } else {
-            vec![flag, value]
-        }
-    };
-    Command::new(env!("CARGO_BIN_EXE_ibci"))
-        .args(["reproduce", "--nets", "16-8-4"])
-        .args(default("--epochs", "2"))
-        .args(default("--seeds", "2"))
-        .args(["--bases", "he", "--methods", "vanilla", "--dataset"])
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("run ibci reproduce")
+    let sweep = ["--bases", "he", "--methods", "vanilla"];
+    common::reproduce(data, out, &[&sweep[..], extra].concat())
 }
 
 fn stderr(o: &Output) -> String {

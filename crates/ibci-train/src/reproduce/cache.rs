@@ -48,6 +48,15 @@ impl RunRecord {
     pub(super) fn to_entry(&self) -> serde_json::Result<String> {
         Ok(seal(&serde_json::to_string(self)?))
     }
+
+    /// The entry's bytes and the result a sweep reads back from them (numbers through their
+    /// JSON text, so a resumed sweep, or `--verify`, sees the values this one wrote).
+    pub(super) fn as_cached(&self) -> anyhow::Result<(String, RunResult)> {
+        let text = self.to_entry()?;
+        let result = RunResult::from_json(&serde_json::from_str(&text)?)
+            .ok_or_else(|| anyhow::anyhow!("a run's result has no epoch history"))?;
+        Ok((text, result))
+    }
 }
 
 /// `text` (a JSON object) closed by its own checksum.

@@ -1,5 +1,7 @@
 //! One run of a sweep: its data, initialisation and training, as `ibci train` would do it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -115,4 +117,48 @@ pub(super) fn execute(
         weights_sha256: digest,
         provenance: Some(Machine::this(pool.current_num_threads())),
     })
+}
+
+/// Runs `todo` (indices into `all` and `configs`), `jobs` at a time with `threads` each, and
+/// hands each result to `on_result` on this thread as it arrives. After a failure no run is
+/// started (the running ones finish). A worker whose thread pool cannot be built reports
+/// index `usize::MAX`.
+pub(super) fn execute_all(
+    sweep: &Sweep,
+    all: &[Run],
+    configs: &[(Value, String)],
+    todo: &[usize],
+    (train, test): (Split<'_>, Split<'_>),
+    (jobs, threads): (usize, usize),
+    mut on_result: impl FnMut(usize, Result<RunRecord>),
+) {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord>)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(todo.len()) {
+            let (tx, next) = (tx.clone(), &next);
+            s.spawn(move || {
+                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send((usize::MAX, Err(e.into())));
+                        return;
+                    }
+                };
+                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let r = execute(sweep, &all[i], &configs[i].0, train, test, &pool);
+                    let failed = r.is_err();
+                    if tx.send((i, r)).is_err() || failed {
+                        // Stop taking runs after a failure; the others finish theirs.
+                        next.store(todo.len(), Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            on_result(i, r);
+        }
+    });
 }

@@ -2,8 +2,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -13,7 +11,7 @@ use serde_json::Value;
 
 use super::args::ReproduceArgs;
 use super::cache::{adopt, cached, Cached, RunRecord, RunResult};
-use super::execute::{execute, load_data};
+use super::execute::{execute_all, load_data};
 use super::init_info::init_info;
 use super::merge::merge;
 use super::report::write_outputs;
@@ -202,86 +200,57 @@ fn sweep_in(
         sweep.seeds
     );
 
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord>)>();
-    let (trv, tev) = (train.view(), test.view());
     let run_start = Instant::now();
     let mut failure = None;
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(todo.len()) {
-            let tx = tx.clone();
-            let (next, todo, all, configs, sweep) = (&next, &todo, &all, &configs, &sweep);
-            let threads = args.threads_per_run;
-            s.spawn(move || {
-                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send((usize::MAX, Err(e.into())));
-                        return;
-                    }
-                };
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = todo.get(k) else { break };
-                    let r = execute(sweep, &all[i], &configs[i].0, trv, tev, &pool);
-                    let failed = r.is_err();
-                    if tx.send((i, r)).is_err() || failed {
-                        // Stop taking runs after a failure; the others finish theirs.
-                        next.store(todo.len(), Ordering::Relaxed);
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut done = 0;
-        for (i, r) in rx {
-            let v = match r {
-                Ok(v) => v,
-                Err(e) => {
-                    let what = all.get(i).map_or("starting a worker".to_string(), |r| {
-                        format!("run {} {} {} seed {}", r.net, r.base, r.method, r.seed)
-                    });
-                    failure.get_or_insert(e.context(what));
-                    continue;
-                }
-            };
-            let path = runs_dir.join(format!("{}.json", configs[i].1));
-            // The result as the cache holds it (numbers through their JSON text), so a
-            // resumed sweep reads the same values as this one.
-            let written = v.to_entry().map_err(anyhow::Error::from).and_then(|t| {
-                write_atomically(&path, t.as_bytes())?;
-                RunResult::from_json(&serde_json::from_str(&t)?)
-                    .context("a run's result has no epoch history")
-            });
-            let res = match written {
-                Ok(res) => res,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    continue;
-                }
-            };
-            done += 1;
-            let r = &all[i];
-            let (best, epoch) = res.best();
-            let el = run_start.elapsed().as_secs_f64();
-            let eta = el / done as f64 * (todo.len() - done) as f64;
-            eprintln!(
-                "[{done}/{}] {} {} {} seed {}: min test error {:.2}% at epoch {epoch}, final {:.2}%  ({:.0} s; ETA {:.0} min {:02.0} s)",
-                todo.len(),
-                r.net,
-                r.base,
-                r.method,
-                r.seed,
-                100.0 * best,
-                100.0 * res.last(),
-                v.seconds,
-                (eta / 60.0).floor(),
-                eta % 60.0
-            );
-            results[i] = Some(res);
-        }
-    });
+    let mut done = 0;
+    let on_result = |i: usize, r: Result<RunRecord>| {
+        let v = match r {
+            Ok(v) => v,
+            Err(e) => {
+                let what = all
+                    .get(i)
+                    .map_or("starting a worker".into(), |r| format!("run {}", r.label()));
+                failure.get_or_insert(e.context(what));
+                return;
+            }
+        };
+        let path = runs_dir.join(format!("{}.json", configs[i].1));
+        let written = v.as_cached().and_then(|(text, res)| {
+            write_atomically(&path, text.as_bytes())?;
+            Ok(res)
+        });
+        let res = match written {
+            Ok(res) => res,
+            Err(e) => {
+                failure.get_or_insert(e);
+                return;
+            }
+        };
+        done += 1;
+        let (best, epoch) = res.best();
+        let el = run_start.elapsed().as_secs_f64();
+        let eta = el / done as f64 * (todo.len() - done) as f64;
+        eprintln!(
+            "[{done}/{}] {}: min test error {:.2}% at epoch {epoch}, final {:.2}%  ({:.0} s; ETA {:.0} min {:02.0} s)",
+            todo.len(),
+            all[i].label(),
+            100.0 * best,
+            100.0 * res.last(),
+            v.seconds,
+            (eta / 60.0).floor(),
+            eta % 60.0
+        );
+        results[i] = Some(res);
+    };
+    execute_all(
+        &sweep,
+        &all,
+        &configs,
+        &todo,
+        (train.view(), test.view()),
+        (jobs, args.threads_per_run),
+        on_result,
+    );
     if let Some(e) = failure {
         return Err(e.context("the sweep stopped; finished runs are cached, rerun to resume"));
     }

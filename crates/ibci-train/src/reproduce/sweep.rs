@@ -43,6 +43,16 @@ pub(super) struct Run {
     pub(super) seed: u64,
 }
 
+impl Run {
+    /// `NET BASE METHOD seed S`, as progress lines and errors name a run.
+    pub(super) fn label(&self) -> String {
+        format!(
+            "{} {} {} seed {}",
+            self.net, self.base, self.method, self.seed
+        )
+    }
+}
+
 impl Sweep {
     pub(super) fn from_args(a: &ReproduceArgs) -> Result<Sweep> {
         let custom = a.nets.is_some() || a.epochs.is_some() || a.seeds.is_some();

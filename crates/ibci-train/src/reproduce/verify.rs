@@ -2,25 +2,20 @@
 //! again, and its final weights (their SHA-256) and every epoch's numbers are compared with
 //! the cached entry, bit for bit. Nothing is written; any difference fails the command.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
 use ibci_nn::train::Split;
 use serde_json::Value;
 
 use super::cache::{RunRecord, RunResult};
-use super::execute::execute;
+use super::execute::execute_all;
 use super::sweep::{Run, Sweep};
 
 /// What a run gave again, against its cached entry: `None` if the same, else what differs.
 fn difference(again: &RunRecord, cached: &RunResult) -> Result<Option<String>> {
-    // The new numbers as the cache would hold them (through their JSON text), as a sweep
-    // reads back what it wrote.
-    let text = again.to_entry()?;
-    let now = RunResult::from_json(&serde_json::from_str::<Value>(&text)?)
-        .context("a run's result has no epoch history")?;
+    let (_, now) = again.as_cached()?;
     let want = cached
         .weights_sha256
         .as_deref()
@@ -47,16 +42,15 @@ fn difference(again: &RunRecord, cached: &RunResult) -> Result<Option<String>> {
         .map(|(a, b)| format!("epoch {}: {a:?} against the cached {b:?}", a[0])))
 }
 
-/// Runs every `(index, cached result)` of `todo` again, `jobs` at a time with `threads` each,
-/// and compares; fails if any differs.
-#[allow(clippy::too_many_arguments)]
+/// Runs every `(index, cached result)` of `todo` again, `jobs` at a time with `threads` each
+/// ([`execute_all`]), and compares; fails if any differs.
 pub(super) fn verify_runs(
     sweep: &Sweep,
     all: &[Run],
     configs: &[(Value, String)],
     todo: &[(usize, RunResult)],
-    (train, test): (Split<'_>, Split<'_>),
-    (jobs, threads): (usize, usize),
+    data: (Split<'_>, Split<'_>),
+    jobs: (usize, usize),
     out: &Path,
 ) -> Result<()> {
     if todo.is_empty() {
@@ -65,57 +59,33 @@ pub(super) fn verify_runs(
             out.join("runs").display()
         );
     }
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<RunRecord>)>();
+    let cached: HashMap<usize, &RunResult> = todo.iter().map(|(i, r)| (*i, r)).collect();
+    let indices: Vec<usize> = todo.iter().map(|&(i, _)| i).collect();
     let (mut done, mut differ) = (0, Vec::new());
     let mut failure = None;
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(todo.len()) {
-            let (tx, next) = (tx.clone(), &next);
-            s.spawn(move || {
-                let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = tx.send((usize::MAX, Err(e.into())));
-                        return;
-                    }
-                };
-                while let Some(&(i, _)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let r = execute(sweep, &all[i], &configs[i].0, train, test, &pool);
-                    let failed = r.is_err();
-                    if tx.send((i, r)).is_err() || failed {
-                        next.store(todo.len(), Ordering::Relaxed);
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, r) in rx {
-            let what = all.get(i).map_or("starting a worker".to_string(), |r| {
-                format!("{} {} {} seed {}", r.net, r.base, r.method, r.seed)
-            });
-            let cached = todo.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
-            let verdict = r.and_then(|again| {
-                let cached = cached.context("a result for a run that was not asked for")?;
-                Ok((difference(&again, cached)?, again.weights_sha256))
-            });
-            match verdict {
-                Ok((None, digest)) => {
-                    done += 1;
-                    eprintln!(
-                        "[{done}/{}] {what}: the same (weights {digest})",
-                        todo.len()
-                    );
-                }
-                Ok((Some(why), _)) => {
-                    done += 1;
-                    eprintln!("[{done}/{}] {what}: DIFFERENT: {why}", todo.len());
-                    differ.push(what);
-                }
-                Err(e) => {
-                    failure.get_or_insert(e.context(what));
-                }
+    execute_all(sweep, all, configs, &indices, data, jobs, |i, r| {
+        let what = all.get(i).map_or("starting a worker".into(), Run::label);
+        let verdict = r.and_then(|again| {
+            let cached = cached
+                .get(&i)
+                .context("a result for a run that was not asked for")?;
+            Ok((difference(&again, cached)?, again.weights_sha256))
+        });
+        match verdict {
+            Ok((None, digest)) => {
+                done += 1;
+                eprintln!(
+                    "[{done}/{}] {what}: the same (weights {digest})",
+                    todo.len()
+                );
+            }
+            Ok((Some(why), _)) => {
+                done += 1;
+                eprintln!("[{done}/{}] {what}: DIFFERENT: {why}", todo.len());
+                differ.push(what);
+            }
+            Err(e) => {
+                failure.get_or_insert(e.context(what));
             }
         }
     });

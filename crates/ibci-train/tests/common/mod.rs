@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// A fresh directory under the system temp dir, named after the process and `tag`.
 pub fn tempdir(tag: &str) -> PathBuf {
@@ -49,4 +50,23 @@ pub fn tiny_dataset(dir: &Path, t: &Tiny) {
         let lab = idx_u8(&[n], &labels);
         std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), lab).unwrap();
     }
+}
+
+/// `ibci reproduce` on the data in `data` into `out`: a sweep of 16-8-4 nets, 2 epochs and 2
+/// seeds unless `extra` gives `--nets`, `--epochs` or `--seeds` itself.
+pub fn reproduce(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ibci"));
+    cmd.arg("reproduce");
+    for (flag, value) in [("--nets", "16-8-4"), ("--epochs", "2"), ("--seeds", "2")] {
+        if !extra.contains(&flag) {
+            cmd.args([flag, value]);
+        }
+    }
+    cmd.arg("--dataset")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run ibci reproduce")
 }
