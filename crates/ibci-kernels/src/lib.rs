@@ -41,6 +41,7 @@ pub mod dispatch;
 pub mod eigen;
 pub mod elementwise;
 pub mod gemm;
+mod lanes;
 pub mod mat;
 pub mod math;
 pub mod par;

@@ -42,6 +42,7 @@ pub(super) mod x86 {
 
     use super::super::pack::x86::transpose4_halves;
     use super::Dst;
+    use crate::lanes::x86::{first16, first8};
 
     /// Generates a column-edge kernel for one instruction set (`$lanes` rows per vector).
     macro_rules! cols_kernel {
@@ -141,16 +142,6 @@ pub(super) mod x86 {
         }
     }
 
-    /// The first `left` lanes of eight (AVX2's `maskload` mask).
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn mask8(left: usize) -> __m256i {
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(left as i32),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        )
-    }
-
     /// Eight floats at `p`, lanes outside `m` zero (and not read).
     ///
     /// # Safety
@@ -172,11 +163,6 @@ pub(super) mod x86 {
             u.map(|x| _mm256_castps256_ps128(x)),
             u.map(|x| _mm256_extractf128_ps::<1>(x)),
         ]
-    }
-
-    /// The first `left` lanes of sixteen.
-    fn mask16(left: usize) -> __mmask16 {
-        ((1u32 << left.min(16)) - 1) as __mmask16
     }
 
     /// Sixteen floats at `p`, lanes outside `m` zero (and not read).
@@ -221,12 +207,12 @@ pub(super) mod x86 {
     cols_kernel!(
         /// AVX2 + FMA3: up to 16 rows x 4 columns, 8 ymm accumulators.
         avx2_cols16x4, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_loadu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, mask8, maskload8, quads8
+        _mm256_set1_ps, _mm256_fmadd_ps, first8, maskload8, quads8
     );
 
     cols_kernel!(
         /// AVX-512F: up to 32 rows x 4 columns, 8 zmm accumulators.
         avx512_cols32x4, "avx512f", 16, __m512, _mm512_setzero_ps, _mm512_loadu_ps,
-        _mm512_set1_ps, _mm512_fmadd_ps, mask16, maskload16, quads16
+        _mm512_set1_ps, _mm512_fmadd_ps, first16, maskload16, quads16
     );
 }

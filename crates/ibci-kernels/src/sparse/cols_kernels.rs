@@ -216,7 +216,7 @@ macro_rules! isa_kernels {
 isa_kernels!(
     avx2, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_load_ps, _mm256_loadu_ps,
     _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_sub_ps, add,
-    __m256i, super::super::forward_kernels::avx2_tail,
+    __m256i, crate::lanes::x86::first8,
     |p, m| _mm256_maskload_ps(p, m),
     |p, m, v| _mm256_maskstore_ps(p, m, v),
     |v, m| _mm256_and_ps(v, _mm256_castsi256_ps(m)),
@@ -226,7 +226,7 @@ isa_kernels!(
 isa_kernels!(
     avx512, "avx512f", 16, __m512, _mm512_setzero_ps, _mm512_load_ps, _mm512_loadu_ps,
     _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_sub_ps, add16,
-    __mmask16, |n: usize| ((1u32 << n) - 1) as __mmask16,
+    __mmask16, crate::lanes::x86::first16,
     |p, m| _mm512_maskz_loadu_ps(m, p),
     |p, m, v| _mm512_mask_storeu_ps(p, m, v),
     |v, m| _mm512_maskz_mov_ps(m, v),

@@ -192,16 +192,6 @@ macro_rules! isa_forward {
     };
 }
 
-/// The AVX2 mask of the first `n` lanes (1..=8).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-pub(super) fn avx2_tail(n: usize) -> std::arch::x86_64::__m256i {
-    use std::arch::x86_64::*;
-    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane)
-}
-
 /// `fma(x, w[0..8], acc)`, w read unaligned by the FMA itself: as `_mm256_fmadd_ps(x,
 /// _mm256_loadu_ps(w), acc)`, the same single rounding, but this build's CPU level (tuned
 /// for CPUs where unaligned 32-byte loads were slow) would split that load in two, and B's
@@ -251,13 +241,13 @@ unsafe fn avx512_fma_at(
 
 isa_forward!(
     avx2, "avx2,fma", 8, __m256, _mm256_setzero_ps, _mm256_load_ps, _mm256_store_ps,
-    super::avx2_fma_at, _mm256_set1_ps, _mm256_fmadd_ps, __m256i, super::avx2_tail,
+    super::avx2_fma_at, _mm256_set1_ps, _mm256_fmadd_ps, __m256i, crate::lanes::x86::first8,
     |p, m| _mm256_maskload_ps(p, m), [1 2 3 4 5 6 7 8 9 10 11 12 13]
 );
 
 isa_forward!(
     avx512, "avx512f", 16, __m512, _mm512_setzero_ps, _mm512_load_ps, _mm512_store_ps,
     super::avx512_fma_at, _mm512_set1_ps, _mm512_fmadd_ps, __mmask16,
-    |n: usize| ((1u32 << n) - 1) as __mmask16,
+    crate::lanes::x86::first16,
     |p, m| _mm512_maskz_loadu_ps(m, p), [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16]
 );
