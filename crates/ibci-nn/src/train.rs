@@ -138,16 +138,18 @@ pub enum FarCores {
     Split,
 }
 
-/// Steps between two probes of [`FarCores::OneThread`] (about 4 ms of MLP-2 training).
+/// Steps between two probes of [`FarCores::OneThread`] (4-6 ms of MLP-2 training at the
+/// 120-200 us a step measured on that machine).
 pub const PROBE_EVERY: usize = 32;
 
-/// Round trips per probe: 4-20 us, against 32 steps of 120-200 us.
+/// Round trips per probe: at the 60-330 ns a round trip measured there, 4-21 us against
+/// 32 steps of 120-200 us.
 pub const PROBE_TRIPS: u32 = 64;
 
 /// The round trip, in nanoseconds, above which [`FarCores::OneThread`] runs steps on one
-/// thread: between the near and the far placements measured above. Where MLP-2's two-thread
-/// epoch, against its one-thread one, goes from about 0.6 at 60 ns to about 1.35 at 325 ns,
-/// it crosses 1.0 near 200 ns.
+/// thread: between the near and the far placements measured above. Interpolating linearly
+/// between MLP-2's two-thread/one-thread ratios there (about 0.6 at 60 ns, about 1.35 at
+/// 325 ns) puts 1.0 near 200 ns; no placement in between was seen.
 pub const FAR_NS: f64 = 200.0;
 
 /// Runs epochs: the settings, and every buffer the batches need, made once per run.

@@ -71,7 +71,8 @@ impl Workspace {
                 &mut self.da[..b * n_in],
                 par,
             );
-            self.update_layer(mlp, state, data, rows, l, update, &mut false, cfg, par);
+            self.update_weights(mlp, state, data, rows, l, update, &mut false, cfg, par);
+            self.update_bias(mlp, state, b, l, cfg, par);
             std::mem::swap(&mut self.dz, &mut self.da);
         }
         // The first layer's dz floor for its sparse gradient's guard, here rather than in
@@ -86,28 +87,6 @@ impl Workspace {
         // before the next forward pass, so the order against W_1's step changes no bit).
         self.update_bias(mlp, state, b, 0, cfg, par);
         stats
-    }
-
-    /// Layer `l`'s update from its `dz` (in `self.dz`): the weights, then for l >= 2 the bias
-    /// (`update_bias`; the first layer's is stepped at the end of `upper`).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn update_layer(
-        &mut self,
-        mlp: &mut Mlp,
-        state: &mut SgdState,
-        data: Split<'_>,
-        rows: &[usize],
-        l: usize,
-        update: Update,
-        gathered: &mut bool,
-        cfg: &TrainConfig,
-        par: Par,
-    ) {
-        self.update_weights(mlp, state, data, rows, l, update, gathered, cfg, par);
-        // The first layer's bias was stepped at the end of `upper`.
-        if l > 0 {
-            self.update_bias(mlp, state, rows.len(), l, cfg, par);
-        }
     }
 
     /// `b_l = b_l - lr * column sums of dz_l` (or with momentum and weight decay), from
@@ -139,9 +118,11 @@ impl Workspace {
         );
     }
 
-    /// `W_l <- W_l - lr * a_{l-1}^T dz_l` (or the gradient and `sgd_step`).
+    /// `W_l <- W_l - lr * a_{l-1}^T dz_l` (or the gradient and `sgd_step`). The bias is the
+    /// caller's (`update_bias`: for l >= 2 right after, for the first layer at the end of
+    /// `upper`).
     #[allow(clippy::too_many_arguments)]
-    fn update_weights(
+    pub(super) fn update_weights(
         &mut self,
         mlp: &mut Mlp,
         state: &mut SgdState,

@@ -364,7 +364,7 @@ impl Workspace {
         let stats = par.join(upper, fill).0;
         self.cols = cols;
         if stats.loss.is_finite() {
-            self.update_layer(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
+            self.update_weights(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
         }
         stats
     }
