@@ -107,7 +107,7 @@ fn one_epoch() -> TrainConfig {
 }
 
 /// One training epoch of `spec` (He-normal, seed 1, the shuffle of `rep`) on a pool of
-/// `threads`: its seconds.
+/// `threads`, a fresh run's first: its seconds.
 fn epoch_seconds(
     spec: &ArchSpec,
     train: Split<'_>,
@@ -115,19 +115,7 @@ fn epoch_seconds(
     threads: usize,
     rep: usize,
 ) -> f64 {
-    let cfg = one_epoch();
-    let mut mlp = he_net(spec);
-    let mut state = SgdState::new(&mlp, 0.0);
-    let mut rng = shuffle_stream(1, rep + 1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("pool");
-    let par = Par::for_threads(threads);
-    let mut trainer = Trainer::new(&mlp, &cfg, par);
-    pool.install(|| trainer.epoch(&mut mlp, &mut state, train, test, 1, &mut rng))
-        .expect("no divergence")
-        .seconds
+    Run::new(spec, threads, rep + 1).next_epoch(train, test)
 }
 
 /// A run in progress on a pool of `threads`: its network, SGD state, shuffle stream and
@@ -144,22 +132,26 @@ struct Run {
 }
 
 impl Run {
-    /// A run of `spec` (He-normal, seed 1) on `threads`, its first epoch done (untimed).
-    fn started(spec: &ArchSpec, train: Split<'_>, test: Split<'_>, threads: usize) -> Run {
-        let cfg = one_epoch();
+    /// A run of `spec` (He-normal, seed 1) on `threads`, no epoch done yet, its shuffles
+    /// drawn from `shuffle_stream(1, stream)`.
+    fn new(spec: &ArchSpec, threads: usize, stream: usize) -> Run {
         let mlp = he_net(spec);
-        let par = Par::for_threads(threads);
-        let mut run = Run {
+        Run {
             state: SgdState::new(&mlp, 0.0),
-            trainer: Trainer::new(&mlp, &cfg, par),
+            trainer: Trainer::new(&mlp, &one_epoch(), Par::for_threads(threads)),
             mlp,
-            rng: shuffle_stream(1, 1),
+            rng: shuffle_stream(1, stream),
             pool: rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("pool"),
             epoch: 0,
-        };
+        }
+    }
+
+    /// A run of `spec` (He-normal, seed 1) on `threads`, its first epoch done (untimed).
+    fn started(spec: &ArchSpec, train: Split<'_>, test: Split<'_>, threads: usize) -> Run {
+        let mut run = Run::new(spec, threads, 1);
         if std::env::var("IBCI_BENCH_FAR").as_deref() == Ok("split") {
             run.trainer.set_far_cores(FarCores::Split);
         }
