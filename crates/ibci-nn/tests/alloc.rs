@@ -48,6 +48,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The allocations `f` makes, on any thread, while it runs.
+fn allocations(f: impl FnOnce()) -> usize {
+    COUNT.store(0, Ordering::SeqCst);
+    ARMED.store(true, Ordering::SeqCst);
+    f();
+    ARMED.store(false, Ordering::SeqCst);
+    COUNT.load(Ordering::SeqCst)
+}
+
 /// The count is process-wide: the tests take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -130,14 +139,12 @@ fn no_batch_after_the_first_allocates() {
         let batches: Vec<&[usize]> = order.chunks(cfg.batch).collect();
         let counted = pool.install(|| {
             ws.step(&mut mlp, &mut state, data, batches[0], &cfg, par);
-            COUNT.store(0, Ordering::SeqCst);
-            ARMED.store(true, Ordering::SeqCst);
-            for rows in &batches[1..] {
-                let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par);
-                assert!(st.loss.is_finite());
-            }
-            ARMED.store(false, Ordering::SeqCst);
-            COUNT.load(Ordering::SeqCst)
+            allocations(|| {
+                for rows in &batches[1..] {
+                    let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par);
+                    assert!(st.loss.is_finite());
+                }
+            })
         });
         assert_eq!(
             counted,
@@ -186,14 +193,12 @@ fn steps_switching_between_one_thread_and_the_team_allocate_nothing() {
             team.install(|| {
                 ws.step(&mut mlp, &mut state, data, batches[0], &cfg, first);
                 ws.prepare(other);
-                COUNT.store(0, Ordering::SeqCst);
-                ARMED.store(true, Ordering::SeqCst);
-                for (bi, rows) in batches.iter().enumerate().skip(1) {
-                    let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par(bi));
-                    assert!(st.loss.is_finite());
-                }
-                ARMED.store(false, Ordering::SeqCst);
-                COUNT.load(Ordering::SeqCst)
+                allocations(|| {
+                    for (bi, rows) in batches.iter().enumerate().skip(1) {
+                        let st = ws.step(&mut mlp, &mut state, data, rows, &cfg, par(bi));
+                        assert!(st.loss.is_finite());
+                    }
+                })
             })
         });
         assert_eq!(
@@ -234,12 +239,10 @@ fn a_second_epoch_allocates_nothing() {
                     .unwrap()
             };
             epoch(1);
-            COUNT.store(0, Ordering::SeqCst);
-            ARMED.store(true, Ordering::SeqCst);
-            let m = epoch(2);
-            ARMED.store(false, Ordering::SeqCst);
-            assert!(m.train_loss.is_finite());
-            COUNT.load(Ordering::SeqCst)
+            let mut loss = f64::NAN;
+            let counted = allocations(|| loss = epoch(2).train_loss);
+            assert!(loss.is_finite());
+            counted
         });
         assert_eq!(
             counted, 0,
