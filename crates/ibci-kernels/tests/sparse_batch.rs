@@ -162,12 +162,23 @@ fn gradient_and_fused_sgd_equal_the_gemm() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 1);
     let pools = pools();
     for path in paths() {
-        for (m, k, zeros) in [(60, 784, 0.81), (17, 50, 0.9), (5, 9, 0.0), (33, 20, 1.0)] {
+        // The last batch has more slots than `BatchCols::MAX_SLOTS` (its columns are counted
+        // and packed, not given a slot for every row).
+        for (m, k, zeros) in [
+            (60, 784, 0.81),
+            (17, 50, 0.9),
+            (5, 9, 0.0),
+            (33, 20, 1.0),
+            (700, 3100, 0.995),
+        ] {
             let x = data(m, k, zeros, true, &mut rng);
             let csr = CsrRows::new(x.as_ref());
             let rows: Vec<usize> = (0..m).rev().step_by(2).chain(0..m / 2).collect();
             let xb = gather(&x, &rows);
-            for n in WIDTHS {
+            let counted = rows.len() * k > BatchCols::MAX_SLOTS;
+            assert_eq!(counted, m == 700, "the cases cover both layouts");
+            let widths = if counted { &WIDTHS[..6] } else { &WIDTHS[..] };
+            for &n in widths {
                 // D with exact zeros (dead units) and both signs.
                 let d = Mat::from_fn(rows.len(), n, |_, j| {
                     if j % 5 == 2 {
@@ -372,28 +383,51 @@ fn index_of_special_values_and_empty_rows() {
     assert_eq!(back_cols, cols);
 }
 
-/// A reused `BatchCols` (its buffer keeps slots from a larger batch) holds exactly what a
-/// fresh one does.
+/// A reused `BatchCols` holds exactly what a fresh one does, and both what a transposition
+/// gives: for each column, the batch positions and values of its nonzeros, in batch order;
+/// in the bucket layout (a slot for every row in every column) and the counted one (batches
+/// of more than `BatchCols::MAX_SLOTS` slots), each after the other, with rows repeated. The
+/// split points share the entries out evenly.
 #[test]
 fn a_refilled_batch_equals_a_fresh_one() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED + 3);
-    let x = data(50, 40, 0.6, true, &mut rng);
+    let (m, k) = (400, 3000);
+    let x = data(m, k, 0.99, true, &mut rng);
     let csr = CsrRows::new(x.as_ref());
+    let large: Vec<usize> = (0..800).map(|r| (r * 37 + 5) % m).collect();
+    assert!(large.len() * k > BatchCols::MAX_SLOTS);
+    let small: Vec<usize> = vec![7, 3, 3, 399, 0];
     let mut reused = BatchCols::new();
-    reused.fill(&csr, &(0..50).collect::<Vec<_>>());
-    let small: Vec<usize> = vec![7, 3, 3, 49];
-    reused.fill(&csr, &small);
-    let mut fresh = BatchCols::new();
-    fresh.fill(&csr, &small);
-    assert_eq!((reused.rows(), reused.cols()), (4, 40));
-    for p in 0..40 {
-        assert_eq!(reused.col(p), fresh.col(p), "column {p}");
-        let want: Vec<(u32, f32)> = small
-            .iter()
-            .enumerate()
-            .filter(|&(_, &i)| x.at(i, p) != 0.0)
-            .map(|(r, &i)| (r as u32, x.at(i, p)))
-            .collect();
-        assert_eq!(fresh.col(p), &want[..], "column {p}");
+    for rows in [&large[..], &small, &small[..1], &large, &small] {
+        reused.fill(&csr, rows);
+        let mut fresh = BatchCols::new();
+        fresh.fill(&csr, rows);
+        assert_eq!((reused.rows(), reused.cols()), (rows.len(), k));
+        let mut total = 0;
+        for p in 0..k {
+            assert_eq!(reused.col(p), fresh.col(p), "column {p}");
+            let want: Vec<(u32, f32)> = rows
+                .iter()
+                .enumerate()
+                .filter(|&(_, &i)| x.at(i, p) != 0.0)
+                .map(|(r, &i)| (r as u32, x.at(i, p)))
+                .collect();
+            assert_eq!(fresh.col(p), &want[..], "column {p} of {} rows", rows.len());
+            total += want.len();
+        }
+        for parts in [1, 2, 3] {
+            let at: Vec<usize> = (0..=parts).map(|s| reused.split_point(s, parts)).collect();
+            assert_eq!((at[0], at[parts]), (0, k));
+            for (s, &first) in at.iter().enumerate().take(parts).skip(1) {
+                // The first column with at least s/parts of the entries before it.
+                let before: usize = (0..first).map(|p| reused.col(p).len()).sum();
+                let want = s * total / parts;
+                assert!(before >= want, "part {s} of {parts}");
+                if first > 0 {
+                    let last = reused.col(first - 1).len();
+                    assert!(before - last < want, "part {s} of {parts}");
+                }
+            }
+        }
     }
 }
