@@ -142,8 +142,10 @@ macro_rules! isa_kernels {
                         *acc = $fma(xv, unsafe { $load(dr.add(v * L)) }, *acc);
                     }
                 };
-                // The block's last vector holds `bw - (NV - 1) * L` of its columns.
+                // The block's last vector holds `bw - (NV - 1) * L` of its columns; when that
+                // is all L, it is written as the others are (see `finish`).
                 let tail: $mask = $tail_mask(bw - (NV - 1) * L);
+                let full = bw == NV * L;
                 // The floor of what is written.
                 let mut lanes = Lanes::new();
                 // Two rows of G at a time: twice the independent chains in flight (one row's
@@ -163,9 +165,9 @@ macro_rules! isa_kernels {
                     // SAFETY: rows p (and p + 1 when paired) are in ps: the caller's contract
                     // for their columns 0..bw.
                     unsafe {
-                        finish(&acc0, out.add(p * rs), tail, lr, &mut lanes);
+                        finish(&acc0, out.add(p * rs), full, tail, lr, &mut lanes);
                         if pair {
-                            finish(&acc1, out.add((p + 1) * rs), tail, lr, &mut lanes);
+                            finish(&acc1, out.add((p + 1) * rs), full, tail, lr, &mut lanes);
                         }
                     }
                     p += 2;
@@ -174,17 +176,21 @@ macro_rules! isa_kernels {
             }
 
             /// Writes one row of the gradient block, `g` or `w - lr * g` onto the `w` there
-            /// (the last vector masked to the block's columns), and takes the values written
-            /// into `lanes` (the last vector's other lanes as +0, which never limit a floor).
+            /// (the last vector masked to the block's columns unless `full`), and takes the
+            /// values written into `lanes` (the last vector's other lanes as +0, which never
+            /// limit a floor). A full last vector is written without its mask: AMD runs the
+            /// AVX2 masked store (`vmaskmovps`) in microcode, and a row of W_1 in training
+            /// (100 columns: blocks of 7 and 6 vectors) always ends on a whole vector.
             ///
             /// # Safety
             /// `o` is valid for reads and writes of the block's `(NV - 1) * L` columns plus
-            /// the ones `tail` selects.
+            /// the ones `tail` selects, all of which when `full`.
             #[target_feature(enable = $feat)]
             #[inline]
             unsafe fn finish<const NV: usize>(
                 acc: &[$vt; NV],
                 o: *mut f32,
+                full: bool,
                 tail: $mask,
                 lr: Option<f32>,
                 lanes: &mut Lanes,
@@ -195,18 +201,21 @@ macro_rules! isa_kernels {
                     None => g,
                     Some(_) => $sub(w, $mul(vlr, g)),
                 };
-                // SAFETY: vectors 0..NV-1 are whole columns of the block; the last one is read
-                // and written through the mask alone.
+                let whole = if full { NV } else { NV - 1 };
+                // SAFETY: vectors 0..whole are whole columns of the block; a last one that is
+                // not is read and written through the mask alone.
                 unsafe {
-                    for (v, &g) in acc[..NV - 1].iter().enumerate() {
+                    for (v, &g) in acc[..whole].iter().enumerate() {
                         let r = step($loadu(o.add(v * L)), g);
                         $storeu(o.add(v * L), r);
                         lanes.$floor_add(r);
                     }
-                    let last = o.add((NV - 1) * L);
-                    let r = $mzero(step($mload(last, tail), acc[NV - 1]), tail);
-                    $mstore(last, tail, r);
-                    lanes.$floor_add(r);
+                    if !full {
+                        let last = o.add((NV - 1) * L);
+                        let r = $mzero(step($mload(last, tail), acc[NV - 1]), tail);
+                        $mstore(last, tail, r);
+                        lanes.$floor_add(r);
+                    }
                 }
             }
         }
