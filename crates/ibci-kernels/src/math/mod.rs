@@ -84,7 +84,7 @@ pub fn exp_x8(x: f32x8) -> f32x8 {
         .max(splat(-104.0))
         .min(splat(89.0));
     // `round` is half away from zero; the AVX copies compute it as trunc(|y| + 0.5) with y's
-    // sign, which is what `wide` does for |y| < 2^23 except at |y| = 0.5.next_down() (sent
+    // sign (or the same as trunc(y + copysign(0.5, y))), which is what `wide` does for |y| < 2^23 except at |y| = 0.5.next_down() (sent
     // to 0). Here |y| <= 104 log2(e) < 151, and no f32 x gives x * LOG2E = +-0.5.next_down()
     // (the product steps over it), so the copies need neither case: `tests/math.rs` checks
     // them against this function on all 2^32 inputs.
