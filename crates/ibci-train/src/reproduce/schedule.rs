@@ -231,14 +231,13 @@ fn sweep_in(
         let el = run_start.elapsed().as_secs_f64();
         let eta = el / done as f64 * (todo.len() - done) as f64;
         eprintln!(
-            "[{done}/{}] {}: min test error {:.2}% at epoch {epoch}, final {:.2}%  ({:.0} s; ETA {:.0} min {:02.0} s)",
+            "[{done}/{}] {}: min test error {:.2}% at epoch {epoch}, final {:.2}%  ({:.0} s; ETA {})",
             todo.len(),
             all[i].label(),
             100.0 * best,
             100.0 * res.last(),
             v.seconds,
-            (eta / 60.0).floor(),
-            eta % 60.0
+            minutes_seconds(eta)
         );
         results[i] = Some(res);
     };
@@ -277,4 +276,25 @@ fn sweep_in(
         (jobs, args.threads_per_run),
         todo.len(),
     )
+}
+
+/// `seconds` as "M min SS s", rounded to the whole second before it is split (rounding the
+/// seconds alone printed 59.6 s as "0 min 60 s").
+fn minutes_seconds(seconds: f64) -> String {
+    let whole = seconds.max(0.0).round() as u64;
+    format!("{} min {:02} s", whole / 60, whole % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minutes_seconds;
+
+    #[test]
+    fn minutes_seconds_rounds_before_it_splits() {
+        assert_eq!(minutes_seconds(0.0), "0 min 00 s");
+        assert_eq!(minutes_seconds(59.6), "1 min 00 s");
+        assert_eq!(minutes_seconds(1379.7), "23 min 00 s");
+        assert_eq!(minutes_seconds(1038.2), "17 min 18 s");
+        assert_eq!(minutes_seconds(-3.0), "0 min 00 s");
+    }
 }
