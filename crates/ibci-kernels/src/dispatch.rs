@@ -34,12 +34,13 @@ pub const PATH_ENV: &str = "IBCI_KERNEL_PATH";
 
 /// How many times longer an MLP-2 training epoch takes on [`KernelPath::Portable`] than on
 /// the vector paths, as measured by `IBCI_BENCH_PORTABLE=1 cargo bench --bench epoch` (both in
-/// one run, one thread) on a 2-core AMD EPYC with AVX-512, 2026-12-02 at commit b6a01b5:
-/// 56.2x against its AVX-512 path and 44.0x against its AVX2 path (`IBCI_KERNEL_PATH=avx2`);
-/// earlier that day, before the vector paths' epoch got faster, 26.7x to 34.9x. The portable
-/// path must give the FMA paths' bits, so every fused multiply-add is `f32::mul_add`, which
-/// at the x86-64-v2 build level is a call into the C library's software `fmaf`.
-pub const PORTABLE_SLOWDOWN: f64 = 50.0;
+/// one run, one thread; `IBCI_KERNEL_PATH=avx2` for the AVX2 path): on a 2-core AMD EPYC with
+/// AVX-512 (CPU family 26), 2026-12-05 at commit 716b754, 67.3x and 68.3x against its AVX-512
+/// path and 56.9x and 58.8x against its AVX2 path; on another AVX-512 EPYC, 2026-12-02 at
+/// commit b6a01b5, 56.2x and 44.0x. The portable path must give the FMA paths' bits, so every
+/// fused multiply-add is `f32::mul_add`, which at the x86-64-v2 build level is a call into the
+/// C library's software `fmaf`.
+pub const PORTABLE_SLOWDOWN: f64 = 60.0;
 
 /// An invalid or unsupported `IBCI_KERNEL_PATH`.
 #[derive(Clone, Debug, PartialEq, Eq)]
