@@ -3,38 +3,32 @@
 //! (for the first layer, the sparse weight gradient fused with the step).
 
 use ibci_kernels::elementwise::{activate_backward, sgd_step};
+use ibci_kernels::gemm;
 use ibci_kernels::softmax::softmax_xent_errors;
 use ibci_kernels::sparse::exact::matrix_floor;
 use ibci_kernels::sparse::{cols_t_times, GradOut, Operand};
 use ibci_kernels::stats::column_sums_into;
-use ibci_kernels::{gemm, Par};
 
-use super::{sparse_index, view, view_mut, Update, Workspace};
+use super::{sparse_index, view, view_mut, Batch, Update, Workspace};
 use crate::mlp::{BatchStats, Mlp};
-use crate::sgd::{SgdState, TrainConfig};
-use crate::split::Split;
+use crate::sgd::SgdState;
 
 impl Workspace {
     /// Layers 2..L of a step: their forward pass from the first layer's activations, the
     /// loss and its gradient, and each one's backward pass and update (leaving the first
     /// layer's `dz` in `self.dz`). A non-finite loss returns before anything changes.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn upper(
         &mut self,
         mlp: &mut Mlp,
         state: &mut SgdState,
-        data: Split<'_>,
-        rows: &[usize],
-        update: Update,
-        cfg: &TrainConfig,
-        par: Par,
+        s: &Batch<'_>,
     ) -> BatchStats {
-        let b = rows.len();
+        let (b, par) = (s.rows.len(), s.par);
         self.forward_rest(mlp, b, par);
         let layers = mlp.layers.len();
         let c = mlp.layers[layers - 1].w.cols();
         self.yb.clear();
-        self.yb.extend(rows.iter().map(|&i| data.y[i]));
+        self.yb.extend(s.rows.iter().map(|&i| s.data.y[i]));
         let (loss, errors) = softmax_xent_errors(
             view(&self.acts[layers - 1], b, c),
             &self.yb,
@@ -71,35 +65,28 @@ impl Workspace {
                 &mut self.da[..b * n_in],
                 par,
             );
-            self.update_weights(mlp, state, data, rows, l, update, &mut false, cfg, par);
-            self.update_bias(mlp, state, b, l, cfg, par);
+            self.update_weights(mlp, state, s, l, &mut false);
+            self.update_bias(mlp, state, s, l);
             std::mem::swap(&mut self.dz, &mut self.da);
         }
         // The first layer's dz floor for its sparse gradient's guard, here rather than in
         // the update: on two threads this phase usually waits for the pixel sort anyway,
         // while in the update the other thread would wait for the scan (2.0-2.3 us for a
         // 100 x 100 dz in L1, AMD EPYC with AVX-512, 2026-12-03).
-        if sparse_index(&data).is_some() {
+        if sparse_index(&s.data).is_some() {
             let n1 = mlp.layers[0].w.cols();
             self.dz1_floor = Some(matrix_floor(view(&self.dz, b, n1)));
         }
         // Likewise the first layer's bias step (it needs only dz, and nothing reads b_1
         // before the next forward pass, so the order against W_1's step changes no bit).
-        self.update_bias(mlp, state, b, 0, cfg, par);
+        self.update_bias(mlp, state, s, 0);
         stats
     }
 
     /// `b_l = b_l - lr * column sums of dz_l` (or with momentum and weight decay), from
-    /// layer l's `dz` (in `self.dz`) of a batch of `b` rows.
-    fn update_bias(
-        &mut self,
-        mlp: &mut Mlp,
-        state: &mut SgdState,
-        b: usize,
-        l: usize,
-        cfg: &TrainConfig,
-        par: Par,
-    ) {
+    /// layer l's `dz` (in `self.dz`) of the batch.
+    fn update_bias(&mut self, mlp: &mut Mlp, state: &mut SgdState, s: &Batch<'_>, l: usize) {
+        let (b, cfg) = (s.rows.len(), s.cfg);
         let n_out = mlp.layers[l].w.cols();
         column_sums_into(
             view(&self.dz, b, n_out),
@@ -114,30 +101,25 @@ impl Workspace {
             cfg.lr,
             cfg.momentum,
             cfg.weight_decay,
-            par,
+            s.par,
         );
     }
 
     /// `W_l <- W_l - lr * a_{l-1}^T dz_l` (or the gradient and `sgd_step`). The bias is the
     /// caller's (`update_bias`: for l >= 2 right after, for the first layer at the end of
     /// `upper`).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn update_weights(
         &mut self,
         mlp: &mut Mlp,
         state: &mut SgdState,
-        data: Split<'_>,
-        rows: &[usize],
+        s: &Batch<'_>,
         l: usize,
-        update: Update,
         gathered: &mut bool,
-        cfg: &TrainConfig,
-        par: Par,
     ) {
-        let b = rows.len();
+        let (b, update, par) = (s.rows.len(), s.update, s.par);
         let (n_in, n_out) = (mlp.layers[l].w.rows(), mlp.layers[l].w.cols());
         if l == 0 {
-            if sparse_index(&data).is_some() {
+            if sparse_index(&s.data).is_some() {
                 let dz = match self.dz1_floor {
                     Some(floor) => Operand::with_floor(view(&self.dz, b, n_out), floor),
                     None => view(&self.dz, b, n_out).into(),
@@ -151,11 +133,11 @@ impl Workspace {
                 if let Some(floor) = cols_t_times(out, &self.cols, dz, &mut self.packed, par) {
                     // The floor of W_1 itself when the update was fused into the product.
                     self.w1_floor = matches!(update, Update::Fused(_)).then_some(floor);
-                    return self.finish_separate(mlp, state, l, update, cfg, par);
+                    return self.finish_separate(mlp, state, s, l);
                 }
             }
             if !*gathered {
-                self.gather(data.x, rows);
+                self.gather(s.data.x, s.rows);
                 *gathered = true;
             }
         }
@@ -176,20 +158,13 @@ impl Workspace {
                 par,
             ),
         }
-        self.finish_separate(mlp, state, l, update, cfg, par);
+        self.finish_separate(mlp, state, s, l);
     }
 
     /// For momentum or weight decay: the SGD step from the materialised gradient.
-    fn finish_separate(
-        &mut self,
-        mlp: &mut Mlp,
-        state: &mut SgdState,
-        l: usize,
-        update: Update,
-        cfg: &TrainConfig,
-        par: Par,
-    ) {
-        if update == Update::Separate {
+    fn finish_separate(&mut self, mlp: &mut Mlp, state: &mut SgdState, s: &Batch<'_>, l: usize) {
+        let cfg = s.cfg;
+        if s.update == Update::Separate {
             let vw = state.velocity.get_mut(l).map(|(vw, _)| &mut vw[..]);
             let w = mlp.layers[l].w.as_mut_slice();
             sgd_step(
@@ -199,7 +174,7 @@ impl Workspace {
                 cfg.lr,
                 cfg.momentum,
                 cfg.weight_decay,
-                par,
+                s.par,
             );
         }
     }

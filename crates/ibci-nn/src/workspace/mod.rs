@@ -84,6 +84,17 @@ pub struct Workspace {
     reserved: [bool; 2],
 }
 
+/// One step's batch and settings, as the parts of the step take them.
+#[derive(Clone, Copy, Debug)]
+struct Batch<'a> {
+    data: Split<'a>,
+    /// The batch's rows of `data`.
+    rows: &'a [usize],
+    cfg: &'a TrainConfig,
+    update: Update,
+    par: Par,
+}
+
 /// Which form of the step runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Update {
@@ -354,8 +365,15 @@ impl Workspace {
                 prefetch_share(csr);
             }
         };
+        let batch = Batch {
+            data,
+            rows,
+            cfg,
+            update,
+            par,
+        };
         let upper = || {
-            let stats = self.upper(mlp, state, data, rows, update, cfg, par);
+            let stats = self.upper(mlp, state, &batch);
             if let Some(csr) = csr.filter(|_| par.threads() > 1) {
                 prefetch_share(csr);
             }
@@ -364,7 +382,7 @@ impl Workspace {
         let stats = par.join(upper, fill).0;
         self.cols = cols;
         if stats.loss.is_finite() {
-            self.update_weights(mlp, state, data, rows, 0, update, &mut gathered, cfg, par);
+            self.update_weights(mlp, state, &batch, 0, &mut gathered);
         }
         stats
     }
