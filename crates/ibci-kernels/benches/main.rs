@@ -280,7 +280,11 @@ fn elementwise_summary() {
 
 /// The elementwise kernels on every path this host supports (portable: `wide` at the build's
 /// SSE level; AVX2: eight lanes; AVX-512: sixteen), on data that stays in L2, interleaved:
-/// the speed-up of the run-time choice, bit-identical by the tests.
+/// the speed-up of the run-time choice, bit-identical by the tests. The in-place kernels'
+/// input is restored from a copy before each call (repeated in place, exp would overflow and
+/// the others drift towards their fixed points), inside the timing and the same on every
+/// path: their speed-ups are lower bounds, the more so the faster the kernel, relu's most
+/// (it runs at about the copy's speed).
 fn paths_summary() {
     use ibci_kernels::elementwise::activate_with;
     use ibci_kernels::softmax::softmax_xent_errors_with;
