@@ -34,3 +34,4 @@ pub use campaign::{
     LayerReport, ScoreSource, Variant,
 };
 pub use error::CampaignError;
+pub use options::Named;

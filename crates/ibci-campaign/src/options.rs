@@ -65,6 +65,82 @@ pub enum Criteria {
     Iim,
 }
 
+/// A choice whose values have lower-case names, the ones the `ibci` command line and the
+/// Python package accept (one list here, so that the two spell them alike).
+pub trait Named: Copy + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
+
+    /// The value's name.
+    fn name(self) -> &'static str;
+
+    /// The value named `s`, if one is.
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == s)
+    }
+}
+
+impl Named for Variant {
+    const ALL: &'static [Variant] = &[Variant::Reference, Variant::Paper];
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Reference => "reference",
+            Variant::Paper => "paper",
+        }
+    }
+}
+
+impl Named for Base {
+    const ALL: &'static [Base] = &[Base::He, Base::Xavier];
+    fn name(self) -> &'static str {
+        match self {
+            Base::He => "he",
+            Base::Xavier => "xavier",
+        }
+    }
+}
+
+impl Named for Dist {
+    const ALL: &'static [Dist] = &[Dist::Normal, Dist::Uniform];
+    fn name(self) -> &'static str {
+        match self {
+            Dist::Normal => "normal",
+            Dist::Uniform => "uniform",
+        }
+    }
+}
+
+impl Named for CandidateScale {
+    const ALL: &'static [CandidateScale] = &[CandidateScale::Proper, CandidateScale::Code];
+    fn name(self) -> &'static str {
+        match self {
+            CandidateScale::Proper => "proper",
+            CandidateScale::Code => "code",
+        }
+    }
+}
+
+impl Named for Criteria {
+    const ALL: &'static [Criteria] = &[Criteria::Both, Criteria::Tie, Criteria::Iim];
+    fn name(self) -> &'static str {
+        match self {
+            Criteria::Both => "both",
+            Criteria::Tie => "tie",
+            Criteria::Iim => "iim",
+        }
+    }
+}
+
+impl Named for ScoreSource {
+    const ALL: &'static [ScoreSource] = &[ScoreSource::Proxy, ScoreSource::Mi];
+    fn name(self) -> &'static str {
+        match self {
+            ScoreSource::Proxy => "proxy",
+            ScoreSource::Mi => "mi",
+        }
+    }
+}
+
 /// Everything a campaign can be asked to do. `None` fields take the variant's default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignOptions {
@@ -214,5 +290,33 @@ impl CampaignOptions {
             (Base::Xavier, CandidateScale::Proper) => (2.0 / (fi + w)).sqrt(),
             (Base::Xavier, CandidateScale::Code) => (2.0 / (c + fi)).sqrt(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each choice's names are distinct, lower-case, and parse back to their values; others
+    /// parse to nothing.
+    fn names_round_trip<T: Named + PartialEq + std::fmt::Debug>() {
+        for (i, &v) in T::ALL.iter().enumerate() {
+            let name = v.name();
+            assert_eq!(name, name.to_lowercase());
+            assert_eq!(T::parse(name), Some(v));
+            assert!(T::ALL[..i].iter().all(|w| w.name() != name), "{name} twice");
+        }
+        assert_eq!(T::parse(""), None);
+        assert_eq!(T::parse(&T::ALL[0].name().to_uppercase()), None);
+    }
+
+    #[test]
+    fn every_choice_parses_its_names_back() {
+        names_round_trip::<Variant>();
+        names_round_trip::<Base>();
+        names_round_trip::<Dist>();
+        names_round_trip::<CandidateScale>();
+        names_round_trip::<Criteria>();
+        names_round_trip::<ScoreSource>();
     }
 }

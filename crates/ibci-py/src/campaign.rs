@@ -2,9 +2,7 @@
 //! it (the same options, the same generator seeded with `seed`), so that the same flags and
 //! data give the same bits.
 
-use ibci_campaign::{
-    campaign as run_campaign, Base, CampaignOptions, Criteria, ScoreSource, Variant,
-};
+use ibci_campaign::{campaign as run_campaign, CampaignOptions, Named, ScoreSource};
 use ibci_kernels::elementwise::Activation;
 use ibci_kernels::{Mat, Par};
 use ibci_nn::ArchSpec;
@@ -30,6 +28,13 @@ pub fn choose<T: Copy>(arg: &str, given: &str, choices: &[(&str, T)]) -> PyResul
                 names.join(", ")
             ))
         })
+}
+
+/// The value of the library's choice `T` named `given` for the argument `arg` (the names the
+/// command line accepts too), or a `ValueError` listing them.
+fn named<T: Named>(arg: &str, given: &str) -> PyResult<T> {
+    let choices: Vec<(&str, T)> = T::ALL.iter().map(|&v| (v.name(), v)).collect();
+    choose(arg, given, &choices)
 }
 
 /// The network `widths` with `activation` between its layers and none after the last.
@@ -101,21 +106,9 @@ pub fn campaign(
         }
     };
     let opts = CampaignOptions {
-        variant: choose(
-            "variant",
-            variant,
-            &[("reference", Variant::Reference), ("paper", Variant::Paper)],
-        )?,
-        base: choose("base", base, &[("he", Base::He), ("xavier", Base::Xavier)])?,
-        criteria: choose(
-            "criteria",
-            criteria,
-            &[
-                ("both", Criteria::Both),
-                ("tie", Criteria::Tie),
-                ("iim", Criteria::Iim),
-            ],
-        )?,
+        variant: named("variant", variant)?,
+        base: named("base", base)?,
+        criteria: named("criteria", criteria)?,
         alpha,
         ratios,
         score: ScoreSource::Proxy,

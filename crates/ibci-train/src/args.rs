@@ -188,6 +188,29 @@ pub enum ScoreArg {
     Mi,
 }
 
+/// Each flag's enum as the campaign's own (whose names, `ibci_campaign::Named`, the tests
+/// below hold clap's to).
+macro_rules! campaign_choice {
+    ($($arg:ident => $lib:ident { $($v:ident),+ })+) => {$(
+        impl From<$arg> for $lib {
+            fn from(a: $arg) -> $lib {
+                match a {
+                    $($arg::$v => $lib::$v,)+
+                }
+            }
+        }
+    )+};
+}
+
+campaign_choice! {
+    VariantArg => Variant { Reference, Paper }
+    BaseArg => Base { He, Xavier }
+    DistArg => Dist { Normal, Uniform }
+    ScaleArg => CandidateScale { Proper, Code }
+    CriteriaArg => Criteria { Both, Tie, Iim }
+    ScoreArg => ScoreSource { Proxy, Mi }
+}
+
 /// The initialisation flags shared by `ibci train` and `ibci init`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct InitArgs {
@@ -322,27 +345,11 @@ impl InitArgs {
             bail!("--max-candidates must be at least 1");
         }
         Ok(CampaignOptions {
-            variant: match self.variant {
-                VariantArg::Reference => Variant::Reference,
-                VariantArg::Paper => Variant::Paper,
-            },
-            base: match self.base {
-                BaseArg::He => Base::He,
-                BaseArg::Xavier => Base::Xavier,
-            },
-            dist: match self.candidate_dist {
-                DistArg::Normal => Dist::Normal,
-                DistArg::Uniform => Dist::Uniform,
-            },
-            scale: match self.candidate_scale {
-                ScaleArg::Proper => CandidateScale::Proper,
-                ScaleArg::Code => CandidateScale::Code,
-            },
-            criteria: match self.criteria {
-                CriteriaArg::Both => Criteria::Both,
-                CriteriaArg::Tie => Criteria::Tie,
-                CriteriaArg::Iim => Criteria::Iim,
-            },
+            variant: self.variant.into(),
+            base: self.base.into(),
+            dist: self.candidate_dist.into(),
+            scale: self.candidate_scale.into(),
+            criteria: self.criteria.into(),
             alpha: self
                 .alpha
                 .as_deref()
@@ -352,10 +359,7 @@ impl InitArgs {
             max_candidates: self.max_candidates,
             bias,
             init_samples: self.init_samples,
-            score: match self.score {
-                ScoreArg::Proxy => ScoreSource::Proxy,
-                ScoreArg::Mi => ScoreSource::Mi,
-            },
+            score: self.score.into(),
             ..CampaignOptions::default()
         })
     }
@@ -471,4 +475,42 @@ pub struct NetArgs {
     /// Which SHA-256 digests the data files are checked against.
     #[arg(long, value_enum, default_value_t = Digests::Mnist)]
     pub digests: Digests,
+}
+
+#[cfg(test)]
+mod tests {
+    use ibci_campaign::Named;
+
+    use super::*;
+
+    /// Every value of a campaign flag is spelt as the library names it (the Python package
+    /// takes the library's names), and the flag offers every value the library has.
+    fn spelt_as_the_library<A, L>()
+    where
+        A: ValueEnum + Into<L> + Copy,
+        L: Named + PartialEq + std::fmt::Debug,
+    {
+        let mut seen = Vec::new();
+        for a in A::value_variants() {
+            let clap_name = a
+                .to_possible_value()
+                .expect("no hidden values")
+                .get_name()
+                .to_string();
+            let lib: L = (*a).into();
+            assert_eq!(clap_name, lib.name());
+            seen.push(lib);
+        }
+        assert_eq!(seen, L::ALL);
+    }
+
+    #[test]
+    fn campaign_flags_use_the_librarys_names() {
+        spelt_as_the_library::<VariantArg, Variant>();
+        spelt_as_the_library::<BaseArg, Base>();
+        spelt_as_the_library::<DistArg, Dist>();
+        spelt_as_the_library::<ScaleArg, CandidateScale>();
+        spelt_as_the_library::<CriteriaArg, Criteria>();
+        spelt_as_the_library::<ScoreArg, ScoreSource>();
+    }
 }
