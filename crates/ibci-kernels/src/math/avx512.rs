@@ -39,15 +39,14 @@ fn or_ps(x: __m512, y: __m512) -> __m512 {
 }
 
 /// `wide`'s `f32x8::round` on exp's reduced argument `y = xc log2(e)`, where it is
-/// `trunc(|y| + 0.5)` with `y`'s sign put back (see [`super::exp_x8`]).
+/// `trunc(|y| + 0.5)` with `y`'s sign put back (see [`super::exp_x8`]), computed as
+/// `trunc(y + copysign(0.5, y))`, the same bits in one operation fewer (see
+/// [`super::avx2`]'s `round_reduced` for why).
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn round_reduced(y: __m512) -> __m512 {
-    let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm512_add_ps(
-        and_ps(y, ABS),
-        _mm512_set1_ps(0.5),
-    ));
-    or_ps(t, and_ps(y, SIGN))
+    let half = or_ps(and_ps(y, SIGN), _mm512_set1_ps(0.5));
+    _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(_mm512_add_ps(y, half))
 }
 
 /// `2^k` from its bits.
@@ -68,31 +67,60 @@ fn pow2i(k: __m512i) -> __m512 {
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub fn exp(x: __m512) -> __m512 {
+    exp_n([x])[0]
+}
+
+/// [`exp`] on N registers at once, each step applied to all N before the next: N
+/// independent dependency chains side by side, as [`super::avx2::exp_n`].
+///
+/// As there, the portable function's NaN-to-0 before the clamp is left out: `vmaxps` gives
+/// its second operand (-104) for a NaN lane, the lane stays finite up to the last selection,
+/// which puts the NaN input back, and lanes do not mix.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn exp_n<const N: usize>(x: [__m512; N]) -> [__m512; N] {
     let c = _mm512_set1_ps;
-    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-    let xc = _mm512_min_ps(
-        _mm512_max_ps(_mm512_mask_mov_ps(x, nan, _mm512_setzero_ps()), c(-104.0)),
-        c(89.0),
-    );
-    let k = round_reduced(_mm512_mul_ps(xc, c(LOG2E)));
-    let r = _mm512_sub_ps(
-        _mm512_sub_ps(xc, _mm512_mul_ps(k, c(LN2_HI))),
-        _mm512_mul_ps(k, c(LN2_LO)),
-    );
-    let mut q = c(EXP_Q[0]);
-    for &coef in &EXP_Q[1..] {
-        q = _mm512_add_ps(_mm512_mul_ps(q, r), c(coef));
+    let mut k = x;
+    let mut r = x;
+    let mut q = x;
+    let mut y = x;
+    let mut xc = x;
+    for i in 0..N {
+        xc[i] = _mm512_min_ps(_mm512_max_ps(x[i], c(-104.0)), c(89.0));
+        k[i] = round_reduced(_mm512_mul_ps(xc[i], c(LOG2E)));
     }
-    let p = _mm512_add_ps(
-        c(1.0),
-        _mm512_add_ps(r, _mm512_mul_ps(_mm512_mul_ps(r, r), q)),
-    );
-    // k is an integer of magnitude at most 151: the conversion is exact, as wide's.
-    let ki = _mm512_cvtps_epi32(k);
-    let k1 = _mm512_srai_epi32::<1>(ki);
-    let k2 = _mm512_sub_epi32(ki, k1);
-    let y = _mm512_mul_ps(_mm512_mul_ps(p, pow2i(k1)), pow2i(k2));
-    _mm512_mask_mov_ps(y, nan, x)
+    for i in 0..N {
+        r[i] = _mm512_sub_ps(
+            _mm512_sub_ps(xc[i], _mm512_mul_ps(k[i], c(LN2_HI))),
+            _mm512_mul_ps(k[i], c(LN2_LO)),
+        );
+        q[i] = c(EXP_Q[0]);
+    }
+    for &coef in &EXP_Q[1..] {
+        for i in 0..N {
+            q[i] = _mm512_add_ps(_mm512_mul_ps(q[i], r[i]), c(coef));
+        }
+    }
+    for i in 0..N {
+        let p = _mm512_add_ps(
+            c(1.0),
+            _mm512_add_ps(r[i], _mm512_mul_ps(_mm512_mul_ps(r[i], r[i]), q[i])),
+        );
+        // k is an integer of magnitude at most 151: the conversion is exact, as wide's.
+        let ki = _mm512_cvtps_epi32(k[i]);
+        let k1 = _mm512_srai_epi32::<1>(ki);
+        let k2 = _mm512_sub_epi32(ki, k1);
+        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x[i], x[i]);
+        y[i] = _mm512_mask_mov_ps(
+            _mm512_mul_ps(_mm512_mul_ps(p, pow2i(k1)), pow2i(k2)),
+            nan,
+            x[i],
+        );
+    }
+    y
 }
 
 /// [`super::tanh_x8`] on one AVX-512 register: the same bits.
@@ -171,9 +199,30 @@ macro_rules! slice_kernel {
     };
 }
 
+/// [`super::exp_inplace`] on AVX-512: the same bits. Two registers at a time ([`exp_n`]),
+/// the rest as the other slice kernels.
+///
+/// # Safety
+/// The host must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn exp_inplace(xs: &mut [f32]) {
+    let mut pairs = xs.chunks_exact_mut(32);
+    for ch in &mut pairs {
+        let o = ch.as_mut_ptr();
+        // SAFETY: `ch` holds exactly 32 f32, what the loads and stores touch.
+        unsafe {
+            let [a, b] = exp_n([_mm512_loadu_ps(o), _mm512_loadu_ps(o.add(16))]);
+            _mm512_storeu_ps(o, a);
+            _mm512_storeu_ps(o.add(16), b);
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { exp_inplace16(pairs.into_remainder()) }
+}
+
 slice_kernel!(
-    /// [`super::exp_inplace`] on AVX-512: the same bits.
-    exp_inplace, exp
+    /// The rest of [`exp_inplace`], sixteen lanes at a time.
+    exp_inplace16, exp
 );
 slice_kernel!(
     /// [`super::tanh_inplace`] on AVX-512: the same bits.
