@@ -234,14 +234,15 @@ impl Trainer {
             }
             _ => None,
         };
-        let (ws, order) = (&mut self.ws, &self.order);
-        let probe = team.filter(|t| self.far == FarCores::OneThread && t.size() == 2);
-        let one_thread = &mut self.one_thread_steps;
-        let mut run = || {
-            run_batches(
-                ws, order, mlp, state, train, &cfg, par, epoch, probe, one_thread,
-            )
+        let batches = Batches {
+            ws: &mut self.ws,
+            order: &self.order,
+            cfg: &cfg,
+            par,
+            probe: team.filter(|t| self.far == FarCores::OneThread && t.size() == 2),
+            one_thread: &mut self.one_thread_steps,
         };
+        let run = || batches.run(mlp, state, train, epoch);
         let (loss_sum, correct, batches) = match team {
             Some(team) => team.install(run),
             None => run(),
@@ -273,68 +274,85 @@ impl Trainer {
     }
 }
 
-/// The batches of one epoch in the shuffled `order`: the sums of their losses and correct
-/// predictions, and their count. With `probe` (the installed team, under
-/// [`FarCores::OneThread`]), every [`PROBE_EVERY`] steps its round trip decides whether the
-/// next steps split over it or run here alone (counted in `one_thread`).
-#[allow(clippy::too_many_arguments)]
-fn run_batches(
-    ws: &mut Workspace,
-    order: &[usize],
-    mlp: &mut Mlp,
-    state: &mut SgdState,
-    train: Split<'_>,
-    cfg: &TrainConfig,
+/// The batches of one epoch: the trainer's parts that they use.
+struct Batches<'a> {
+    ws: &'a mut Workspace,
+    /// The epoch's shuffled sample order.
+    order: &'a [usize],
+    cfg: &'a TrainConfig,
     par: Par,
-    epoch: usize,
-    probe: Option<&Team>,
-    one_thread: &mut usize,
-) -> Result<(f64, usize, usize), TrainError> {
-    let n = order.len();
-    let batch = cfg.batch.max(1);
-    let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
-    let mut step_par = par;
-    if probe.is_some() {
-        // Both forms' buffers now: a run whose first epoch went all on one thread would
-        // otherwise grow the team's in a later one (an allocation in an epoch after the first).
-        ws.prepare(par);
-        ws.prepare(Par::Seq);
+    /// The installed team, under [`FarCores::OneThread`]: every [`PROBE_EVERY`] steps its
+    /// round trip decides whether the next steps split over it or run here alone (counted
+    /// in `one_thread`).
+    probe: Option<&'a Team>,
+    one_thread: &'a mut usize,
+}
+
+impl Batches<'_> {
+    /// Runs the batches of epoch `epoch` in order: the sums of their losses and correct
+    /// predictions, and their count.
+    fn run(
+        self,
+        mlp: &mut Mlp,
+        state: &mut SgdState,
+        train: Split<'_>,
+        epoch: usize,
+    ) -> Result<(f64, usize, usize), TrainError> {
+        let Batches {
+            ws,
+            order,
+            cfg,
+            par,
+            probe,
+            one_thread,
+        } = self;
+        let n = order.len();
+        let batch = cfg.batch.max(1);
+        let (mut loss_sum, mut correct, mut batches) = (0f64, 0usize, 0usize);
+        let mut step_par = par;
+        if probe.is_some() {
+            // Both forms' buffers now: a run whose first epoch went all on one thread would
+            // otherwise grow the team's in a later one (an allocation in an epoch after the
+            // first).
+            ws.prepare(par);
+            ws.prepare(Par::Seq);
+        }
+        for (bi, idx) in order.chunks(batch).enumerate() {
+            if let Some(team) = probe.filter(|_| bi.is_multiple_of(PROBE_EVERY)) {
+                let far = team
+                    .round_trip_ns(PROBE_TRIPS)
+                    .is_some_and(|ns| ns > FAR_NS);
+                step_par = if far { Par::Seq } else { par };
+            }
+            if step_par != par {
+                *one_thread += 1;
+            }
+            // The next batch's rows of the sparse index start loading while this one computes.
+            let next = &order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
+            // Within the epoch only the steps change the network (held here throughout), so
+            // each step after the first continues the one before.
+            if bi == 0 {
+                ws.forget_w1_floor();
+            }
+            let st = ws.step_after(mlp, state, train, idx, cfg, step_par, next);
+            if !st.loss.is_finite() {
+                return Err(TrainError::NonFinite {
+                    epoch,
+                    batch: bi,
+                    what: format!("the loss ({})", st.loss),
+                });
+            }
+            if st.loss > DIVERGED_LOSS {
+                return Err(TrainError::LossExploded {
+                    epoch,
+                    batch: bi,
+                    loss: st.loss,
+                });
+            }
+            loss_sum += st.loss;
+            correct += idx.len() - st.errors;
+            batches += 1;
+        }
+        Ok((loss_sum, correct, batches))
     }
-    for (bi, idx) in order.chunks(batch).enumerate() {
-        if let Some(team) = probe.filter(|_| bi.is_multiple_of(PROBE_EVERY)) {
-            let far = team
-                .round_trip_ns(PROBE_TRIPS)
-                .is_some_and(|ns| ns > FAR_NS);
-            step_par = if far { Par::Seq } else { par };
-        }
-        if step_par != par {
-            *one_thread += 1;
-        }
-        // The next batch's rows of the sparse index start loading while this one computes.
-        let next = &order[((bi + 1) * batch).min(n)..((bi + 2) * batch).min(n)];
-        // Within the epoch only the steps change the network (held here throughout), so
-        // each step after the first continues the one before.
-        if bi == 0 {
-            ws.forget_w1_floor();
-        }
-        let st = ws.step_after(mlp, state, train, idx, cfg, step_par, next);
-        if !st.loss.is_finite() {
-            return Err(TrainError::NonFinite {
-                epoch,
-                batch: bi,
-                what: format!("the loss ({})", st.loss),
-            });
-        }
-        if st.loss > DIVERGED_LOSS {
-            return Err(TrainError::LossExploded {
-                epoch,
-                batch: bi,
-                loss: st.loss,
-            });
-        }
-        loss_sum += st.loss;
-        correct += idx.len() - st.errors;
-        batches += 1;
-    }
-    Ok((loss_sum, correct, batches))
 }
