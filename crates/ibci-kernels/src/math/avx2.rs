@@ -111,19 +111,43 @@ pub fn exp_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
 #[target_feature(enable = "avx2")]
 #[inline]
 pub fn tanh(x: __m256) -> __m256 {
+    tanh_n([x])[0]
+}
+
+/// [`tanh`] on N registers at once, its steps interleaved as [`exp_n`]'s: the same operations
+/// on each lane, so the same bits.
+///
+/// # Safety
+/// As [`tanh`].
+#[target_feature(enable = "avx2")]
+#[inline]
+pub fn tanh_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
     let c = _mm256_set1_ps;
     let sign_bit = c(f32::from_bits(0x8000_0000));
-    let a = _mm256_andnot_ps(sign_bit, x);
-    let z = _mm256_mul_ps(a, a);
-    let mut p = c(TANH_P[0]);
-    for &coef in &TANH_P[1..] {
-        p = _mm256_add_ps(_mm256_mul_ps(p, z), c(coef));
+    let mut a = x;
+    let mut z = x;
+    let mut p = x;
+    let mut twice = x;
+    for i in 0..N {
+        a[i] = _mm256_andnot_ps(sign_bit, x[i]);
+        z[i] = _mm256_mul_ps(a[i], a[i]);
+        p[i] = c(TANH_P[0]);
+        twice[i] = _mm256_add_ps(a[i], a[i]);
     }
-    let small = _mm256_add_ps(a, _mm256_mul_ps(a, _mm256_mul_ps(p, z)));
-    let e = exp(_mm256_add_ps(a, a));
-    let big = _mm256_sub_ps(c(1.0), _mm256_div_ps(c(2.0), _mm256_add_ps(e, c(1.0))));
-    let t = _mm256_blendv_ps(big, small, _mm256_cmp_ps::<_CMP_LT_OQ>(a, c(0.55)));
-    _mm256_or_ps(t, _mm256_and_ps(x, sign_bit))
+    for &coef in &TANH_P[1..] {
+        for i in 0..N {
+            p[i] = _mm256_add_ps(_mm256_mul_ps(p[i], z[i]), c(coef));
+        }
+    }
+    let e = exp_n(twice);
+    let mut t = x;
+    for i in 0..N {
+        let small = _mm256_add_ps(a[i], _mm256_mul_ps(a[i], _mm256_mul_ps(p[i], z[i])));
+        let big = _mm256_sub_ps(c(1.0), _mm256_div_ps(c(2.0), _mm256_add_ps(e[i], c(1.0))));
+        let lane = _mm256_blendv_ps(big, small, _mm256_cmp_ps::<_CMP_LT_OQ>(a[i], c(0.55)));
+        t[i] = _mm256_or_ps(lane, _mm256_and_ps(x[i], sign_bit));
+    }
+    t
 }
 
 /// `1 / (1 + exp(-x))`, as the portable sigmoid: the same bits.
@@ -134,9 +158,27 @@ pub fn tanh(x: __m256) -> __m256 {
 #[target_feature(enable = "avx2")]
 #[inline]
 pub fn sigmoid(x: __m256) -> __m256 {
+    sigmoid_n([x])[0]
+}
+
+/// [`sigmoid`] on N registers at once (its exp by [`exp_n`]): the same bits.
+///
+/// # Safety
+/// As [`sigmoid`].
+#[target_feature(enable = "avx2")]
+#[inline]
+pub fn sigmoid_n<const N: usize>(x: [__m256; N]) -> [__m256; N] {
     let one = _mm256_set1_ps(1.0);
-    let neg = _mm256_xor_ps(x, _mm256_set1_ps(f32::from_bits(0x8000_0000)));
-    _mm256_div_ps(one, _mm256_add_ps(one, exp(neg)))
+    let sign_bit = _mm256_set1_ps(f32::from_bits(0x8000_0000));
+    let mut neg = x;
+    for i in 0..N {
+        neg[i] = _mm256_xor_ps(x[i], sign_bit);
+    }
+    let mut y = exp_n(neg);
+    for v in &mut y {
+        *v = _mm256_div_ps(one, _mm256_add_ps(one, *v));
+    }
+    y
 }
 
 /// `x` where `x >= 0` (either zero) or NaN, else `+0`, as the portable relu: the same
@@ -210,43 +252,72 @@ macro_rules! slice_kernel {
     };
 }
 
-/// [`super::exp_inplace`] on AVX2: the same bits. Two registers at a time ([`exp_n`]), the
-/// rest as the other slice kernels.
-///
-/// # Safety
-/// The host must have AVX2.
-#[target_feature(enable = "avx2")]
-pub unsafe fn exp_inplace(xs: &mut [f32]) {
-    let mut pairs = xs.chunks_exact_mut(16);
-    for ch in &mut pairs {
-        let o = ch.as_mut_ptr();
-        // SAFETY: `ch` holds exactly 16 f32, what the loads and stores touch.
-        unsafe {
-            let [a, b] = exp_n([
-                opaque(_mm256_loadu_ps(o)),
-                opaque(_mm256_loadu_ps(o.add(8))),
-            ]);
-            _mm256_storeu_ps(o, a);
-            _mm256_storeu_ps(o.add(8), b);
+/// Generates a slice kernel that applies an N-register function (`exp_n`, ...) to two
+/// registers at a time, so that their chains run side by side, and hands the rest (fewer
+/// than sixteen) to a one-register kernel made by [`slice_kernel!`]. The optional third
+/// argument is applied to each loaded vector first, as there.
+macro_rules! pair_kernel {
+    ($(#[$doc:meta])* $name:ident, $f_n:ident, $rest:ident) => {
+        pair_kernel!($(#[$doc])* $name, $f_n, $rest, |v| v);
+    };
+    ($(#[$doc:meta])* $name:ident, $f_n:ident, $rest:ident, $input:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The host must have AVX2.
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn $name(xs: &mut [f32]) {
+            let mut pairs = xs.chunks_exact_mut(16);
+            for ch in &mut pairs {
+                let o = ch.as_mut_ptr();
+                // SAFETY: `ch` holds exactly 16 f32, what the loads and stores touch.
+                unsafe {
+                    let [a, b] = $f_n([
+                        ($input)(_mm256_loadu_ps(o)),
+                        ($input)(_mm256_loadu_ps(o.add(8))),
+                    ]);
+                    _mm256_storeu_ps(o, a);
+                    _mm256_storeu_ps(o.add(8), b);
+                }
+            }
+            // SAFETY: the caller's contract.
+            unsafe { $rest(pairs.into_remainder()) }
         }
-    }
-    // SAFETY: the caller's contract.
-    unsafe { exp_inplace8(pairs.into_remainder()) }
+    };
 }
 
+pair_kernel!(
+    /// [`super::exp_inplace`] on AVX2: the same bits.
+    exp_inplace,
+    exp_n,
+    exp_inplace8,
+    opaque
+);
 slice_kernel!(
     /// The rest of [`exp_inplace`], eight lanes at a time.
     exp_inplace8,
     exp,
     opaque
 );
-slice_kernel!(
+pair_kernel!(
     /// [`super::tanh_inplace`] on AVX2: the same bits.
-    tanh_inplace, tanh
+    tanh_inplace,
+    tanh_n,
+    tanh_inplace8
 );
 slice_kernel!(
+    /// The rest of [`tanh_inplace`], eight lanes at a time.
+    tanh_inplace8, tanh
+);
+pair_kernel!(
     /// The portable sigmoid, `1 / (1 + exp(-x))`, on AVX2: the same bits.
-    sigmoid_inplace, sigmoid
+    sigmoid_inplace,
+    sigmoid_n,
+    sigmoid_inplace8
+);
+slice_kernel!(
+    /// The rest of [`sigmoid_inplace`], eight lanes at a time.
+    sigmoid_inplace8, sigmoid
 );
 slice_kernel!(
     /// The portable relu on AVX2: the same bits.

@@ -130,18 +130,42 @@ pub fn exp_n<const N: usize>(x: [__m512; N]) -> [__m512; N] {
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub fn tanh(x: __m512) -> __m512 {
+    tanh_n([x])[0]
+}
+
+/// [`tanh`] on N registers at once, its steps interleaved as [`exp_n`]'s: the same operations
+/// on each lane, so the same bits.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn tanh_n<const N: usize>(x: [__m512; N]) -> [__m512; N] {
     let c = _mm512_set1_ps;
-    let a = and_ps(x, ABS);
-    let z = _mm512_mul_ps(a, a);
-    let mut p = c(TANH_P[0]);
-    for &coef in &TANH_P[1..] {
-        p = _mm512_add_ps(_mm512_mul_ps(p, z), c(coef));
+    let mut a = x;
+    let mut z = x;
+    let mut p = x;
+    let mut twice = x;
+    for i in 0..N {
+        a[i] = and_ps(x[i], ABS);
+        z[i] = _mm512_mul_ps(a[i], a[i]);
+        p[i] = c(TANH_P[0]);
+        twice[i] = _mm512_add_ps(a[i], a[i]);
     }
-    let small = _mm512_add_ps(a, _mm512_mul_ps(a, _mm512_mul_ps(p, z)));
-    let e = exp(_mm512_add_ps(a, a));
-    let big = _mm512_sub_ps(c(1.0), _mm512_div_ps(c(2.0), _mm512_add_ps(e, c(1.0))));
-    let t = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, c(0.55)), small);
-    or_ps(t, and_ps(x, SIGN))
+    for &coef in &TANH_P[1..] {
+        for i in 0..N {
+            p[i] = _mm512_add_ps(_mm512_mul_ps(p[i], z[i]), c(coef));
+        }
+    }
+    let e = exp_n(twice);
+    let mut t = x;
+    for i in 0..N {
+        let small = _mm512_add_ps(a[i], _mm512_mul_ps(a[i], _mm512_mul_ps(p[i], z[i])));
+        let big = _mm512_sub_ps(c(1.0), _mm512_div_ps(c(2.0), _mm512_add_ps(e[i], c(1.0))));
+        let lane = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[i], c(0.55)), small);
+        t[i] = or_ps(lane, and_ps(x[i], SIGN));
+    }
+    t
 }
 
 /// `1 / (1 + exp(-x))`, as the portable sigmoid: the same bits.
@@ -151,12 +175,29 @@ pub fn tanh(x: __m512) -> __m512 {
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub fn sigmoid(x: __m512) -> __m512 {
+    sigmoid_n([x])[0]
+}
+
+/// [`sigmoid`] on N registers at once (its exp by [`exp_n`]): the same bits.
+///
+/// # Safety
+/// As [`exp`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn sigmoid_n<const N: usize>(x: [__m512; N]) -> [__m512; N] {
     let one = _mm512_set1_ps(1.0);
-    let neg = _mm512_castsi512_ps(_mm512_xor_epi32(
-        _mm512_castps_si512(x),
-        _mm512_set1_epi32(SIGN),
-    ));
-    _mm512_div_ps(one, _mm512_add_ps(one, exp(neg)))
+    let mut neg = x;
+    for i in 0..N {
+        neg[i] = _mm512_castsi512_ps(_mm512_xor_epi32(
+            _mm512_castps_si512(x[i]),
+            _mm512_set1_epi32(SIGN),
+        ));
+    }
+    let mut y = exp_n(neg);
+    for v in &mut y {
+        *v = _mm512_div_ps(one, _mm512_add_ps(one, *v));
+    }
+    y
 }
 
 /// The portable relu: `vmaxps(+0, x)` is `+0 > x ? +0 : x`, which keeps NaN and -0.
@@ -199,38 +240,62 @@ macro_rules! slice_kernel {
     };
 }
 
-/// [`super::exp_inplace`] on AVX-512: the same bits. Two registers at a time ([`exp_n`]),
-/// the rest as the other slice kernels.
-///
-/// # Safety
-/// The host must have AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn exp_inplace(xs: &mut [f32]) {
-    let mut pairs = xs.chunks_exact_mut(32);
-    for ch in &mut pairs {
-        let o = ch.as_mut_ptr();
-        // SAFETY: `ch` holds exactly 32 f32, what the loads and stores touch.
-        unsafe {
-            let [a, b] = exp_n([_mm512_loadu_ps(o), _mm512_loadu_ps(o.add(16))]);
-            _mm512_storeu_ps(o, a);
-            _mm512_storeu_ps(o.add(16), b);
+/// Generates a slice kernel that applies an N-register function (`exp_n`, ...) to two
+/// registers at a time, so that their chains run side by side, and hands the rest (fewer
+/// than 32) to a one-register kernel made by [`slice_kernel!`].
+macro_rules! pair_kernel {
+    ($(#[$doc:meta])* $name:ident, $f_n:ident, $rest:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The host must have AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn $name(xs: &mut [f32]) {
+            let mut pairs = xs.chunks_exact_mut(32);
+            for ch in &mut pairs {
+                let o = ch.as_mut_ptr();
+                // SAFETY: `ch` holds exactly 32 f32, what the loads and stores touch.
+                unsafe {
+                    let [a, b] = $f_n([_mm512_loadu_ps(o), _mm512_loadu_ps(o.add(16))]);
+                    _mm512_storeu_ps(o, a);
+                    _mm512_storeu_ps(o.add(16), b);
+                }
+            }
+            // SAFETY: the caller's contract.
+            unsafe { $rest(pairs.into_remainder()) }
         }
-    }
-    // SAFETY: the caller's contract.
-    unsafe { exp_inplace16(pairs.into_remainder()) }
+    };
 }
 
+pair_kernel!(
+    /// [`super::exp_inplace`] on AVX-512: the same bits.
+    exp_inplace,
+    exp_n,
+    exp_inplace16
+);
 slice_kernel!(
     /// The rest of [`exp_inplace`], sixteen lanes at a time.
     exp_inplace16, exp
 );
-slice_kernel!(
+pair_kernel!(
     /// [`super::tanh_inplace`] on AVX-512: the same bits.
-    tanh_inplace, tanh
+    tanh_inplace,
+    tanh_n,
+    tanh_inplace16
 );
 slice_kernel!(
+    /// The rest of [`tanh_inplace`], sixteen lanes at a time.
+    tanh_inplace16, tanh
+);
+pair_kernel!(
     /// The portable sigmoid, `1 / (1 + exp(-x))`, on AVX-512: the same bits.
-    sigmoid_inplace, sigmoid
+    sigmoid_inplace,
+    sigmoid_n,
+    sigmoid_inplace16
+);
+slice_kernel!(
+    /// The rest of [`sigmoid_inplace`], sixteen lanes at a time.
+    sigmoid_inplace16, sigmoid
 );
 slice_kernel!(
     /// The portable relu on AVX-512: the same bits.
