@@ -6,7 +6,8 @@ use crate::dispatch::KernelPath;
 use crate::elementwise::{activate_with, Activation};
 use crate::par::Par;
 
-/// What the write-back of [`gemm_bias_act`] adds to each finished block of C.
+/// What the write-back of [`gemm_bias_act`](crate::gemm_bias_act) adds to each finished
+/// block of C.
 pub(super) struct Post<'a> {
     pub bias: &'a [f32],
     pub act: Activation,
