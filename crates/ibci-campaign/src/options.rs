@@ -80,65 +80,27 @@ pub trait Named: Copy + 'static {
     }
 }
 
-impl Named for Variant {
-    const ALL: &'static [Variant] = &[Variant::Reference, Variant::Paper];
-    fn name(self) -> &'static str {
-        match self {
-            Variant::Reference => "reference",
-            Variant::Paper => "paper",
+/// `Named` for each choice: its values and their names, in declaration order.
+macro_rules! named {
+    ($($t:ident { $($v:ident => $name:literal),+ })+) => {$(
+        impl Named for $t {
+            const ALL: &'static [$t] = &[$($t::$v),+];
+            fn name(self) -> &'static str {
+                match self {
+                    $($t::$v => $name,)+
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl Named for Base {
-    const ALL: &'static [Base] = &[Base::He, Base::Xavier];
-    fn name(self) -> &'static str {
-        match self {
-            Base::He => "he",
-            Base::Xavier => "xavier",
-        }
-    }
-}
-
-impl Named for Dist {
-    const ALL: &'static [Dist] = &[Dist::Normal, Dist::Uniform];
-    fn name(self) -> &'static str {
-        match self {
-            Dist::Normal => "normal",
-            Dist::Uniform => "uniform",
-        }
-    }
-}
-
-impl Named for CandidateScale {
-    const ALL: &'static [CandidateScale] = &[CandidateScale::Proper, CandidateScale::Code];
-    fn name(self) -> &'static str {
-        match self {
-            CandidateScale::Proper => "proper",
-            CandidateScale::Code => "code",
-        }
-    }
-}
-
-impl Named for Criteria {
-    const ALL: &'static [Criteria] = &[Criteria::Both, Criteria::Tie, Criteria::Iim];
-    fn name(self) -> &'static str {
-        match self {
-            Criteria::Both => "both",
-            Criteria::Tie => "tie",
-            Criteria::Iim => "iim",
-        }
-    }
-}
-
-impl Named for ScoreSource {
-    const ALL: &'static [ScoreSource] = &[ScoreSource::Proxy, ScoreSource::Mi];
-    fn name(self) -> &'static str {
-        match self {
-            ScoreSource::Proxy => "proxy",
-            ScoreSource::Mi => "mi",
-        }
-    }
+named! {
+    Variant { Reference => "reference", Paper => "paper" }
+    Base { He => "he", Xavier => "xavier" }
+    Dist { Normal => "normal", Uniform => "uniform" }
+    CandidateScale { Proper => "proper", Code => "code" }
+    Criteria { Both => "both", Tie => "tie", Iim => "iim" }
+    ScoreSource { Proxy => "proxy", Mi => "mi" }
 }
 
 /// Everything a campaign can be asked to do. `None` fields take the variant's default.

@@ -283,8 +283,7 @@ fn elementwise_summary() {
 /// the speed-up of the run-time choice, bit-identical by the tests. The in-place kernels'
 /// input is restored from a copy before each call (repeated in place, exp would overflow and
 /// the others drift towards their fixed points), inside the timing and the same on every
-/// path: their speed-ups are lower bounds, the more so the faster the kernel, relu's most
-/// (it runs at about the copy's speed).
+/// path: their speed-ups are lower bounds, the more so the faster the kernel.
 fn paths_summary() {
     use ibci_kernels::elementwise::activate_with;
     use ibci_kernels::softmax::softmax_xent_errors_with;
